@@ -1,0 +1,113 @@
+import { resolveCreateOptions, type CreateOptions } from '../domain/create-options';
+import { CinderError } from '../domain/cinder-errors';
+import { validateCreateRequest, volumeSourceOf } from '../domain/validation';
+import { splitBackendId, type CreateVolumeRequest, type VolumeSource, type VolumeType } from '../domain/volume';
+import type { ApiDeps } from './deps';
+import { volumeLogger } from './context';
+import { asActivity as wrap } from './failures';
+
+/** What the API flow hands on to the scheduler: Cinder's request spec. */
+export interface VolumeSpec {
+  request: CreateVolumeRequest;
+  volume_type: VolumeType;
+  source: VolumeSource;
+  /** host@backend the volume must land on (snapshot and clone sources live there). */
+  resource_backend: string | null;
+  quota_deltas: Record<string, number>;
+  options: CreateOptions;
+}
+
+/** Cinder's api flow (cinder/volume/flows/api/create_volume.py), one activity per task. */
+export function createApiActivities(deps: ApiDeps) {
+  return {
+    /** ExtractVolumeRequestTask: validates the request against its shape and the database. */
+    async extractVolumeRequest(request: unknown, overrides?: unknown): Promise<VolumeSpec> {
+      return wrap(async () => {
+        const req = validateCreateRequest(request, deps.limits);
+        const options = resolveCreateOptions(deps.createDefaults, overrides);
+        const typeName = req.volume_type ?? 'default';
+        const volumeType = await deps.store.getVolumeType(typeName);
+        if (!volumeType) throw new CinderError('VolumeTypeNotFound', `Volume type ${typeName} could not be found.`, 'volume_type');
+        if (req.availability_zone) {
+          const zones = await deps.store.listAvailabilityZones();
+          if (!zones.includes(req.availability_zone)) {
+            throw new CinderError(
+              'InvalidAvailabilityZone',
+              `Availability zone '${req.availability_zone}' is invalid (known: ${zones.join(', ') || 'none'}).`,
+              'availability_zone',
+            );
+          }
+        }
+        const source = volumeSourceOf(req);
+        let resourceBackend: string | null = null;
+        let minSize = 0;
+        if (source.type === 'snap') {
+          const snap = await deps.store.getSnapshot(source.snapshot_id);
+          if (!snap || snap.status !== 'available') {
+            throw new CinderError('SnapshotNotFound', `Snapshot ${source.snapshot_id} could not be found.`, 'snapshot_id');
+          }
+          resourceBackend = splitBackendId(snap.host).host;
+          minSize = snap.size;
+        } else if (source.type === 'source_vol') {
+          const src = await deps.store.getVolume(source.source_volid);
+          if (!src || src.status !== 'available' || !src.host) {
+            throw new CinderError('VolumeNotFound', `Volume ${source.source_volid} could not be found or is not available.`, 'source_volid');
+          }
+          resourceBackend = splitBackendId(src.host).host;
+          minSize = src.size;
+        } else if (source.type === 'image') {
+          const image = await deps.store.getImage(source.image_id);
+          if (!image || image.status !== 'active') {
+            throw new CinderError('ImageNotFound', `Image ${source.image_id} could not be found.`, 'image_id');
+          }
+          minSize = image.size_gb;
+        }
+        if (req.size < minSize) {
+          throw new CinderError('InvalidInput', `Invalid input for field 'size': ${req.size} GiB is smaller than its source (${minSize} GiB)`, 'size');
+        }
+        const quota_deltas: Record<string, number> = {
+          volumes: 1,
+          gigabytes: req.size,
+          [`volumes_${volumeType.name}`]: 1,
+          [`gigabytes_${volumeType.name}`]: req.size,
+        };
+        return { request: req, volume_type: volumeType, source, resource_backend: resourceBackend, quota_deltas, options };
+      });
+    },
+
+    /** QuotaReserveTask. */
+    async reserveQuota(spec: VolumeSpec): Promise<void> {
+      return wrap(() => deps.store.reserveQuota(spec.request.volume_id, spec.request.project_id, spec.quota_deltas, deps.now().toISOString()));
+    },
+    /** QuotaReserveTask's revert. */
+    async rollbackQuota(volumeId: string): Promise<void> {
+      return wrap(() => deps.store.rollbackQuota(volumeId, deps.now().toISOString()));
+    },
+
+    /** EntryCreateTask: the volume row, status 'creating'. */
+    async createVolumeEntry(spec: VolumeSpec, workflowId: string): Promise<void> {
+      return wrap(async () => {
+        await deps.store.createVolume({
+          id: spec.request.volume_id,
+          request: spec.request,
+          volume_type: spec.volume_type.name,
+          source: spec.source,
+          workflow_id: workflowId,
+          now: deps.now().toISOString(),
+        });
+        volumeLogger(deps, spec.request.volume_id).info({ size: spec.request.size, volume_type: spec.volume_type.name }, 'volume entry created');
+      });
+    },
+    /** EntryCreateTask's revert. */
+    async destroyVolumeEntry(volumeId: string): Promise<void> {
+      return wrap(() => deps.store.destroyVolume(volumeId));
+    },
+
+    /** QuotaCommitTask. */
+    async commitQuota(volumeId: string): Promise<void> {
+      return wrap(() => deps.store.commitQuota(volumeId, deps.now().toISOString()));
+    },
+  };
+}
+
+export type ApiActivities = ReturnType<typeof createApiActivities>;

@@ -1,0 +1,125 @@
+import { effectiveFilters, type CreateOptions } from '../domain/create-options';
+import { splitBackendId } from '../domain/volume';
+import { addRetryBackend, populateRetry, schedule, type BackendState, type FilterProperties, type Retry } from '../scheduler';
+import type { ActivityDeps } from './deps';
+import { emitEvent, volumeLogger } from './context';
+import { asActivity } from './failures';
+
+export interface ScheduleRequest {
+  volume_id: string;
+  /** This pass's attempt number: retry.num_attempts after populateRetry, or 1 without retry. */
+  attempt: number;
+  filter_properties: FilterProperties;
+  /** host@backend the volume must land on, for snapshot and clone sources. */
+  resource_backend: string | null;
+  options: CreateOptions;
+}
+
+export interface ScheduleDecision {
+  /** host@backend#pool */
+  backend_id: string;
+  /** host@backend: the volume service whose task queue gets the create. */
+  host: string;
+  /** filter_properties after populateRetry and addRetryBackend: the new retry state. */
+  filter_properties: FilterProperties;
+}
+
+/** The attempt number a pass will have, known before it runs, so its claim can be undone by key. */
+export function nextAttempt(retry: Retry | undefined, maxAttempts: number): number {
+  return maxAttempts > 1 ? (retry?.num_attempts ?? 0) + 1 : 1;
+}
+
+/** Cinder's scheduler flow (cinder/scheduler/flows/create_volume.py) and the manager's reschedule
+ *  hooks, as activities of the scheduler worker. */
+export function createSchedulerActivities(deps: ActivityDeps) {
+  return {
+    /** ScheduleCreateVolumeTask: one filter-scheduler pass, its capacity claimed atomically in the
+     *  database. A retried activity finds its claim and returns the same decision. */
+    async scheduleCreateVolume(req: ScheduleRequest): Promise<ScheduleDecision> {
+      return asActivity(async () => {
+        const log = volumeLogger(deps, req.volume_id);
+        const retry = req.filter_properties.retry;
+        if (retry?.exc) {
+          const last = retry.backends[retry.backends.length - 1];
+          log.warn({ last_backend: last, exc: retry.exc }, `Error scheduling ${req.volume_id} from last vol-service: ${last} : ${retry.exc}`);
+        }
+        const options = {
+          maxAttempts: req.options.scheduler_max_attempts,
+          filters: effectiveFilters(req.options),
+          weighers: req.options.scheduler_default_weighers,
+        };
+        const now = deps.now();
+        const liveSince = new Date(now.getTime() - req.options.service_down_time_s * 1000).toISOString();
+        let decided: FilterProperties | null = null;
+        const { claim, existing } = await deps.store.claimCapacity({
+          volumeId: req.volume_id,
+          attempt: req.attempt,
+          sizeGb: req.filter_properties.size,
+          liveSince,
+          now: now.toISOString(),
+          choose: (pools: BackendState[]) => {
+            // Snapshots and clones are made by the backend that holds their source.
+            const candidates = req.resource_backend
+              ? pools.filter((p) => splitBackendId(p.backend_id).host === req.resource_backend)
+              : pools;
+            const result = schedule(candidates, req.filter_properties, options);
+            decided = result.props;
+            return { backend: result.backend };
+          },
+        });
+        const filterProperties = existing || !decided
+          ? addRetryBackend(populateRetry(req.filter_properties, options.maxAttempts), claim.backend_id)
+          : decided;
+        const host = splitBackendId(claim.backend_id).host;
+        log.info({ backend_id: claim.backend_id, attempt: req.attempt, retry: filterProperties.retry ?? null, repeated: existing }, `scheduled volume ${req.volume_id} to ${claim.backend_id}`);
+        return { backend_id: claim.backend_id, host, filter_properties: filterProperties };
+      });
+    },
+
+    /** Gives back the capacity an attempt claimed (no-op if it claimed none or gave it back). */
+    async releaseCapacity(volumeId: string, attempt: number): Promise<boolean> {
+      return asActivity(async () => {
+        const released = await deps.store.releaseCapacity(volumeId, attempt, deps.now().toISOString());
+        if (released) volumeLogger(deps, volumeId).info({ attempt }, `gave back capacity of attempt ${attempt}`);
+        return released;
+      });
+    },
+
+    /** OnFailureRescheduleTask's pre-reschedule and reschedule halves: clear host, stamp
+     *  scheduled_at, log Cinder's line and record the reschedule. The status stays 'creating'. */
+    async prepareReschedule(args: { volume_id: string; attempt: number; backend_id: string; error_type: string; reason: string }): Promise<void> {
+      return asActivity(async () => {
+        const now = deps.now().toISOString();
+        await deps.store.updateVolume(args.volume_id, { host: null, scheduled_at: now }, now);
+        volumeLogger(deps, args.volume_id).warn(
+          { attempt: args.attempt, backend_id: args.backend_id, error_type: args.error_type },
+          `Volume ${args.volume_id}: re-scheduling create_volume attempt ${args.attempt} due to ${args.reason}`,
+        );
+        await emitEvent(deps, 'volume.create.reschedule', args.volume_id, {
+          attempt: args.attempt, backend_id: args.backend_id, error_type: args.error_type, reason: args.reason,
+        }, 'warn');
+      });
+    },
+
+    /** Sets the volume to 'error' with the reason the user reads; a scheduling failure also emits
+     *  Cinder's scheduler.create_volume error notification. */
+    async markVolumeError(args: { volume_id: string; reason: string; error_type: string; scheduling_failed: boolean }): Promise<void> {
+      return asActivity(async () => {
+        const now = deps.now().toISOString();
+        await deps.store.updateVolume(args.volume_id, { status: 'error', error_reason: args.reason }, now);
+        if (args.scheduling_failed) {
+          await emitEvent(deps, 'scheduler.create_volume', args.volume_id, { state: 'error', error_type: args.error_type, reason: args.reason }, 'error');
+        } else {
+          await emitEvent(deps, 'volume.create.error', args.volume_id, { error_type: args.error_type, reason: args.reason }, 'error');
+        }
+      });
+    },
+
+    /** Records a compensation the workflow could not finish in place (a down backend): visible, never swallowed. */
+    async recordCleanupPending(args: { volume_id: string; backend_id: string; attempt: number; reason: string }): Promise<void> {
+      return asActivity(() => emitEvent(deps, 'volume.cleanup.pending', args.volume_id, args, 'warn'));
+    },
+  };
+}
+
+export type SchedulerActivities = ReturnType<typeof createSchedulerActivities>;

@@ -1,0 +1,116 @@
+import { Context } from '@temporalio/activity';
+import { CinderError } from '../domain/cinder-errors';
+import { splitBackendId, volumeObjectName, type Volume } from '../domain/volume';
+import type { DriverVolume } from '../drivers/driver';
+import type { VolumeDeps } from './deps';
+import { emitEvent, volumeLogger } from './context';
+import { asActivity } from './failures';
+
+export interface BackendCreateRequest {
+  volume_id: string;
+  /** host@backend#pool chosen by the scheduler for this attempt. */
+  backend_id: string;
+  attempt: number;
+}
+
+/** Heartbeats while fn runs and aborts it when the activity is cancelled or times out, so a
+ *  cancelled create stops writing before its compensation deletes what it wrote. */
+async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const timeout = ctx.info.heartbeatTimeoutMs ?? 30_000;
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), Math.max(100, Math.floor(timeout / 3)));
+  try {
+    return await fn(ctx.cancellationSignal);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function driverVolume(volume: Volume, backendId: string): DriverVolume {
+  return { id: volume.id, size: volume.size, host: backendId, name: volume.name };
+}
+
+/** Cinder's volume manager flow (cinder/volume/flows/manager/create_volume.py) for one backend:
+ *  these activities run only on that backend's task queue, served by its volume worker. */
+export function createVolumeActivities(deps: VolumeDeps) {
+  const { driver, store } = deps;
+
+  /** ExtractVolumeRefTask: the row must still exist and be scheduled here. */
+  async function loadVolume(req: BackendCreateRequest): Promise<Volume> {
+    const volume = await store.getVolume(req.volume_id);
+    if (!volume) throw new CinderError('VolumeNotFound', `Volume ${req.volume_id} could not be found.`);
+    if (splitBackendId(req.backend_id).host !== driver.host) {
+      throw new CinderError('VolumeBackendAPIException', `volume worker of ${driver.host} got a create for ${req.backend_id}`);
+    }
+    return volume;
+  }
+
+  return {
+    /** ExtractVolumeRefTask + NotifyVolumeActionTask("create.start") + CreateVolumeFromSpecTask. */
+    async createVolumeFromSpec(req: BackendCreateRequest): Promise<{ object_name: string }> {
+      return asActivity(async () => {
+        const volume = await loadVolume(req);
+        const log = volumeLogger(deps, volume.id);
+        const target = driverVolume(volume, req.backend_id);
+        await emitEvent(deps, 'volume.create.start', volume.id, { backend_id: req.backend_id, attempt: req.attempt, size: volume.size });
+        await withHeartbeat(async (signal) => {
+          const source = volume.source;
+          switch (source.type) {
+            case 'raw':
+              return driver.createVolume(target, { signal });
+            case 'snap': {
+              const snap = await store.getSnapshot(source.snapshot_id);
+              if (!snap) throw new CinderError('SnapshotNotFound', `Snapshot ${source.snapshot_id} could not be found.`);
+              return driver.createVolumeFromSnapshot(target, snap, { signal });
+            }
+            case 'source_vol': {
+              const src = await store.getVolume(source.source_volid);
+              if (!src || !src.host) throw new CinderError('VolumeNotFound', `Volume ${source.source_volid} could not be found.`);
+              return driver.createClonedVolume(target, driverVolume(src, src.host), { signal });
+            }
+            case 'image': {
+              const image = await store.getImage(source.image_id);
+              if (!image) throw new CinderError('ImageUnacceptable', `Image ${source.image_id} is no longer available.`);
+              return driver.copyImageToVolume(target, image, { signal });
+            }
+          }
+        });
+        const objectName = volumeObjectName(volume.id);
+        log.info({ backend_id: req.backend_id, attempt: req.attempt, object_name: objectName }, `created ${objectName} on ${req.backend_id}`);
+        return { object_name: objectName };
+      });
+    },
+
+    /** CreateVolumeOnFinishTask("create.end"): status 'available', launched_at. */
+    async createVolumeOnFinish(req: BackendCreateRequest): Promise<void> {
+      return asActivity(async () => {
+        const now = deps.now().toISOString();
+        await store.updateVolume(req.volume_id, { status: 'available', launched_at: now, host: req.backend_id, error_reason: null }, now);
+        await emitEvent(deps, 'volume.create.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt });
+      });
+    },
+
+    /** The failed attempt's compensation: delete `volume-<id>` on this backend, even if it may not
+     *  exist. Skipped when a later attempt of the same volume holds this very pool, so a late
+     *  delete never removes the new attempt's volume (a bug Cinder has, spec §7). */
+    async deleteVolumeOnBackend(req: BackendCreateRequest): Promise<{ deleted: boolean; skipped: boolean }> {
+      return asActivity(async () => {
+        const log = volumeLogger(deps, req.volume_id);
+        const claims = await store.listClaims(req.volume_id);
+        const newer = claims.find((c) => c.attempt > req.attempt && c.backend_id === req.backend_id && c.status === 'active');
+        if (newer) {
+          log.info({ backend_id: req.backend_id, attempt: req.attempt, newer_attempt: newer.attempt }, 'delete skipped: a later attempt owns this pool');
+          return { deleted: false, skipped: true };
+        }
+        const volume = await store.getVolume(req.volume_id);
+        const deleted = await driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 0, host: req.backend_id });
+        log.info({ backend_id: req.backend_id, attempt: req.attempt, deleted }, `compensation: delete ${volumeObjectName(req.volume_id)} on ${req.backend_id}`);
+        await emitEvent(deps, 'volume.delete.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt, deleted, reason: 'create compensation' });
+        return { deleted, skipped: false };
+      });
+    },
+  };
+}
+
+export type VolumeActivities = ReturnType<typeof createVolumeActivities>;

@@ -1,0 +1,95 @@
+/** Request and volume shapes. Wire data keeps Cinder's snake_case keys. */
+
+export type VolumeStatus = 'creating' | 'available' | 'error';
+
+/** What a user asks for: Cinder's create-volume request body, plus the ids the client assigns. */
+export interface CreateVolumeRequest {
+  /** Assigned by the client before the workflow starts (workflow id `create-volume-<volume_id>`). */
+  volume_id: string;
+  /** Caller's idempotency key: one request id, one volume. */
+  request_id?: string;
+  project_id: string;
+  /** Whole GiB, > 0. */
+  size: number;
+  name?: string;
+  description?: string;
+  /** Volume type name; the default type when absent. */
+  volume_type?: string;
+  availability_zone?: string;
+  snapshot_id?: string;
+  source_volid?: string;
+  image_id?: string;
+  metadata?: Record<string, string>;
+}
+
+/** How the backend builds the volume (Cinder's ExtractVolumeSpecTask kinds). */
+export type VolumeSource =
+  | { type: 'raw' }
+  | { type: 'snap'; snapshot_id: string }
+  | { type: 'source_vol'; source_volid: string }
+  | { type: 'image'; image_id: string };
+
+/** A volume row in the volume database. */
+export interface Volume {
+  id: string;
+  project_id: string;
+  name: string | null;
+  description: string | null;
+  size: number;
+  status: VolumeStatus;
+  volume_type: string;
+  availability_zone: string | null;
+  /** host@backend#pool once scheduled. */
+  host: string | null;
+  source: VolumeSource;
+  metadata: Record<string, string>;
+  workflow_id: string | null;
+  request_id: string | null;
+  error_reason: string | null;
+  created_at: string;
+  updated_at: string;
+  scheduled_at: string | null;
+  launched_at: string | null;
+}
+
+export interface VolumeType {
+  name: string;
+  extra_specs: Record<string, string>;
+}
+
+export interface Snapshot {
+  id: string;
+  volume_id: string;
+  size: number;
+  /** host@backend#pool holding the snapshot. */
+  host: string;
+  status: 'available' | 'error';
+}
+
+export interface Image {
+  id: string;
+  name: string;
+  /** Virtual size in GiB (what the volume must at least hold). */
+  size_gb: number;
+  disk_format: string;
+  status: 'active' | 'queued' | 'deleted';
+  /** Path of the image file (stand-in for Glance's store). */
+  path: string;
+}
+
+/** 'host@backend#pool' → { host: 'host@backend', pool: 'pool' } (Cinder's extract_host). */
+export function splitBackendId(backendId: string): { host: string; pool: string } {
+  const i = backendId.indexOf('#');
+  if (i < 0) return { host: backendId, pool: '_pool0' };
+  return { host: backendId.slice(0, i), pool: backendId.slice(i + 1) };
+}
+
+/** The backend object name of a volume, as Cinder's volume_name_template does it. */
+export function volumeObjectName(volumeId: string): string {
+  return `volume-${volumeId}`;
+}
+
+/** Task queue of one backend's volume service: Cinder casts to the host's own topic. */
+export function volumeTaskQueue(host: string): string {
+  return `cinder-volume.${host}`;
+}

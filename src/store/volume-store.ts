@@ -1,0 +1,170 @@
+import type { BackendState } from '../scheduler/types';
+import type { CreateVolumeRequest, Image, Snapshot, Volume, VolumeSource, VolumeStatus, VolumeType } from '../domain/volume';
+import type { FaultRule, FaultOp } from '../drivers/faults';
+
+/** One pool's stats as its volume driver measured them (the store adds allocation and pending claims). */
+export interface PoolStatsReport {
+  /** host@backend#pool */
+  backend_id: string;
+  availability_zone: string;
+  total_capacity_gb: number | 'infinite' | 'unknown';
+  free_capacity_gb: number | 'infinite' | 'unknown' | null;
+  provisioned_capacity_gb: number;
+  reserved_percentage: number;
+  max_over_subscription_ratio: number;
+  thin_provisioning_support: boolean;
+  thick_provisioning_support: boolean;
+  capabilities: Record<string, unknown>;
+  /** Backend object names present in the pool (`volume-<id>`), so claims not yet on disk count. */
+  volume_names: string[];
+}
+
+/** A pool row: the latest stats plus the heartbeat of the volume service that reported them. */
+export interface PoolRow extends BackendState {
+  /** host@backend (the volume service). */
+  host: string;
+  /** ISO time of the last report: the service's heartbeat. */
+  updated_at: string;
+}
+
+/** Capacity held by one scheduling attempt of one volume on one pool. */
+export interface CapacityClaim {
+  volume_id: string;
+  /** 1-based scheduling attempt (retry.num_attempts, or 1 when rescheduling is off). */
+  attempt: number;
+  backend_id: string;
+  size_gb: number;
+  status: 'active' | 'released';
+  created_at: string;
+}
+
+/** What the scheduler chose inside the claim transaction: the pure core's answer. */
+export interface ClaimChoice {
+  /** The chosen pool after consumeFromVolume: its allocated/provisioned/free are written back. */
+  backend: BackendState;
+}
+
+export interface ClaimResult {
+  claim: CapacityClaim;
+  /** True when the claim for this (volume, attempt) already existed: a retried activity. */
+  existing: boolean;
+}
+
+export interface VolumeEvent {
+  id: number;
+  event_type: string;
+  volume_id: string | null;
+  workflow_id: string | null;
+  payload: Record<string, unknown>;
+  created_at: string;
+}
+
+export type QuotaResource = string; // 'volumes', 'gigabytes', 'volumes_<type>', 'gigabytes_<type>'
+
+export interface QuotaUsage {
+  resource: QuotaResource;
+  /** -1: unlimited */
+  limit: number;
+  in_use: number;
+  reserved: number;
+}
+
+export interface NewVolume {
+  id: string;
+  request: CreateVolumeRequest;
+  volume_type: string;
+  source: VolumeSource;
+  workflow_id: string;
+  now: string;
+}
+
+export interface VolumePatch {
+  status?: VolumeStatus;
+  host?: string | null;
+  scheduled_at?: string | null;
+  launched_at?: string | null;
+  error_reason?: string | null;
+}
+
+export interface VolumeFilter {
+  status?: VolumeStatus;
+  /** Matches host@backend or host@backend#pool. */
+  host?: string;
+  project_id?: string;
+}
+
+/**
+ * The volume database (Cinder's DB): volumes, pools with stats and heartbeats, capacity claims,
+ * quotas with reservations, events, reference data, fault rules. Every write is idempotent where a
+ * retried activity may repeat it. Async so a networked database fits behind the same interface.
+ */
+export interface VolumeStore {
+  close(): Promise<void>;
+
+  // reference data
+  getVolumeType(name: string): Promise<VolumeType | null>;
+  putVolumeType(type: VolumeType): Promise<void>;
+  /** Zones any volume service has reported (live or not). */
+  listAvailabilityZones(): Promise<string[]>;
+  getSnapshot(id: string): Promise<Snapshot | null>;
+  putSnapshot(snapshot: Snapshot): Promise<void>;
+  getImage(id: string): Promise<Image | null>;
+  putImage(image: Image): Promise<void>;
+
+  // quotas: reservations keyed by volume id, so each transition is idempotent
+  setQuotaLimit(projectId: string, resource: QuotaResource, limit: number): Promise<void>;
+  /** Reserves every delta or none; throws CinderError('VolumeLimitExceeded' for volumes*, 'QuotaError'
+   *  otherwise) naming the resource, its limit, usage and the request. Repeating it is a no-op. */
+  reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string): Promise<void>;
+  commitQuota(volumeId: string, now: string): Promise<void>;
+  /** Undoes a reservation not yet committed; a committed one is left alone (Cinder keeps an error
+   *  volume's quota until it is deleted). */
+  rollbackQuota(volumeId: string, now: string): Promise<void>;
+  getQuotaUsage(projectId: string): Promise<QuotaUsage[]>;
+
+  // volumes
+  /** Inserts with status 'creating'; if the row exists (retried activity) returns it unchanged. */
+  createVolume(volume: NewVolume): Promise<Volume>;
+  getVolume(id: string): Promise<Volume | null>;
+  getVolumeByRequestId(projectId: string, requestId: string): Promise<Volume | null>;
+  listVolumes(filter?: VolumeFilter): Promise<Volume[]>;
+  /** Throws CinderError('VolumeNotFound') when there is no such row. */
+  updateVolume(id: string, patch: VolumePatch, now: string): Promise<Volume>;
+  /** Deletes the row (undo of the entry create); absent is fine. */
+  destroyVolume(id: string): Promise<void>;
+
+  // pools and capacity
+  /** Upserts the pools of one volume service and refreshes its heartbeat. allocated_capacity_gb =
+   *  sum of active claims on the pool; claims whose object is not in volume_names yet are added to
+   *  provisioned and taken off a numeric free, so a report never forgets an in-flight create. */
+  reportPoolStats(host: string, pools: PoolStatsReport[], now: string): Promise<void>;
+  listPools(): Promise<PoolRow[]>;
+  /** Atomically (one transaction, serialized across processes): if a claim for (volumeId, attempt)
+   *  exists, return it; else pass the pools updated at or after liveSince to choose (pure, sync),
+   *  insert an active claim on the chosen pool, write its consumed stats back, and set the volume's
+   *  host and scheduled_at. choose may throw (NoValidBackend): nothing is written then. */
+  claimCapacity(args: {
+    volumeId: string;
+    attempt: number;
+    sizeGb: number;
+    liveSince: string;
+    now: string;
+    choose: (pools: BackendState[]) => ClaimChoice;
+  }): Promise<ClaimResult>;
+  /** Gives back an active claim's capacity (allocated, provisioned, numeric free) and marks it
+   *  released; releasing a released or missing claim is a no-op. Returns whether it released. */
+  releaseCapacity(volumeId: string, attempt: number, now: string): Promise<boolean>;
+  listClaims(volumeId?: string): Promise<CapacityClaim[]>;
+
+  // events (Cinder notifications)
+  recordEvent(event: Omit<VolumeEvent, 'id'>): Promise<void>;
+  listEvents(filter?: { volume_id?: string; event_type?: string }): Promise<VolumeEvent[]>;
+
+  // fault injection rules (demo and test aid, per backend)
+  addFaultRule(rule: Omit<FaultRule, 'id'>): Promise<FaultRule>;
+  listFaultRules(host?: string): Promise<FaultRule[]>;
+  clearFaultRules(host?: string): Promise<void>;
+  /** The first rule of host for op (and volume name, when the rule names one) that fires now:
+   *  atomically decrements a counted rule; a probability rule fires when random < probability. */
+  takeFault(host: string, op: FaultOp, volumeName: string | null): Promise<FaultRule | null>;
+}

@@ -1,0 +1,2 @@
+/** Every workflow the scheduler worker registers (the bundle's entry point). */
+export { createVolume, cleanupBackendVolume } from './create-volume';
