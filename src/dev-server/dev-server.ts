@@ -112,7 +112,12 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
   if (await portOpen(ip, port)) {
     if (opts.reuseExisting === false) throw new Error(`port ${port} on ${ip} is in use`);
     await waitForServer(address, namespace, 10_000);
-    await ensureSearchAttributes(address, namespace);
+    const conn = await Connection.connect({ address });
+    try {
+      await ensureSearchAttributes(conn, namespace);
+    } finally {
+      await conn.close();
+    }
     progress(`reusing the Temporal server already running at ${address}`);
     return { address, namespace, uiUrl, origin: 'reused', pid: null, stop: async () => undefined };
   }

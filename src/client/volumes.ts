@@ -1,0 +1,123 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import type { CreateOptions } from '../domain/create-options';
+import type { CreateVolumeRequest } from '../domain/volume';
+import { createVolumeWorkflowId, volumeStateQuery, type CreateVolumeResult, type CreateVolumeState } from '../workflows/create-volume';
+import { ProjectId, VolumeId, VolumeStatus, VolumeType } from '../workflows/search-attributes';
+
+export interface CreateVolumeCall {
+  /** Task queue of the scheduler pool (default cinder-scheduler). */
+  taskQueue?: string;
+  /** Per-request overrides of the workers' create defaults. */
+  options?: Partial<CreateOptions>;
+}
+
+/** What a caller passes: the request without the ids the library assigns. */
+export type NewVolumeRequest = Omit<CreateVolumeRequest, 'volume_id'> & { volume_id?: string };
+
+/** One request id, one volume id: derived, so a retried start needs no lookup to be idempotent. */
+export function volumeIdForRequest(projectId: string, requestId: string): string {
+  const h = createHash('sha256').update(`${projectId}\0${requestId}`).digest('hex');
+  // Shaped like a version-5 UUID, as Cinder's ids are UUIDs.
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export class VolumeCreateHandle {
+  constructor(
+    readonly volumeId: string,
+    readonly handle: WorkflowHandle,
+  ) {}
+
+  get workflowId(): string {
+    return this.handle.workflowId;
+  }
+
+  /** Resolves with the created volume; rejects with the Cinder failure (type and message). */
+  async result(): Promise<CreateVolumeResult> {
+    try {
+      return (await this.handle.result()) as CreateVolumeResult;
+    } catch (err) {
+      throw unwrapCreateFailure(err);
+    }
+  }
+
+  /** Where the create stands: status, phase, attempt of max, backend, retry state, last error. */
+  status(): Promise<CreateVolumeState> {
+    return this.handle.query(volumeStateQuery);
+  }
+
+  cancel(): Promise<unknown> {
+    return this.handle.cancel();
+  }
+}
+
+/** A failed create as Cinder would report it. */
+export class VolumeCreateError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly state: CreateVolumeState | null,
+  ) {
+    super(message);
+    this.name = type;
+  }
+}
+
+export function unwrapCreateFailure(err: unknown): unknown {
+  if (err instanceof WorkflowFailedError) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) {
+      const state = (cause.details?.[0] ?? null) as CreateVolumeState | null;
+      return new VolumeCreateError(cause.type ?? 'Error', cause.message, state);
+    }
+    if (cause) return new VolumeCreateError(cause.name, cause.message, null);
+  }
+  return err;
+}
+
+/**
+ * Starts a create. With a request id the start is idempotent: the volume id is derived from it and
+ * the workflow id from that, and a start that finds the workflow running or finished returns it.
+ */
+export async function createVolume(client: Client, request: NewVolumeRequest, call: CreateVolumeCall = {}): Promise<VolumeCreateHandle> {
+  const volumeId = request.volume_id ?? (request.request_id ? volumeIdForRequest(request.project_id, request.request_id) : randomUUID());
+  const full: CreateVolumeRequest = { ...request, volume_id: volumeId };
+  const workflowId = createVolumeWorkflowId(volumeId);
+  const source = request.snapshot_id ? ` from snapshot ${request.snapshot_id}` : request.source_volid ? ` clone of ${request.source_volid}` : request.image_id ? ` from image ${request.image_id}` : '';
+  try {
+    const handle = await client.workflow.start('createVolume', {
+      workflowId,
+      taskQueue: call.taskQueue ?? 'cinder-scheduler',
+      args: [{ request: full, ...(call.options ? { options: call.options } : {}) }],
+      // A request id names one volume: a second start must not make a second one, even after the first ended.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: `create volume ${request.name ?? volumeId}: ${request.size} GiB${request.volume_type ? ` ${request.volume_type}` : ''}${source}`,
+      staticDetails: [
+        `**volume** ${volumeId}`,
+        `**project** ${request.project_id}`,
+        `**size** ${request.size} GiB, **type** ${request.volume_type ?? 'default'}${request.availability_zone ? `, **zone** ${request.availability_zone}` : ''}`,
+        request.request_id ? `**request id** ${request.request_id}` : '',
+        '```json\n' + JSON.stringify(full, null, 2) + '\n```',
+      ].filter(Boolean).join('\n\n'),
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: VolumeId, value: volumeId },
+        { key: ProjectId, value: request.project_id },
+        { key: VolumeType, value: request.volume_type ?? 'default' },
+        { key: VolumeStatus, value: 'creating' },
+      ]),
+    });
+    return new VolumeCreateHandle(volumeId, handle);
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') {
+      return new VolumeCreateHandle(volumeId, client.workflow.getHandle(workflowId));
+    }
+    throw err;
+  }
+}
+
+/** A handle on the create of an existing volume. */
+export function getVolumeCreate(client: Client, volumeId: string): VolumeCreateHandle {
+  return new VolumeCreateHandle(volumeId, client.workflow.getHandle(createVolumeWorkflowId(volumeId)));
+}

@@ -1,0 +1,205 @@
+/**
+ * A real deployment for one integration test file: the shared Temporal dev server (started by
+ * test/run.ts, or here when a file runs alone), a scheduler worker process and one volume worker
+ * process per backend, a temp SQLite database and file pools. Names are unique per cluster so test
+ * files can run side by side on one server.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import YAML from 'yaml';
+import { createVolume, type NewVolumeRequest, type VolumeCreateHandle } from '../../src/client/volumes';
+import type { CreateOptions } from '../../src/domain/create-options';
+import { freePort, startDevServer, type RunningDevServer } from '../../src/dev-server/dev-server';
+import { WorkerProcess } from '../../src/dev-server/worker-process';
+import { openVolumeStore } from '../../src/store';
+import type { VolumeStore } from '../../src/store/volume-store';
+import type { PoolConfig } from '../../src/drivers/backend-config';
+
+export interface BackendSpec {
+  /** Short name, e.g. 'A': the host becomes `hostA-<cluster id>@lvm`. */
+  name: string;
+  pools?: Array<Partial<PoolConfig> & { name: string }>;
+  availability_zone?: string;
+}
+
+export interface ClusterOptions {
+  backends: BackendSpec[];
+  /** Worker-side create defaults; tests use short timeouts. */
+  createDefaults?: Partial<CreateOptions>;
+  /** Start the volume workers (default true). */
+  startVolumeWorkers?: boolean;
+  /** Own dev server with these dynamic config values instead of the shared one. */
+  dynamicConfig?: Record<string, unknown>;
+}
+
+/** Fast timeouts so failure paths take seconds, not minutes. */
+export const TEST_CREATE_DEFAULTS: Partial<CreateOptions> = {
+  backend_schedule_to_start_timeout_ms: 4000,
+  compensation_schedule_to_start_timeout_ms: 4000,
+  create_heartbeat_timeout_ms: 3000,
+  create_start_to_close_timeout_ms: 60_000,
+  retry_initial_interval_ms: 200,
+  service_down_time_s: 30,
+};
+
+export class Cluster {
+  readonly id = randomBytes(3).toString('hex');
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), `cinder-it-${this.id}-`));
+  readonly dbPath = path.join(this.dir, 'cinder.db');
+  readonly configFile = path.join(this.dir, 'cinder.yaml');
+  readonly taskQueue = `cinder-scheduler-${this.id}`;
+  readonly workers = new Map<string, WorkerProcess>();
+  store!: VolumeStore;
+  client!: Client;
+  address!: string;
+  private server: RunningDevServer | null = null;
+  private connection!: Connection;
+  readonly backends: Array<{ name: string; host: string; pools: Array<{ name: string; path: string; backend_id: string }> }>;
+
+  constructor(readonly options: ClusterOptions) {
+    this.backends = options.backends.map((b) => {
+      const host = `host${b.name}-${this.id}@lvm`;
+      const pools = (b.pools ?? [{ name: 'pool1' }]).map((p) => ({
+        ...p,
+        name: p.name,
+        path: path.join(this.dir, 'backends', b.name, p.name),
+        backend_id: `${host}#${p.name}`,
+      }));
+      return { name: b.name, host, pools, availability_zone: b.availability_zone };
+    });
+  }
+
+  host(name: string): string {
+    return this.backends.find((b) => b.name === name)!.host;
+  }
+
+  pool(name: string, pool = 'pool1'): { name: string; path: string; backend_id: string } {
+    return this.backends.find((b) => b.name === name)!.pools.find((p) => p.name === pool)!;
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      TEMPORAL_ADDRESS: this.address,
+      CINDER_CONFIG: this.configFile,
+      CINDER_LOG_LEVEL: 'info',
+    };
+  }
+
+  async start(): Promise<this> {
+    if (this.options.dynamicConfig || !process.env.TEMPORAL_ADDRESS) {
+      this.server = await startDevServer({ port: await freePort(), ui: false, dynamicConfig: this.options.dynamicConfig, reuseExisting: false });
+      this.address = this.server.address;
+    } else {
+      this.address = process.env.TEMPORAL_ADDRESS;
+    }
+    const spec = this.options.backends;
+    fs.writeFileSync(
+      this.configFile,
+      YAML.stringify({
+        database_url: `sqlite:${this.dbPath}`,
+        data_dir: this.dir,
+        scheduler_task_queue: this.taskQueue,
+        stats_interval_ms: 500,
+        shutdown_grace_ms: 5000,
+        create_defaults: { ...TEST_CREATE_DEFAULTS, ...this.options.createDefaults },
+        backends: this.backends.map((b, i) => ({
+          host: b.host,
+          ...(spec[i].availability_zone ? { availability_zone: spec[i].availability_zone } : {}),
+          pools: b.pools.map(({ backend_id: _id, ...p }) => ({ total_capacity_gb: 100, ...p })),
+        })),
+      }),
+    );
+    this.store = await openVolumeStore(`sqlite:${this.dbPath}`);
+    this.connection = await Connection.connect({ address: this.address });
+    this.client = new Client({ connection: this.connection });
+    const starting = [this.startWorker('scheduler', ['scheduler'])];
+    if (this.options.startVolumeWorkers !== false) {
+      for (const b of this.backends) starting.push(this.startVolumeWorker(b.name));
+    }
+    await Promise.all(starting);
+    return this;
+  }
+
+  async startWorker(key: string, roles: string[], env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+    const proc = new WorkerProcess({ roles, env: { ...this.env, ...env }, logFile: path.join(this.dir, `${key}.log`) });
+    this.workers.set(key, proc);
+    await proc.ready;
+    return proc;
+  }
+
+  startVolumeWorker(name: string): Promise<WorkerProcess> {
+    return this.startWorker(name, ['volume', '--backend', this.host(name)]);
+  }
+
+  worker(key: string): WorkerProcess {
+    return this.workers.get(key)!;
+  }
+
+  create(request: Partial<NewVolumeRequest> = {}, options?: Partial<CreateOptions>): Promise<VolumeCreateHandle> {
+    return createVolume(
+      this.client,
+      { project_id: `project-${this.id}`, size: 1, ...request } as NewVolumeRequest,
+      { taskQueue: this.taskQueue, ...(options ? { options } : {}) },
+    );
+  }
+
+  /** Files in one pool directory. */
+  files(name: string, pool = 'pool1'): string[] {
+    const dir = this.pool(name, pool).path;
+    return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  }
+
+  /** Every file in every pool that the database does not list as an existing volume there. */
+  async leakedFiles(): Promise<string[]> {
+    const leaks: string[] = [];
+    const volumes = await this.store.listVolumes();
+    for (const b of this.backends) {
+      for (const p of b.pools) {
+        for (const f of this.files(b.name, p.name)) {
+          const owner = volumes.find((v) => f === `volume-${v.id}` && v.host === p.backend_id && v.status !== 'error');
+          const snapshot = f.startsWith('snapshot-') && (await this.store.getSnapshot(f.slice('snapshot-'.length)));
+          if (!owner && !snapshot) leaks.push(`${p.backend_id}/${f}`);
+        }
+      }
+    }
+    return leaks;
+  }
+
+  /** The workflow's recorded history as JSON (for replay fixtures and assertions). */
+  async history(workflowId: string) {
+    return this.client.workflow.getHandle(workflowId).fetchHistory();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => w.stop('SIGTERM', 10_000)));
+    await this.connection?.close();
+    await this.store?.close();
+    await this.server?.stop();
+    if (!process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const cluster = new Cluster(options);
+  try {
+    return await cluster.start();
+  } catch (err) {
+    await cluster.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Polls until fn returns a truthy value. */
+export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
