@@ -1,0 +1,77 @@
+/**
+ * `npm test`: one Temporal dev server for the whole run (or the cluster in TEMPORAL_ADDRESS), the
+ * workflow bundle built once for every worker process, then node's test runner over every
+ * test file. Whatever happens, the server it started is stopped.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { freePort, startDevServer, type RunningDevServer } from '../src/dev-server/dev-server';
+
+const ROOT = path.resolve(__dirname, '..');
+
+function testFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? testFiles(path.join(dir, e.name)) : e.name.endsWith('.test.ts') ? [path.join(dir, e.name)] : []))
+    .sort();
+}
+
+async function main(): Promise<number> {
+  const only = process.argv.slice(2);
+  const files = only.length > 0 ? only.map((f) => path.resolve(f)) : testFiles(path.join(ROOT, 'test'));
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cinder-test-run-'));
+  let server: RunningDevServer | null = null;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  try {
+    if (!process.env.TEMPORAL_ADDRESS) {
+      server = await startDevServer({
+        port: await freePort(),
+        uiPort: await freePort(),
+        reuseExisting: false,
+        logFile: path.join(work, 'temporal-server.log'),
+        progress: (line) => process.stderr.write(`[test] ${line}\n`),
+      });
+      env.TEMPORAL_ADDRESS = server.address;
+      if (server.uiUrl) env.TEMPORAL_UI_URL = server.uiUrl;
+    }
+    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger });
+    env.CINDER_WORKFLOW_BUNDLE = path.join(work, 'workflow-bundle.js');
+    fs.writeFileSync(env.CINDER_WORKFLOW_BUNDLE, bundle.code);
+
+    const child = spawn(
+      process.execPath,
+      ['--import', require.resolve('tsx'), '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
+      { cwd: ROOT, env, stdio: 'inherit' },
+    );
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 128 + os.constants.signals[s] : 1))));
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+    return code;
+  } finally {
+    await server?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => process.stderr.write(`[bundle] ${m}\n`),
+  error: (m: string) => process.stderr.write(`[bundle] ${m}\n`),
+};
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`npm test: ${err?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);
