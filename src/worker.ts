@@ -57,6 +57,7 @@ export function parseRoles(argv: string[], config: AppConfig): Roles {
 function installRuntimeLogger(logger: Logger): void {
   const sdkLog = logger.child({ component: 'temporal' });
   Runtime.install({
+    shutdownSignals: [],
     logger: new DefaultLogger((process.env.CINDER_SDK_LOG_LEVEL as LogLevel) ?? 'INFO', ({ level, message, meta }) => {
       const m = (meta ?? {}) as Record<string, unknown>;
       const workflowId = typeof m.workflowId === 'string' ? m.workflowId : undefined;
@@ -133,25 +134,39 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.log_level, { service: 'cinder-temporal-worker' });
   const roles = parseRoles(argv, config);
+  // Our own signal handling, armed before anything starts: a signal during start-up must stop the
+  // process too (the SDK's handlers only reach workers already running).
+  const workers: Worker[] = [];
+  let stopRequested: string | null = null;
+  const requestStop = (why: string) => {
+    if (stopRequested) return;
+    stopRequested = why;
+    logger.info({ event: 'worker.stopping', why }, `stopping: ${why}`);
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  process.on('SIGINT', () => requestStop('SIGINT'));
+  process.on('SIGTERM', () => requestStop('SIGTERM'));
+  // Started by a parent over IPC (npm start, tests): go when the parent goes, leaving no orphan.
+  process.once('disconnect', () => requestStop('parent process gone'));
   installRuntimeLogger(logger);
   const connection = await connectWorker(config);
   const store = await openVolumeStore(config.database_url);
-  const workers: Worker[] = [];
   const reporters: Array<{ stop(): void }> = [];
-  if (roles.scheduler) workers.push(await schedulerWorker(config, connection, store, logger));
-  for (const host of roles.backends) {
-    const { worker, reporter } = await volumeWorker(config, host, connection, store, logger);
-    workers.push(worker);
-    reporters.push(reporter);
-  }
-  // Started by a parent over IPC (npm start, tests): go when the parent goes, leaving no orphan.
-  process.once('disconnect', () => workers.forEach((w) => w.shutdown()));
-  const running = Promise.all(workers.map((w) => w.run()));
-  logger.info(
-    { event: 'worker.running', roles, task_queues: workers.map((w) => w.options.taskQueue), address: config.temporal.address, database: config.database_url.replace(/\/\/[^@]*@/, '//***@') },
-    'worker running',
-  );
   try {
+    if (roles.scheduler && !stopRequested) workers.push(await schedulerWorker(config, connection, store, logger));
+    for (const host of roles.backends) {
+      if (stopRequested) break;
+      const { worker, reporter } = await volumeWorker(config, host, connection, store, logger);
+      workers.push(worker);
+      reporters.push(reporter);
+    }
+    const running = Promise.all(workers.map((w) => w.run()));
+    // A stop during start-up: the workers were made, so run them only to shut them down cleanly.
+    if (stopRequested) workers.forEach((w) => w.shutdown());
+    else logger.info(
+      { event: 'worker.running', roles, task_queues: workers.map((w) => w.options.taskQueue), address: config.temporal.address, database: config.database_url.replace(/\/\/[^@]*@/, '//***@') },
+      'worker running',
+    );
     await running;
   } finally {
     reporters.forEach((r) => r.stop());

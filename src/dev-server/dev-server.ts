@@ -152,8 +152,13 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
   const logFd = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
   const child = spawn(cli.path, args, { stdio: ['ignore', logFd, logFd], env: opts.env ?? process.env });
   if (typeof logFd === 'number') fs.closeSync(logFd);
+  // If this process exits first (process.exit, an uncaught error), the server goes with it.
+  const killOnExit = () => child.kill('SIGTERM');
+  process.on('exit', killOnExit);
   let exitInfo: string | null = null;
-  child.once('exit', (code, signal) => { exitInfo = `exit ${signal ?? code}${opts.logFile ? ` (see ${opts.logFile})` : ''}`; });
+  child.once('exit', (code, signal) => {
+    process.off('exit', killOnExit);
+    exitInfo = `exit ${signal ?? code}${opts.logFile ? ` (see ${opts.logFile})` : ''}`; });
   child.once('error', (err) => { exitInfo = String(err); });
   try {
     await waitForServer(address, namespace, 60_000, () => exitInfo);

@@ -31,6 +31,10 @@ export class WorkerProcess {
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
+    // If this process exits first, the worker goes too (it also watches the IPC channel).
+    const killOnExit = () => this.child.kill('SIGTERM');
+    process.on('exit', killOnExit);
+    this.child.once('exit', () => process.off('exit', killOnExit));
     const log = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : null;
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => { log?.end(); resolve({ code, signal }); }));
     let stderr = '';

@@ -1,0 +1,134 @@
+/**
+ * `npm start`: the main job on embedded defaults. Starts (or reuses) the local Temporal dev server,
+ * starts the workers as Cinder runs its services (a scheduler pool, one volume worker per backend),
+ * runs a few creates, one of them rescheduled after a backend failure, prints what happened with
+ * the UI link of each workflow, and stops everything it started.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { createVolume, VolumeCreateError, type NewVolumeRequest } from '../client/volumes';
+import { loadConfig } from '../config/config';
+import { startDevServer, type RunningDevServer } from '../dev-server/dev-server';
+import { WorkerProcess } from '../dev-server/worker-process';
+import { openVolumeStore } from '../store';
+import { connectionOptions } from '../temporal-connection';
+import { table } from './format';
+
+interface DemoCase {
+  title: string;
+  request: Omit<NewVolumeRequest, 'project_id'>;
+  /** A fault to inject first on the named backend (by index in the config). */
+  fault?: { backend: number; error_type: string };
+}
+
+export async function runDemo(out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<number> {
+  const config = loadConfig();
+  const run = randomBytes(2).toString('hex');
+  const logDir = path.join(config.data_dir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  let server: RunningDevServer | null = null;
+  const workers: WorkerProcess[] = [];
+  let stopping = false;
+  const stopAll = async () => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all(workers.map((w) => w.stop('SIGTERM', 15_000)));
+    await server?.stop();
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    out(`\n${sig}: stopping the workers${server ? ' and the dev server' : ''}...`);
+    void stopAll().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    if (!process.env.TEMPORAL_ADDRESS) {
+      const [host, port] = config.temporal.address.split(':');
+      server = await startDevServer({
+        ip: host,
+        port: Number(port),
+        uiPort: Number(process.env.TEMPORAL_UI_PORT ?? Number(port) + 1000),
+        dbFilename: path.join(config.data_dir, 'temporal.db'),
+        logFile: path.join(logDir, 'temporal-server.log'),
+        progress: out,
+      });
+    } else {
+      out(`using the Temporal cluster at ${config.temporal.address} (TEMPORAL_ADDRESS)`);
+    }
+    const uiUrl = server?.uiUrl ?? process.env.TEMPORAL_UI_URL ?? null;
+    const env = { ...process.env, TEMPORAL_ADDRESS: config.temporal.address };
+    const roles: string[][] = [['scheduler'], ...config.backends.map((b) => ['volume', '--backend', b.host])];
+    out(`starting ${roles.length} workers: scheduler, ${config.backends.map((b) => `volume ${b.host}`).join(', ')} (logs in ${logDir})`);
+    for (const r of roles) {
+      workers.push(new WorkerProcess({ roles: r, env, logFile: path.join(logDir, `worker-${r[r.length - 1].replace(/[@#]/g, '_')}.log`) }));
+    }
+    await Promise.all(workers.map((w) => w.ready));
+
+    const store = await openVolumeStore(config.database_url);
+    const connection = await Connection.connect(connectionOptions(config));
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const project = 'demo';
+    // The demo project may create as many volumes as it likes, run after run.
+    await store.setQuotaLimit(project, 'volumes', -1);
+    await store.setQuotaLimit(project, 'gigabytes', -1);
+
+    const first = config.backends[0]?.host;
+    const cases: DemoCase[] = [
+      { title: 'plain create', request: { name: `demo-${run}-plain`, size: 1 } },
+      {
+        title: `${first} fails, rescheduled`,
+        request: { name: `demo-${run}-resched`, size: 2 },
+        fault: { backend: 0, error_type: 'VolumeBackendAPIException' },
+      },
+      { title: 'type ssd (capabilities)', request: { name: `demo-${run}-ssd`, size: 1, volume_type: 'ssd' } },
+      { title: 'bad input', request: { name: `demo-${run}-bad`, size: 0 } },
+    ];
+    const rows: Array<Record<string, unknown>> = [];
+    for (const c of cases) {
+      if (c.fault) {
+        await store.addFaultRule({
+          host: config.backends[c.fault.backend].host, op: 'create', action: 'error',
+          error_type: c.fault.error_type, remaining: 1, volume_name: c.request.name ?? null,
+        });
+      }
+      const handle = await createVolume(client, { ...c.request, project_id: project }, { taskQueue: config.scheduler_task_queue });
+      let status: string;
+      let backend = '-';
+      let attempts = '';
+      try {
+        const result = await handle.result();
+        status = result.status;
+        backend = result.backend_id;
+        attempts = result.attempts.map((a) => `#${a.attempt} ${a.backend_id} ${a.outcome}${a.error_type ? ` (${a.error_type}; ${a.cleanup ?? 'no cleanup'})` : ''}`).join(' -> ');
+      } catch (err) {
+        if (!(err instanceof VolumeCreateError)) throw err;
+        status = `error: ${err.type}`;
+        attempts = err.message;
+      }
+      rows.push({ case: c.title, volume: handle.volumeId.slice(0, 8), status, backend, attempts });
+      out(`- ${c.title}: ${status}${backend !== '-' ? ` on ${backend}` : ''}`);
+      out(`  ${attempts}`);
+      if (uiUrl) out(`  ${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
+    }
+    out('');
+    out(table(rows, ['case', 'volume', 'status', 'backend']));
+    out('');
+    if (uiUrl) out(`Temporal UI: ${uiUrl}  (try the query VolumeStatus="error" or BackendHost="${first}")`);
+    await connection.close();
+    await store.close();
+    const rescheduled = rows[1];
+    const ok = rows[0].status === 'available' && rescheduled.status === 'available' && rescheduled.backend !== '-' && !String(rescheduled.backend).startsWith(`${first}#`);
+    out(ok ? 'demo finished: the failing backend\'s create was rescheduled and completed elsewhere' : 'demo finished with unexpected results (see above)');
+    return ok ? 0 : 1;
+  } catch (err) {
+    if (stopping) return 130; // interrupted: the signal handler reports and exits
+    throw err;
+  } finally {
+    await stopAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,116 @@
+/** `cinder-temporal <command>`: the project's command line. */
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../config/config';
+import { startDevServer } from '../dev-server/dev-server';
+import { cachedCliPath, resolveTemporalCli, TEMPORAL_CLI_VERSION } from '../dev-server/temporal-cli';
+import { main as workerMain } from '../worker';
+import { runDemo } from './demo';
+
+/** Thrown for a wrong invocation: printed with the usage, exit code 2. */
+export class UsageError extends Error {}
+
+type Command = { summary: string; usage: string; run: (args: string[]) => Promise<number> };
+
+const out = (line: string) => process.stdout.write(line + '\n');
+const err = (line: string) => process.stderr.write(line + '\n');
+
+export const COMMANDS: Record<string, Command> = {
+  demo: {
+    summary: 'start the local server and workers, run a few creates (one rescheduled), print a summary',
+    usage: 'cinder-temporal demo',
+    run: () => runDemo(out),
+  },
+  'dev-server': {
+    summary: 'run the local Temporal dev server (UI, persistent SQLite, search attributes) until Ctrl-C',
+    usage: 'cinder-temporal dev-server [--port 7233] [--ui-port 8233] [--db-filename .data/temporal.db]',
+    run: async (args) => {
+      const config = loadConfig();
+      const opt = (name: string) => {
+        const i = args.indexOf(name);
+        if (i < 0) return undefined;
+        if (!args[i + 1]) throw new UsageError(`${name} needs a value`);
+        return args[i + 1];
+      };
+      const port = Number(opt('--port') ?? 7233);
+      const uiPort = Number(opt('--ui-port') ?? port + 1000);
+      if (!Number.isInteger(port) || !Number.isInteger(uiPort)) throw new UsageError('--port and --ui-port take whole numbers');
+      const server = await startDevServer({
+        port,
+        uiPort,
+        dbFilename: path.resolve(opt('--db-filename') ?? path.join(config.data_dir, 'temporal.db')),
+        progress: out,
+      });
+      out(`Temporal dev server at ${server.address}; UI ${server.uiUrl}. Ctrl-C stops it.`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.stop();
+      return 0;
+    },
+  },
+  'ensure-temporal': {
+    summary: `find or build the Temporal CLI ${TEMPORAL_CLI_VERSION} (TEMPORAL_CLI_PATH, PATH, cache, go install)`,
+    usage: 'cinder-temporal ensure-temporal',
+    run: async () => {
+      const cli = await resolveTemporalCli(err);
+      if (!cli) {
+        err(`no Temporal CLI and no Go toolchain: install one, set TEMPORAL_CLI_PATH, or let the SDK download it (needs internet). Cache: ${cachedCliPath()}`);
+        return 1;
+      }
+      out(`${cli.path} (${cli.source})`);
+      return 0;
+    },
+  },
+  worker: {
+    summary: 'run worker roles: scheduler, volume --backend host@backend (default: all)',
+    usage: 'cinder-temporal worker [scheduler] [volume --backend host@backend]...',
+    run: async (args) => {
+      await workerMain(args);
+      return 0;
+    },
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'usage: cinder-temporal <command> [options]   (cinder-temporal <command> --help for more)',
+    '',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const [name, ...args] = argv;
+  let code: number;
+  const command = name ? COMMANDS[name] : undefined;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    out(usage());
+    code = name ? 0 : 2;
+  } else if (!command) {
+    err(`unknown command '${name}'\n${usage()}`);
+    code = 2;
+  } else if (args.includes('--help') || args.includes('-h')) {
+    out(`${command.usage}\n\n${command.summary}`);
+    code = 0;
+  } else {
+    try {
+      code = await command.run(args);
+    } catch (e) {
+      if (e instanceof UsageError) {
+        err(`${e.message}\nusage: ${command.usage}`);
+        code = 2;
+      } else if (e instanceof ConfigError) {
+        err(`configuration error: ${e.message}`);
+        code = 2;
+      } else {
+        err(`cinder-temporal ${name}: ${(e as Error)?.stack ?? e}`);
+        code = 1;
+      }
+    }
+  }
+  process.exit(code);
+}
+
+if (require.main === module) void run(process.argv.slice(2));
