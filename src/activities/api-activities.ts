@@ -27,7 +27,7 @@ export function createApiActivities(deps: ApiDeps) {
         const options = resolveCreateOptions(deps.createDefaults, overrides);
         const typeName = req.volume_type ?? 'default';
         const volumeType = await deps.store.getVolumeType(typeName);
-        if (!volumeType) throw new CinderError('VolumeTypeNotFound', `Volume type ${typeName} could not be found.`, 'volume_type');
+        if (!volumeType) throw new CinderError('VolumeTypeNotFound', `Volume type ${typeName} could not be found (field 'volume_type').`, 'volume_type');
         if (req.availability_zone) {
           const zones = await deps.store.listAvailabilityZones();
           if (!zones.includes(req.availability_zone)) {
@@ -44,21 +44,21 @@ export function createApiActivities(deps: ApiDeps) {
         if (source.type === 'snap') {
           const snap = await deps.store.getSnapshot(source.snapshot_id);
           if (!snap || snap.status !== 'available') {
-            throw new CinderError('SnapshotNotFound', `Snapshot ${source.snapshot_id} could not be found.`, 'snapshot_id');
+            throw new CinderError('SnapshotNotFound', `Snapshot ${source.snapshot_id} could not be found (field 'snapshot_id').`, 'snapshot_id');
           }
           resourceBackend = splitBackendId(snap.host).host;
           minSize = snap.size;
         } else if (source.type === 'source_vol') {
           const src = await deps.store.getVolume(source.source_volid);
           if (!src || src.status !== 'available' || !src.host) {
-            throw new CinderError('VolumeNotFound', `Volume ${source.source_volid} could not be found or is not available.`, 'source_volid');
+            throw new CinderError('VolumeNotFound', `Volume ${source.source_volid} could not be found or is not available (field 'source_volid').`, 'source_volid');
           }
           resourceBackend = splitBackendId(src.host).host;
           minSize = src.size;
         } else if (source.type === 'image') {
           const image = await deps.store.getImage(source.image_id);
           if (!image || image.status !== 'active') {
-            throw new CinderError('ImageNotFound', `Image ${source.image_id} could not be found.`, 'image_id');
+            throw new CinderError('ImageNotFound', `Image ${source.image_id} could not be found (field 'image_id').`, 'image_id');
           }
           minSize = image.size_gb;
         }

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { CinderError } from '../domain/cinder-errors';
 import { splitBackendId, volumeObjectName, type Volume } from '../domain/volume';
 import type { DriverVolume } from '../drivers/driver';
@@ -104,7 +105,18 @@ export function createVolumeActivities(deps: VolumeDeps) {
           return { deleted: false, skipped: true };
         }
         const volume = await store.getVolume(req.volume_id);
-        const deleted = await driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 0, host: req.backend_id });
+        let deleted: boolean;
+        try {
+          // The name lets fault rules that target one volume match its delete too. A delete does not
+          // depend on the size, but the driver refuses a size below 1: a row gone meanwhile must not
+          // turn the cleanup into an endless InvalidInput.
+          deleted = await driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name });
+        } catch (err) {
+          // A compensation never gives up on a backend error: keep Cinder's type, but let Temporal
+          // retry it (a non-retryable CinderError would leave the volume behind after one try).
+          if (err instanceof CinderError) throw ApplicationFailure.create({ type: err.cinderType, message: err.message, nonRetryable: false });
+          throw err;
+        }
         log.info({ backend_id: req.backend_id, attempt: req.attempt, deleted }, `compensation: delete ${volumeObjectName(req.volume_id)} on ${req.backend_id}`);
         await emitEvent(deps, 'volume.delete.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt, deleted, reason: 'create compensation' });
         return { deleted, skipped: false };

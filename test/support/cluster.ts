@@ -4,19 +4,20 @@
  * process per backend, a temp SQLite database and file pools. Names are unique per cluster so test
  * files can run side by side on one server.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import YAML from 'yaml';
-import { createVolume, type NewVolumeRequest, type VolumeCreateHandle } from '../../src/client/volumes';
+import { createVolume, VolumeCreateError, type NewVolumeRequest, type VolumeCreateHandle } from '../../src/client/volumes';
 import type { CreateOptions } from '../../src/domain/create-options';
 import { freePort, startDevServer, type RunningDevServer } from '../../src/dev-server/dev-server';
 import { WorkerProcess } from '../../src/dev-server/worker-process';
 import { openVolumeStore } from '../../src/store';
 import type { VolumeStore } from '../../src/store/volume-store';
-import type { PoolConfig } from '../../src/drivers/backend-config';
+import type { BackendConfig, PoolConfig } from '../../src/drivers/backend-config';
 
 export interface BackendSpec {
   /** Short name, e.g. 'A': the host becomes `hostA-<cluster id>@lvm`. */
@@ -57,7 +58,7 @@ export class Cluster {
   address!: string;
   private server: RunningDevServer | null = null;
   private connection!: Connection;
-  readonly backends: Array<{ name: string; host: string; pools: Array<{ name: string; path: string; backend_id: string }> }>;
+  readonly backends: Array<{ name: string; host: string; availability_zone?: string; pools: Array<{ name: string; path: string; backend_id: string }> }>;
 
   constructor(readonly options: ClusterOptions) {
     this.backends = options.backends.map((b) => {
@@ -96,7 +97,6 @@ export class Cluster {
     } else {
       this.address = process.env.TEMPORAL_ADDRESS;
     }
-    const spec = this.options.backends;
     fs.writeFileSync(
       this.configFile,
       YAML.stringify({
@@ -106,11 +106,7 @@ export class Cluster {
         stats_interval_ms: 500,
         shutdown_grace_ms: 5000,
         create_defaults: { ...TEST_CREATE_DEFAULTS, ...this.options.createDefaults },
-        backends: this.backends.map((b, i) => ({
-          host: b.host,
-          ...(spec[i].availability_zone ? { availability_zone: spec[i].availability_zone } : {}),
-          pools: b.pools.map(({ backend_id: _id, ...p }) => ({ total_capacity_gb: 100, ...p })),
-        })),
+        backends: this.backends.map((b) => this.backendConfig(b.name)),
       }),
     );
     this.store = await openVolumeStore(`sqlite:${this.dbPath}`);
@@ -145,6 +141,29 @@ export class Cluster {
       { project_id: `project-${this.id}`, size: 1, ...request } as NewVolumeRequest,
       { taskQueue: this.taskQueue, ...(options ? { options } : {}) },
     );
+  }
+
+  /** The backend's configuration as its volume worker reads it (to build a driver in a test). */
+  backendConfig(name: string): BackendConfig {
+    const b = this.backends.find((x) => x.name === name)!;
+    return {
+      host: b.host,
+      ...(b.availability_zone ? { availability_zone: b.availability_zone } : {}),
+      pools: b.pools.map(({ backend_id: _id, ...p }) => ({ total_capacity_gb: 100, ...p })),
+    };
+  }
+
+  /** Every file of one volume (`volume-<id>` and its partial writes) in every pool, as `backend_id/file`. */
+  volumeFiles(volumeId: string): string[] {
+    const found: string[] = [];
+    for (const b of this.backends) {
+      for (const p of b.pools) {
+        for (const f of this.files(b.name, p.name)) {
+          if (f === `volume-${volumeId}` || f.startsWith(`.volume-${volumeId}.partial`)) found.push(`${p.backend_id}/${f}`);
+        }
+      }
+    }
+    return found;
   }
 
   /** Files in one pool directory. */
@@ -202,4 +221,23 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Awaits the create and asserts it failed with the Cinder failure `type`; returns the failure (its
+ * message and the workflow's state at the end) for further checks.
+ */
+export async function expectCreateFailure(handle: VolumeCreateHandle, type: string): Promise<VolumeCreateError> {
+  let outcome: { ok: true; backend: string } | { ok: false; err: unknown };
+  try {
+    const result = await handle.result();
+    outcome = { ok: true, backend: result.backend_id };
+  } catch (err) {
+    outcome = { ok: false, err };
+  }
+  if (outcome.ok) assert.fail(`create of ${handle.volumeId} should fail with ${type}, but it succeeded on ${outcome.backend}`);
+  const err = outcome.err;
+  if (!(err instanceof VolumeCreateError)) throw err;
+  assert.equal(err.type, type, `create of ${handle.volumeId} failed with ${err.type} (${err.message}), expected ${type}`);
+  return err;
 }
