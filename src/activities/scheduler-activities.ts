@@ -76,6 +76,17 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       });
     },
 
+    /** Cinder's CreateVolumeOnFinishTask("create.end"): status 'available', launched_at. Cinder runs it
+     *  in c-vol; here it runs on the scheduler pool because it needs only the database: a volume
+     *  worker that stops right after its create must not strand a finished volume. */
+    async createVolumeOnFinish(req: { volume_id: string; backend_id: string; attempt: number }): Promise<void> {
+      return asActivity(async () => {
+        const now = deps.now().toISOString();
+        await deps.store.updateVolume(req.volume_id, { status: 'available', launched_at: now, host: req.backend_id, error_reason: null }, now);
+        await emitEvent(deps, 'volume.create.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt });
+      });
+    },
+
     /** Gives back the capacity an attempt claimed (no-op if it claimed none or gave it back). */
     async releaseCapacity(volumeId: string, attempt: number): Promise<boolean> {
       return asActivity(async () => {

@@ -83,15 +83,6 @@ export function createVolumeActivities(deps: VolumeDeps) {
       });
     },
 
-    /** CreateVolumeOnFinishTask("create.end"): status 'available', launched_at. */
-    async createVolumeOnFinish(req: BackendCreateRequest): Promise<void> {
-      return asActivity(async () => {
-        const now = deps.now().toISOString();
-        await store.updateVolume(req.volume_id, { status: 'available', launched_at: now, host: req.backend_id, error_reason: null }, now);
-        await emitEvent(deps, 'volume.create.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt });
-      });
-    },
-
     /** The failed attempt's compensation: delete `volume-<id>` on this backend, even if it may not
      *  exist. Skipped when a later attempt of the same volume holds this very pool, so a late
      *  delete never removes the new attempt's volume (a bug Cinder has, spec §7). */

@@ -221,11 +221,7 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
             record.cleanup = await deleteOnFailedBackend(decision, req, options, createFailure);
           },
         });
-        await volumeActivity(decision.host, `finish ${objectName}: available`, {
-          scheduleToStartTimeout: options.backend_schedule_to_start_timeout_ms,
-          startToCloseTimeout: '1 minute',
-          retry: { initialInterval: options.retry_initial_interval_ms },
-        }).createVolumeOnFinish(req);
+        await sched(`finish ${objectName}: available`).createVolumeOnFinish(req);
       } catch (err) {
         if (isCancellation(err)) throw err;
         createFailure = failureInfo(err);

@@ -34,6 +34,8 @@ export interface ClusterOptions {
   startVolumeWorkers?: boolean;
   /** Own dev server with these dynamic config values instead of the shared one. */
   dynamicConfig?: Record<string, unknown>;
+  /** The volume database (default: a temp SQLite file), e.g. a PostgreSQL URL. */
+  databaseUrl?: string;
 }
 
 /** Fast timeouts so failure paths take seconds, not minutes. */
@@ -73,6 +75,10 @@ export class Cluster {
     });
   }
 
+  get databaseUrl(): string {
+    return this.options.databaseUrl ?? `sqlite:${this.dbPath}`;
+  }
+
   host(name: string): string {
     return this.backends.find((b) => b.name === name)!.host;
   }
@@ -100,7 +106,7 @@ export class Cluster {
     fs.writeFileSync(
       this.configFile,
       YAML.stringify({
-        database_url: `sqlite:${this.dbPath}`,
+        database_url: this.databaseUrl,
         data_dir: this.dir,
         scheduler_task_queue: this.taskQueue,
         stats_interval_ms: 500,
@@ -109,7 +115,7 @@ export class Cluster {
         backends: this.backends.map((b) => this.backendConfig(b.name)),
       }),
     );
-    this.store = await openVolumeStore(`sqlite:${this.dbPath}`);
+    this.store = await openVolumeStore(this.databaseUrl);
     this.connection = await Connection.connect({ address: this.address });
     this.client = new Client({ connection: this.connection });
     const starting = [this.startWorker('scheduler', ['scheduler'])];
