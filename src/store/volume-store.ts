@@ -44,6 +44,18 @@ export interface ClaimChoice {
   backend: BackendState;
 }
 
+/** What claimCapacity is asked: the volume's scheduling attempt, its size, which pools count as live
+ *  (updated at or after liveSince), the time to record, and the scheduler's choice. */
+export interface ClaimCapacityArgs {
+  volumeId: string;
+  attempt: number;
+  sizeGb: number;
+  liveSince: string;
+  now: string;
+  /** Pure and synchronous: called inside the claim transaction with the live pools. */
+  choose: (pools: BackendState[]) => ClaimChoice;
+}
+
 export interface ClaimResult {
   claim: CapacityClaim;
   /** True when the claim for this (volume, attempt) already existed: a retried activity. */
@@ -143,14 +155,7 @@ export interface VolumeStore {
    *  exists, return it; else pass the pools updated at or after liveSince to choose (pure, sync),
    *  insert an active claim on the chosen pool, write its consumed stats back, and set the volume's
    *  host and scheduled_at. choose may throw (NoValidBackend): nothing is written then. */
-  claimCapacity(args: {
-    volumeId: string;
-    attempt: number;
-    sizeGb: number;
-    liveSince: string;
-    now: string;
-    choose: (pools: BackendState[]) => ClaimChoice;
-  }): Promise<ClaimResult>;
+  claimCapacity(args: ClaimCapacityArgs): Promise<ClaimResult>;
   /** Gives back an active claim's capacity (allocated, provisioned, numeric free) and marks it
    *  released; releasing a released or missing claim is a no-op. Returns whether it released. */
   releaseCapacity(volumeId: string, attempt: number, now: string): Promise<boolean>;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { MIGRATIONS, SqliteVolumeStore, openVolumeStore, sqliteFilename } from '../../src/store';
+import { SqliteConnection } from '../../src/store/sqlite-connection';
 import { defineBasicContract, sqliteTarget } from './store-contract';
 
 const tmp = mkdtempSync(join(tmpdir(), 'store-test-'));
@@ -64,6 +65,45 @@ describe('migrations and opening', () => {
       assert.doesNotMatch(err.message, /secret/);
       return true;
     });
+  });
+});
+
+describe('one connection, taken in turns', () => {
+  test('what is asked for during a transaction waits for it, in order, and neither nests in it nor sees its rows', async () => {
+    const c = new SqliteConnection(':memory:');
+    await c.run('CREATE TABLE t (x INTEGER)');
+    const order: string[] = [];
+    const failing = c.transaction('write', async (tx) => {
+      await tx.run('INSERT INTO t (x) VALUES (1)');
+      await new Promise((resolve) => setTimeout(resolve, 20)); // other async work of the process runs meanwhile
+      order.push('failing');
+      throw new Error('boom');
+    });
+    const read = c.all<{ x: number }>('SELECT x FROM t ORDER BY x').then((rows) => (order.push('read'), rows));
+    const outside = c.run('INSERT INTO t (x) VALUES (2)').then(() => order.push('outside'));
+    const second = c.transaction('write', async (tx) => {
+      await tx.run('INSERT INTO t (x) VALUES (3)');
+      order.push('second');
+      return (await tx.all<{ x: number }>('SELECT x FROM t ORDER BY x')).map((r) => r.x);
+    });
+    await assert.rejects(failing, /boom/);
+    assert.deepEqual(await read, []); // not the failing transaction's uncommitted row
+    await outside;
+    assert.deepEqual(await second, [2, 3]);
+    assert.deepEqual(order, ['failing', 'read', 'outside', 'second']);
+    assert.deepEqual(await c.all('SELECT x FROM t ORDER BY x'), [{ x: 2 }, { x: 3 }]); // the rollback took only its own row
+    assert.equal(c.db.inTransaction, false);
+    await c.close();
+  });
+
+  test('on a free connection a statement runs at once, in the call', async () => {
+    const c = new SqliteConnection(':memory:');
+    c.db.exec('CREATE TABLE t (x INTEGER)');
+    const done = c.run('INSERT INTO t (x) VALUES (1)');
+    assert.deepEqual(c.db.prepare('SELECT x FROM t').all(), [{ x: 1 }]);
+    await done;
+    await c.close();
+    await c.close(); // closing twice is fine
   });
 });
 
