@@ -366,11 +366,12 @@ function withAttemptHistory(message: string, attempts: AttemptRecord[]): string 
 
 /** The UI's "current details": where the create stands and its retry state. */
 function showDetails(state: CreateVolumeState): void {
+  // Short lines first: the UI sizes this box to a few lines. "n of m", since markdown turns n/m into a fraction.
   const lines = [
     `**volume** ${state.volume_id} — **${state.status}** (${state.phase})`,
-    `**attempt** ${state.attempt}/${state.max_attempts ?? '?'}${state.backend_id ? ` on \`${state.backend_id}\`` : ''}`,
-    `**retry** \`${JSON.stringify(state.retry)}\``,
+    `**attempt** ${state.attempt} of ${state.max_attempts ?? '?'}${state.backend_id ? ` on \`${state.backend_id}\`` : ''}`,
   ];
   if (state.last_error) lines.push(`**last error** ${state.last_error.type}: ${state.last_error.message}`);
+  lines.push(`**retry** \`${JSON.stringify(state.retry)}\``);
   setCurrentDetails(lines.join('\n\n'));
 }
