@@ -12,3 +12,29 @@ export function table(rows: Array<Record<string, unknown>>, columns?: string[]):
 export function properties(obj: Record<string, unknown>): string {
   return table(Object.entries(obj).map(([Property, Value]) => ({ Property, Value })));
 }
+
+const cellText = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+/** A boxed table as the cinder client prints it (prettytable): `+---+` rules and `| a | b |` rows. */
+export function boxTable(rows: Array<Record<string, unknown>>, columns: string[]): string {
+  const body = rows.map((r) => columns.map((c) => cellText(r[c]).replace(/\n/g, ' ')));
+  const widths = columns.map((c, i) => Math.max(c.length, ...body.map((cells) => cells[i].length)));
+  const rule = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
+  const line = (cells: string[]) => '| ' + cells.map((v, i) => v.padEnd(widths[i])).join(' | ') + ' |';
+  return [rule, line(columns), rule, ...body.map(line), ...(body.length > 0 ? [rule] : [])].join('\n');
+}
+
+/** `cinder show`'s layout: one Property | Value row per key, keys in alphabetical order. */
+export function propertyTable(obj: Record<string, unknown>): string {
+  const rows = Object.keys(obj)
+    .sort()
+    .map((Property) => ({ Property, Value: obj[Property] }));
+  return boxTable(rows, ['Property', 'Value']);
+}
+
+/** Whole numbers as they are, others to two decimals; 'infinite' / 'unknown' as reported. */
+export function gib(v: number | string | null | undefined): string {
+  if (v === null || v === undefined) return '-';
+  if (typeof v !== 'number') return v;
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}

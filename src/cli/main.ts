@@ -1,20 +1,19 @@
 /** `cinder-temporal <command>`: the project's command line. */
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../config/config';
+import { loadConfig } from '../config/config';
 import { startDevServer } from '../dev-server/dev-server';
 import { cachedCliPath, resolveTemporalCli, TEMPORAL_CLI_VERSION } from '../dev-server/temporal-cli';
-import { main as workerMain } from '../worker';
 import { runDemo } from './demo';
+import { CliFailure, describeFailure, EXIT, UsageError, type Command } from './errors';
+import { volumeCommands } from './volume-commands';
 
-/** Thrown for a wrong invocation: printed with the usage, exit code 2. */
-export class UsageError extends Error {}
-
-type Command = { summary: string; usage: string; run: (args: string[]) => Promise<number> };
+export { describeFailure, UsageError } from './errors';
 
 const out = (line: string) => process.stdout.write(line + '\n');
 const err = (line: string) => process.stderr.write(line + '\n');
 
 export const COMMANDS: Record<string, Command> = {
+  ...volumeCommands(),
   demo: {
     summary: 'start the local server and workers, run a few creates (one rescheduled), print a summary',
     usage: 'cinder-temporal demo',
@@ -66,6 +65,8 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'run worker roles: scheduler, volume --backend host@backend (default: all)',
     usage: 'cinder-temporal worker [scheduler] [volume --backend host@backend]...',
     run: async (args) => {
+      // Loaded only here: the worker SDK (native core) is not needed by the other commands.
+      const { main: workerMain } = require('../worker') as typeof import('../worker');
       await workerMain(args);
       return 0;
     },
@@ -92,22 +93,19 @@ export async function run(argv: string[]): Promise<void> {
     err(`unknown command '${name}'\n${usage()}`);
     code = 2;
   } else if (args.includes('--help') || args.includes('-h')) {
-    out(`${command.usage}\n\n${command.summary}`);
+    out(`usage: ${command.usage}\n\n${command.summary}${command.help ? `\n\n${command.help}` : ''}`);
     code = 0;
   } else {
     try {
       code = await command.run(args);
     } catch (e) {
-      if (e instanceof UsageError) {
-        err(`${e.message}\nusage: ${command.usage}`);
-        code = 2;
-      } else if (e instanceof ConfigError) {
-        err(`configuration error: ${e.message}`);
-        code = 2;
-      } else {
-        err(`cinder-temporal ${name}: ${(e as Error)?.stack ?? e}`);
-        code = 1;
-      }
+      const failure = describeFailure(e);
+      // A wrong invocation gets the usage; refused input (InvalidInput...) only its reason.
+      if (e instanceof UsageError) err(e.type === 'UsageError' ? `${e.message}\nusage: ${command.usage}` : e.message);
+      else if (failure.code === EXIT.FAILED && !(e instanceof CliFailure)) err(`cinder-temporal ${name}: ${(e as Error)?.stack ?? e}`);
+      else err(`${failure.type === 'ConfigError' ? 'configuration error: ' : 'ERROR: '}${failure.message}`);
+      if (args.includes('--json')) out(JSON.stringify({ error: { type: failure.type, message: failure.message, ...(failure.option ? { option: failure.option } : {}) } }));
+      code = failure.code;
     }
   }
   process.exit(code);

@@ -27,6 +27,9 @@ export class VolumeCreateHandle {
   constructor(
     readonly volumeId: string,
     readonly handle: WorkflowHandle,
+    /** True when this call found the create already started (a repeated request id), false when it
+     *  started it. */
+    readonly existing = false,
   ) {}
 
   get workflowId(): string {
@@ -84,6 +87,9 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
   const volumeId = request.volume_id ?? (request.request_id ? volumeIdForRequest(request.project_id, request.request_id) : randomUUID());
   const full: CreateVolumeRequest = { ...request, volume_id: volumeId };
   const workflowId = createVolumeWorkflowId(volumeId);
+  // Marks the start this call makes: if the workflow found afterwards carries another token, an
+  // earlier start with the same volume id won (USE_EXISTING returns the running create).
+  const startToken = randomUUID();
   const source = request.snapshot_id ? ` from snapshot ${request.snapshot_id}` : request.source_volid ? ` clone of ${request.source_volid}` : request.image_id ? ` from image ${request.image_id}` : '';
   try {
     const handle = await client.workflow.start('createVolume', {
@@ -93,6 +99,7 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
       // A request id names one volume: a second start must not make a second one, even after the first ended.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      memo: { [START_TOKEN_MEMO]: startToken },
       staticSummary: `create volume ${request.name ?? volumeId}: ${request.size} GiB${request.volume_type ? ` ${request.volume_type}` : ''}${source}`,
       staticDetails: [
         `**volume** ${volumeId}`,
@@ -108,16 +115,30 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
         { key: VolumeStatus, value: 'creating' },
       ]),
     });
-    return new VolumeCreateHandle(volumeId, handle);
+    // A random volume id cannot collide; a given one (request id or volume id) may name a create
+    // that is already running, which USE_EXISTING hands back without saying so.
+    const mayExist = request.volume_id !== undefined || request.request_id !== undefined;
+    const existing = mayExist && (await startedBy(client.workflow.getHandle(workflowId, handle.firstExecutionRunId))) !== startToken;
+    return new VolumeCreateHandle(volumeId, handle, existing);
   } catch (err) {
     if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') {
-      return new VolumeCreateHandle(volumeId, client.workflow.getHandle(workflowId));
+      return new VolumeCreateHandle(volumeId, client.workflow.getHandle(workflowId), true);
     }
     throw err;
   }
 }
 
+/** Memo key holding the token of the start call that created the workflow. */
+export const START_TOKEN_MEMO = 'cinder_start_token';
+
+/** The start token in the memo of the run a start returned (its own, or the one it found). */
+async function startedBy(handle: WorkflowHandle): Promise<string | undefined> {
+  const memo = (await handle.describe()).memo ?? {};
+  const token = memo[START_TOKEN_MEMO];
+  return typeof token === 'string' ? token : undefined;
+}
+
 /** A handle on the create of an existing volume. */
 export function getVolumeCreate(client: Client, volumeId: string): VolumeCreateHandle {
-  return new VolumeCreateHandle(volumeId, client.workflow.getHandle(createVolumeWorkflowId(volumeId)));
+  return new VolumeCreateHandle(volumeId, client.workflow.getHandle(createVolumeWorkflowId(volumeId)), true);
 }

@@ -1,0 +1,222 @@
+/**
+ * The client library's front door: starts and follows creates through Temporal, reads volumes and
+ * pools from the volume database, and reads a create's history from its workflow.
+ */
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { AppConfig } from '../config/config';
+import { CinderError } from '../domain/cinder-errors';
+import type { CreateOptions } from '../domain/create-options';
+import { DEFAULT_REQUEST_LIMITS, validateCreateRequest, type RequestLimits } from '../domain/validation';
+import { splitBackendId, type Volume, type VolumeStatus } from '../domain/volume';
+import { openVolumeStore } from '../store';
+import type { PoolRow, VolumeStore } from '../store/volume-store';
+import { connectionOptions } from '../temporal-connection';
+import type { CreateVolumeState } from '../workflows/create-volume';
+import { volumeHistory, type VolumeHistory } from './history';
+import { createVolume, getVolumeCreate, volumeIdForRequest, type NewVolumeRequest, type VolumeCreateHandle } from './volumes';
+
+export interface VolumeListFilter {
+  status?: VolumeStatus;
+  /** host@backend or host@backend#pool. */
+  backend?: string;
+  project_id?: string;
+}
+
+/** One pool as `cinder get-pools --detail` would show it, with its volume service's state. */
+export interface BackendInfo {
+  /** host@backend#pool */
+  backend_id: string;
+  /** host@backend: the volume service. */
+  host: string;
+  pool: string;
+  availability_zone: string;
+  total_capacity_gb: number | 'infinite' | 'unknown';
+  free_capacity_gb: number | 'infinite' | 'unknown' | null;
+  allocated_capacity_gb: number;
+  provisioned_capacity_gb: number;
+  reserved_percentage: number;
+  max_over_subscription_ratio: number;
+  thin_provisioning_support: boolean;
+  /** up when the volume service reported within service_down_time seconds (Cinder's rule). */
+  state: 'up' | 'down';
+  /** ISO time of the last report: the service's heartbeat. */
+  updated_at: string;
+  /** Seconds since that heartbeat. */
+  heartbeat_age_s: number;
+}
+
+export interface VolumeServiceOptions {
+  /** Task queue of the scheduler pool (default cinder-scheduler). */
+  taskQueue?: string;
+  /** Cinder's service_down_time: a volume service silent longer is down (default 60). */
+  serviceDownTimeS?: number;
+  requestLimits?: RequestLimits;
+}
+
+/** Where a create stands (from the workflow's query, which needs a scheduler worker). */
+export type CreateStatus = CreateVolumeState;
+
+export class VolumeNotFound extends CinderError {
+  constructor(readonly volumeId: string) {
+    super('VolumeNotFound', `Volume ${volumeId} could not be found.`);
+  }
+}
+
+export class VolumeService {
+  private store: Promise<VolumeStore> | null = null;
+  private readonly openStore: () => Promise<VolumeStore>;
+  /** The connection fromConfig made, closed by close(); a caller's own client is left alone. */
+  private ownedConnection: Connection | null = null;
+
+  /**
+   * @param client a Temporal client (a lazy connection is fine: only creates, cancels, status and
+   *   history talk to Temporal).
+   * @param store the volume database, or how to open it on first use (list, show, backends).
+   */
+  constructor(
+    readonly client: Client,
+    store: VolumeStore | (() => Promise<VolumeStore>),
+    readonly options: VolumeServiceOptions = {},
+  ) {
+    this.openStore = typeof store === 'function' ? store : async () => store;
+  }
+
+  /** From the configuration (TEMPORAL_ADDRESS, CINDER_CONFIG...): connects to Temporal and opens the
+   *  database only when a call first needs them. */
+  static fromConfig(config: AppConfig): VolumeService {
+    const connection = Connection.lazy(connectionOptions(config));
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const service = new VolumeService(client, () => openVolumeStore(config.database_url), {
+      taskQueue: config.scheduler_task_queue,
+      serviceDownTimeS: config.create_defaults.service_down_time_s,
+      requestLimits: config.request_limits,
+    });
+    service.ownedConnection = connection;
+    return service;
+  }
+
+  db(): Promise<VolumeStore> {
+    this.store ??= this.openStore();
+    return this.store;
+  }
+
+  async close(): Promise<void> {
+    const store = this.store;
+    this.store = null;
+    await Promise.all([store?.then((s) => s.close()).catch(() => undefined), this.ownedConnection?.close().catch(() => undefined)]);
+  }
+
+  /** The volume id a request will get: the request's own, derived from its request id, or none yet. */
+  volumeIdFor(request: NewVolumeRequest): string | undefined {
+    return request.volume_id ?? (request.request_id ? volumeIdForRequest(request.project_id, request.request_id) : undefined);
+  }
+
+  /**
+   * Checks the request's shape (validateCreateRequest) and, against the volume database, what
+   * Cinder's API checks before it answers: the volume type, the zone and the source exist. Throws
+   * CinderError naming the field; nothing is started.
+   */
+  async checkCreate(request: NewVolumeRequest): Promise<void> {
+    validateCreateRequest({ volume_id: 'to-be-assigned', ...request }, this.options.requestLimits ?? DEFAULT_REQUEST_LIMITS);
+    const store = await this.db();
+    const typeName = request.volume_type ?? 'default';
+    if (!(await store.getVolumeType(typeName))) {
+      throw new CinderError('VolumeTypeNotFound', `Volume type ${typeName} could not be found.`, 'volume_type');
+    }
+    if (request.availability_zone) {
+      const zones = await store.listAvailabilityZones();
+      if (!zones.includes(request.availability_zone)) {
+        throw new CinderError('InvalidAvailabilityZone', `Availability zone '${request.availability_zone}' is invalid (known: ${zones.join(', ') || 'none'}).`, 'availability_zone');
+      }
+    }
+    if (request.snapshot_id) {
+      const snap = await store.getSnapshot(request.snapshot_id);
+      if (!snap || snap.status !== 'available') throw new CinderError('SnapshotNotFound', `Snapshot ${request.snapshot_id} could not be found.`, 'snapshot_id');
+    }
+    if (request.source_volid) {
+      const src = await store.getVolume(request.source_volid);
+      if (!src || src.status !== 'available') {
+        throw new CinderError('VolumeNotFound', `Volume ${request.source_volid} could not be found or is not available.`, 'source_volid');
+      }
+    }
+    if (request.image_id) {
+      const image = await store.getImage(request.image_id);
+      if (!image || image.status !== 'active') throw new CinderError('ImageNotFound', `Image ${request.image_id} could not be found.`, 'image_id');
+    }
+  }
+
+  /** Starts a create (idempotent with a request id). With `check` (default), checkCreate runs first. */
+  async create(request: NewVolumeRequest, call: { options?: Partial<CreateOptions>; check?: boolean } = {}): Promise<VolumeCreateHandle> {
+    if (call.check !== false) await this.checkCreate(request);
+    return createVolume(this.client, request, { taskQueue: this.options.taskQueue, ...(call.options ? { options: call.options } : {}) });
+  }
+
+  /** A handle on the create of an existing volume (result, status, cancel). */
+  handle(volumeId: string): VolumeCreateHandle {
+    return getVolumeCreate(this.client, volumeId);
+  }
+
+  /** The create's live state (needs a scheduler worker to answer the query). */
+  status(volumeId: string): Promise<CreateStatus> {
+    return this.handle(volumeId).status();
+  }
+
+  /** Requests cancellation of a running create: the workflow compensates every step and sets the
+   *  volume to error. Throws VolumeNotFound when there is no such create. */
+  async cancel(volumeId: string): Promise<void> {
+    try {
+      await this.handle(volumeId).cancel();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new VolumeNotFound(volumeId);
+      throw err;
+    }
+  }
+
+  async getVolume(id: string): Promise<Volume | null> {
+    return (await this.db()).getVolume(id);
+  }
+
+  async listVolumes(filter: VolumeListFilter = {}): Promise<Volume[]> {
+    return (await this.db()).listVolumes({
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.backend ? { host: filter.backend } : {}),
+      ...(filter.project_id ? { project_id: filter.project_id } : {}),
+    });
+  }
+
+  /** Every pool with its stats and whether its volume service is up. */
+  async listBackends(now: Date = new Date()): Promise<BackendInfo[]> {
+    const pools = await (await this.db()).listPools();
+    return pools.map((p) => backendInfo(p, now, this.options.serviceDownTimeS ?? 60));
+  }
+
+  /** The create's attempts from its workflow history (no worker needed). Throws VolumeNotFound. */
+  async history(volumeId: string): Promise<VolumeHistory> {
+    try {
+      return await volumeHistory(this.client, volumeId);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new VolumeNotFound(volumeId);
+      throw err;
+    }
+  }
+}
+
+export function backendInfo(p: PoolRow, now: Date, serviceDownTimeS: number): BackendInfo {
+  const age = Math.max(0, (now.getTime() - Date.parse(p.updated_at)) / 1000);
+  return {
+    backend_id: p.backend_id,
+    host: p.host,
+    pool: splitBackendId(p.backend_id).pool,
+    availability_zone: p.availability_zone,
+    total_capacity_gb: p.total_capacity_gb,
+    free_capacity_gb: p.free_capacity_gb,
+    allocated_capacity_gb: p.allocated_capacity_gb,
+    provisioned_capacity_gb: p.provisioned_capacity_gb,
+    reserved_percentage: p.reserved_percentage,
+    max_over_subscription_ratio: p.max_over_subscription_ratio,
+    thin_provisioning_support: p.thin_provisioning_support,
+    state: age <= serviceDownTimeS ? 'up' : 'down',
+    updated_at: p.updated_at,
+    heartbeat_age_s: Math.round(age * 10) / 10,
+  };
+}
