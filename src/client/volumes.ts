@@ -91,8 +91,14 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
   // earlier start with the same volume id won (USE_EXISTING returns the running create).
   const startToken = randomUUID();
   const source = request.snapshot_id ? ` from snapshot ${request.snapshot_id}` : request.source_volid ? ` clone of ${request.source_volid}` : request.image_id ? ` from image ${request.image_id}` : '';
-  try {
-    const handle = await client.workflow.start('createVolume', {
+  const searchAttributes = new TypedSearchAttributes([
+    { key: VolumeId, value: volumeId },
+    { key: ProjectId, value: request.project_id },
+    { key: VolumeType, value: request.volume_type ?? 'default' },
+    { key: VolumeStatus, value: 'creating' },
+  ]);
+  const start = (typedSearchAttributes: TypedSearchAttributes | undefined) =>
+    client.workflow.start('createVolume', {
       workflowId,
       taskQueue: call.taskQueue ?? 'cinder-scheduler',
       args: [{ request: full, ...(call.options ? { options: call.options } : {}) }],
@@ -108,13 +114,18 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
         request.request_id ? `**request id** ${request.request_id}` : '',
         '```json\n' + JSON.stringify(full, null, 2) + '\n```',
       ].filter(Boolean).join('\n\n'),
-      typedSearchAttributes: new TypedSearchAttributes([
-        { key: VolumeId, value: volumeId },
-        { key: ProjectId, value: request.project_id },
-        { key: VolumeType, value: request.volume_type ?? 'default' },
-        { key: VolumeStatus, value: 'creating' },
-      ]),
+      ...(typedSearchAttributes ? { typedSearchAttributes } : {}),
     });
+  try {
+    let handle;
+    try {
+      handle = await start(searchAttributes);
+    } catch (err) {
+      // A namespace without the project's search attributes (docs/temporal-ui.md registers them)
+      // still takes the create: the workers then skip upserting them too.
+      if (!isUnknownSearchAttribute(err)) throw err;
+      handle = await start(undefined);
+    }
     // A random volume id cannot collide; a given one (request id or volume id) may name a create
     // that is already running, which USE_EXISTING hands back without saying so.
     const mayExist = request.volume_id !== undefined || request.request_id !== undefined;
@@ -130,6 +141,11 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
 
 /** Memo key holding the token of the start call that created the workflow. */
 export const START_TOKEN_MEMO = 'cinder_start_token';
+
+function isUnknownSearchAttribute(err: unknown): boolean {
+  const text = `${(err as Error)?.message ?? ''} ${String((err as { cause?: unknown })?.cause ?? '')}`;
+  return /search attribute/i.test(text) && /(not defined|unknown|invalid)/i.test(text);
+}
 
 /** The start token in the memo of the run a start returned (its own, or the one it found). */
 async function startedBy(handle: WorkflowHandle): Promise<string | undefined> {
