@@ -2,7 +2,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 /** Custom search attributes a create upserts as it moves on, so the UI finds e.g.
  *  `VolumeStatus="error"` or `BackendHost="hostA@lvm"`. Registered on the local dev server
- *  automatically; for a real cluster see README (temporal operator search-attribute create). */
+ *  automatically; for a real cluster see docs/temporal-ui.md (temporal operator search-attribute create). */
 export const VolumeId = defineSearchAttributeKey('VolumeId', SearchAttributeType.KEYWORD);
 export const VolumeStatus = defineSearchAttributeKey('VolumeStatus', SearchAttributeType.KEYWORD);
 export const BackendHost = defineSearchAttributeKey('BackendHost', SearchAttributeType.KEYWORD);
