@@ -5,6 +5,7 @@ import { startDevServer } from '../dev-server/dev-server';
 import { cachedCliPath, resolveTemporalCli, TEMPORAL_CLI_VERSION } from '../dev-server/temporal-cli';
 import { runDemo } from './demo';
 import { CliFailure, describeFailure, EXIT, UsageError, type Command } from './errors';
+import { faultCommands } from './fault-commands';
 import { volumeCommands } from './volume-commands';
 
 export { describeFailure, UsageError } from './errors';
@@ -14,6 +15,7 @@ const err = (line: string) => process.stderr.write(line + '\n');
 
 export const COMMANDS: Record<string, Command> = {
   ...volumeCommands(),
+  ...faultCommands(out),
   demo: {
     summary: 'start the local server and workers, run a few creates (one rescheduled), print a summary',
     usage: 'cinder-temporal demo',
