@@ -4,22 +4,33 @@
  * backend's activities on its own task queue, and its pool stats reports). With no role given, it
  * runs the scheduler and every configured backend in one process.
  *
- *   worker.ts [scheduler] [volume --backend host@backend]...
+ *   worker.ts [scheduler] [volume --backend host@backend]...   run the roles
+ *   worker.ts --check-config [roles]                           validate, print the summary, exit
+ *   worker.ts --help
+ *
+ * Operations: SIGTERM/SIGINT stop polling and let in-flight activities finish within
+ * shutdown_grace_ms, then exit 0; logs are pino (JSON, or pretty on a terminal); metrics_address
+ * serves Prometheus metrics (the SDK's and the project's), health_address serves /healthz and
+ * /readyz; the scheduler worker joins a Worker Deployment when versioning is configured.
  */
+import fs from 'node:fs';
 import { Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createApiActivities } from './activities/api-activities';
 import { createSchedulerActivities } from './activities/scheduler-activities';
 import { createVolumeActivities } from './activities/volume-activities';
-import { ConfigError, loadConfig, type AppConfig } from './config/config';
+import { ConfigError, ENV_SETTINGS, CONFIG_FILE_ENV, loadConfig, parseListenAddress, type AppConfig, type VersioningConfig } from './config/config';
 import { ensureSearchAttributes } from './dev-server/search-attributes-admin';
 import { volumeTaskQueue } from './domain/volume';
 import { createDriver } from './drivers';
 import type { ResolvedBackendConfig } from './drivers/backend-config';
 import { createLogger } from './logger';
+import { startHealthServer, WorkerHealth } from './observability/health';
+import { createCinderMetrics, metricsInterceptor, recordPoolCapacity, type CinderMetrics } from './observability/metrics';
+import { concreteAddress, installRuntime } from './observability/telemetry';
 import { openVolumeStore } from './store';
-import type { VolumeStore } from './store/volume-store';
+import type { PoolRow, VolumeStore } from './store/volume-store';
 import { connectionOptions, connectWorker } from './temporal-connection';
 
 export interface Roles {
@@ -27,6 +38,12 @@ export interface Roles {
   /** host@backend of each volume role. */
   backends: string[];
 }
+
+export const USAGE = `usage: worker [scheduler] [volume --backend host@backend]... | all
+       worker --check-config [roles]   validate the configuration and roles, print them, exit
+Configuration: the file named by ${CONFIG_FILE_ENV}, then these environment variables:
+${Object.entries(ENV_SETTINGS).map(([name, s]) => `  ${name.padEnd(36)} ${s.doc}`).join('\n')}
+`;
 
 export function parseRoles(argv: string[], config: AppConfig): Roles {
   const roles: Roles = { scheduler: false, backends: [] };
@@ -45,6 +62,7 @@ export function parseRoles(argv: string[], config: AppConfig): Roles {
     }
   }
   if (!roles.scheduler && roles.backends.length === 0) return parseRoles(['all'], config);
+  roles.backends = [...new Set(roles.backends)];
   for (const host of roles.backends) {
     if (!config.backends.some((b) => b.host === host)) {
       throw new ConfigError('backends', `no backend ${host} is configured (configured: ${config.backends.map((b) => b.host).join(', ')})`);
@@ -53,29 +71,57 @@ export function parseRoles(argv: string[], config: AppConfig): Roles {
   return roles;
 }
 
-/** Routes the SDK's and the workflows' logs into pino, with Cinder's ids on each line. */
-function installRuntimeLogger(logger: Logger): void {
-  const sdkLog = logger.child({ component: 'temporal' });
-  Runtime.install({
-    shutdownSignals: [],
-    logger: new DefaultLogger((process.env.CINDER_SDK_LOG_LEVEL as LogLevel) ?? 'INFO', ({ level, message, meta }) => {
-      const m = (meta ?? {}) as Record<string, unknown>;
-      const workflowId = typeof m.workflowId === 'string' ? m.workflowId : undefined;
-      const volumeId = workflowId?.startsWith('create-volume-') ? workflowId.slice('create-volume-'.length) : undefined;
-      const fields = { ...m, ...(workflowId ? { workflow_id: workflowId } : {}), ...(volumeId ? { volume_id: volumeId } : {}) };
-      const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'WARN' ? 'warn' : level === 'ERROR' ? 'error' : 'info';
-      sdkLog[method](fields, message);
-    }),
-  });
+/** Worker Versioning options of the scheduler worker: a Worker Deployment version with a default
+ *  behavior for its workflows, or nothing (unversioned) when not configured. */
+export function versioningOptions(v: VersioningConfig | undefined): Pick<WorkerOptions, 'workerDeploymentOptions'> {
+  if (!v) return {};
+  return {
+    workerDeploymentOptions: {
+      version: { deploymentName: v.deployment_name, buildId: v.build_id },
+      useWorkerVersioning: true,
+      defaultVersioningBehavior: v.default_behavior,
+    },
+  };
 }
 
-/** Cinder's volume service reports its pools' stats periodically; the report is its heartbeat. */
-export function startStatsReporter(backend: ResolvedBackendConfig, driver: ReturnType<typeof createDriver>, store: VolumeStore, intervalMs: number, logger: Logger) {
+/** Where the scheduler worker gets its workflow code: the prebuilt bundle, or the sources (bundled
+ *  at start). Fails with the setting's name when the bundle is missing. */
+export function workflowSource(config: AppConfig): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (config.workflow_bundle_path) {
+    if (!fs.existsSync(config.workflow_bundle_path)) {
+      throw new ConfigError('workflow_bundle_path', `no workflow bundle at ${config.workflow_bundle_path} (CINDER_WORKFLOW_BUNDLE; build one with npm run build:bundle)`);
+    }
+    return { workflowBundle: { codePath: config.workflow_bundle_path } };
+  }
+  return { workflowsPath: require.resolve('./workflows') };
+}
+
+/** Cinder's volume service reports its pools' stats periodically; the report is its heartbeat.
+ *  onReport sees each report's outcome and, after a success, the service's pool rows (with the
+ *  allocation the store adds) when it asks for them. */
+export function startStatsReporter(
+  backend: ResolvedBackendConfig,
+  driver: ReturnType<typeof createDriver>,
+  store: VolumeStore,
+  intervalMs: number,
+  logger: Logger,
+  onReport?: { outcome(ok: boolean, err?: unknown): void; pools?(rows: PoolRow[]): void },
+) {
   const report = async () => {
     try {
       await store.reportPoolStats(backend.host, await driver.getVolumeStats(), new Date().toISOString());
     } catch (err) {
       logger.error({ err, host: backend.host }, 'pool stats report failed');
+      onReport?.outcome(false, err);
+      return;
+    }
+    onReport?.outcome(true);
+    if (onReport?.pools) {
+      try {
+        onReport.pools((await store.listPools()).filter((p) => p.host === backend.host));
+      } catch (err) {
+        logger.warn({ err, host: backend.host }, 'cannot read pool rows for the capacity metrics');
+      }
     }
   };
   const timer = setInterval(report, intervalMs);
@@ -83,7 +129,16 @@ export function startStatsReporter(backend: ResolvedBackendConfig, driver: Retur
   return { first: report(), stop: () => clearInterval(timer) };
 }
 
-async function schedulerWorker(config: AppConfig, connection: NativeConnection, store: VolumeStore, logger: Logger): Promise<Worker> {
+interface Observability {
+  metrics: CinderMetrics | null;
+  health: WorkerHealth;
+}
+
+function interceptors(obs: Observability): Pick<WorkerOptions, 'interceptors'> {
+  return obs.metrics ? { interceptors: { activity: [metricsInterceptor(obs.metrics)] } } : {};
+}
+
+async function schedulerWorker(config: AppConfig, connection: NativeConnection, store: VolumeStore, logger: Logger, obs: Observability): Promise<Worker> {
   for (const type of config.volume_types) await store.putVolumeType(type);
   const createDefaults = { ...config.create_defaults };
   try {
@@ -104,36 +159,81 @@ async function schedulerWorker(config: AppConfig, connection: NativeConnection, 
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.scheduler_task_queue,
-    ...(config.workflow_bundle_path
-      ? { workflowBundle: { codePath: config.workflow_bundle_path } }
-      : { workflowsPath: require.resolve('./workflows') }),
+    ...workflowSource(config),
     activities: {
       ...createApiActivities({ ...deps, limits: config.request_limits, createDefaults }),
       ...createSchedulerActivities(deps),
     },
+    ...interceptors(obs),
+    // Only the workflow code is versioned: volume workers (one per backend) serve every build's
+    // creates, so their activities are the contract between builds (see docs/deploy.md).
+    ...versioningOptions(config.versioning),
     shutdownGraceTime: config.shutdown_grace_ms,
   });
 }
 
-async function volumeWorker(config: AppConfig, host: string, connection: NativeConnection, store: VolumeStore, logger: Logger) {
+async function volumeWorker(config: AppConfig, host: string, connection: NativeConnection, store: VolumeStore, logger: Logger, obs: Observability) {
   const backend = config.backends.find((b) => b.host === host)!;
   const driver = createDriver(backend, store);
-  const reporter = startStatsReporter(backend, driver, store, config.stats_interval_ms, logger);
+  const metrics = obs.metrics;
+  const reporter = startStatsReporter(backend, driver, store, config.stats_interval_ms, logger, {
+    outcome: (ok, err) => {
+      obs.health.noteStatsReport(host, ok, err);
+      metrics?.statsReports.add(1, { host, outcome: ok ? 'ok' : 'failed' });
+      if (ok) metrics?.statsLastReport.set(Date.now() / 1000, { host });
+    },
+    ...(metrics ? { pools: (rows: PoolRow[]) => recordPoolCapacity(metrics, rows) } : {}),
+  });
   await reporter.first;
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: volumeTaskQueue(host),
     activities: createVolumeActivities({ store, logger: logger.child({ host }), now: () => new Date(), driver }),
+    ...interceptors(obs),
     shutdownGraceTime: config.shutdown_grace_ms,
   });
   return { worker, reporter };
 }
 
+/** Validates what a start would use, without connecting anywhere. */
+function checkConfig(config: AppConfig, roles: Roles): Record<string, unknown> {
+  const source = roles.scheduler ? workflowSource(config) : {};
+  return {
+    ok: true,
+    config_file: config.config_file ?? null,
+    roles,
+    task_queues: [...(roles.scheduler ? [config.scheduler_task_queue] : []), ...roles.backends.map(volumeTaskQueue)],
+    workflow_code: source.workflowBundle ? { bundle: config.workflow_bundle_path } : source.workflowsPath ? { path: source.workflowsPath } : null,
+    temporal: { address: config.temporal.address, namespace: config.temporal.namespace },
+    database: redactUrl(config.database_url),
+    metrics_address: config.metrics_address ?? null,
+    health_address: config.health_address ?? null,
+    versioning: config.versioning ?? null,
+    log: { level: config.log_level, format: config.log_format, sdk_level: config.sdk_log_level },
+  };
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const config = loadConfig();
-  const logger = createLogger(config.log_level, { service: 'cinder-temporal-worker' });
-  const roles = parseRoles(argv, config);
+  const checkOnly = argv.includes('--check-config');
+  const roles = parseRoles(argv.filter((a) => a !== '--check-config'), config);
+  if (checkOnly) {
+    process.stdout.write(JSON.stringify(checkConfig(config, roles), null, 2) + '\n');
+    return;
+  }
+  // A missing bundle fails now, naming its setting, not after connecting.
+  if (roles.scheduler) workflowSource(config);
+  const logger = createLogger(config.log_level, { service: 'cinder-temporal-worker' }, config.log_format);
+  const health = new WorkerHealth(roles, Math.max(3 * config.stats_interval_ms, 5000));
   // Our own signal handling, armed before anything starts: a signal during start-up must stop the
   // process too (the SDK's handlers only reach workers already running).
   const workers: Worker[] = [];
@@ -141,30 +241,64 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const requestStop = (why: string) => {
     if (stopRequested) return;
     stopRequested = why;
-    logger.info({ event: 'worker.stopping', why }, `stopping: ${why}`);
+    health.markStopping();
+    logger.info({ event: 'worker.stopping', why, grace_ms: config.shutdown_grace_ms }, `stopping: ${why}`);
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   };
   process.on('SIGINT', () => requestStop('SIGINT'));
   process.on('SIGTERM', () => requestStop('SIGTERM'));
   // Started by a parent over IPC (npm start, tests): go when the parent goes, leaving no orphan.
   process.once('disconnect', () => requestStop('parent process gone'));
-  installRuntimeLogger(logger);
+
+  const metricsBind = parseListenAddress('metrics_address', config.metrics_address);
+  const metricsAddress = metricsBind ? await concreteAddress(metricsBind) : undefined;
+  try {
+    installRuntime(logger, { sdkLogLevel: config.sdk_log_level, ...(metricsAddress ? { metricsAddress } : {}) });
+  } catch (err) {
+    if (!metricsAddress) throw err;
+    throw new ConfigError('metrics_address', `cannot serve metrics on ${metricsAddress} (CINDER_METRICS_ADDRESS): ${(err as Error).message}`);
+  }
+  const obs: Observability = { metrics: metricsAddress ? createCinderMetrics(Runtime.instance().metricMeter) : null, health };
+  const healthBind = parseListenAddress('health_address', config.health_address);
+  const healthServer = healthBind
+    ? await startHealthServer(healthBind, health).catch((err: Error) => {
+        throw new ConfigError('health_address', `cannot serve health on ${config.health_address} (CINDER_HEALTH_ADDRESS): ${err.message}`);
+      })
+    : null;
+
   const connection = await connectWorker(config);
   const store = await openVolumeStore(config.database_url);
   const reporters: Array<{ stop(): void }> = [];
   try {
-    if (roles.scheduler && !stopRequested) workers.push(await schedulerWorker(config, connection, store, logger));
+    if (roles.scheduler && !stopRequested) {
+      const w = await schedulerWorker(config, connection, store, logger, obs);
+      workers.push(w);
+      health.addWorker('scheduler', w);
+    }
     for (const host of roles.backends) {
       if (stopRequested) break;
-      const { worker, reporter } = await volumeWorker(config, host, connection, store, logger);
+      const { worker, reporter } = await volumeWorker(config, host, connection, store, logger, obs);
       workers.push(worker);
+      health.addWorker('volume', worker, host);
       reporters.push(reporter);
     }
     const running = Promise.all(workers.map((w) => w.run()));
+    health.markStarted();
     // A stop during start-up: the workers were made, so run them only to shut them down cleanly.
     if (stopRequested) workers.forEach((w) => w.shutdown());
     else logger.info(
-      { event: 'worker.running', roles, task_queues: workers.map((w) => w.options.taskQueue), address: config.temporal.address, database: config.database_url.replace(/\/\/[^@]*@/, '//***@') },
+      {
+        event: 'worker.running',
+        roles,
+        task_queues: workers.map((w) => w.options.taskQueue),
+        address: config.temporal.address,
+        namespace: config.temporal.namespace,
+        database: redactUrl(config.database_url),
+        metrics_address: metricsAddress ?? null,
+        health_address: healthServer?.address ?? null,
+        versioning: config.versioning ?? null,
+        workflow_bundle: roles.scheduler ? config.workflow_bundle_path ?? null : undefined,
+      },
       'worker running',
     );
     await running;
@@ -172,7 +306,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     reporters.forEach((r) => r.stop());
     await store.close();
     await connection.close();
-    logger.info({ event: 'worker.stopped' }, 'worker stopped');
+    await healthServer?.close();
+    logger.info({ event: 'worker.stopped', why: stopRequested }, 'worker stopped');
   }
 }
 

@@ -32,10 +32,44 @@ export interface AppConfig {
   workflow_bundle_path?: string;
   /** How long in-flight activities may run after SIGTERM. */
   shutdown_grace_ms: number;
-  log_level: string;
+  /** pino level of the process's own lines. */
+  log_level: LogLevelName;
+  /** json (one JSON object a line), pretty (pino-pretty), or auto: pretty when stdout is a terminal. */
+  log_format: LogFormat;
+  /** Level of the Temporal SDK's own lines (workflow logger, worker, core), routed into pino. */
+  sdk_log_level: SdkLogLevel;
+  /** host:port of the Prometheus endpoint (`/metrics`: the SDK's `temporal_*` and the project's
+   *  `cinder_*` metrics); absent: no endpoint. Port 0 picks a free port (logged at start). */
+  metrics_address?: string;
+  /** host:port of the health endpoint (`/healthz`, `/readyz`); absent: none. Port 0 picks a free port. */
+  health_address?: string;
+  /** Worker Versioning of the scheduler worker (the one that runs workflow code); absent: unversioned. */
+  versioning?: VersioningConfig;
   /** Which file the config came from, if any. */
   config_file?: string;
 }
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const SDK_LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type SdkLogLevel = (typeof SDK_LOG_LEVELS)[number];
+export const VERSIONING_BEHAVIORS = ['PINNED', 'AUTO_UPGRADE'] as const;
+export type VersioningBehaviorName = (typeof VERSIONING_BEHAVIORS)[number];
+
+export interface VersioningConfig {
+  /** The Worker Deployment: one name for every build of the scheduler worker. */
+  deployment_name: string;
+  /** This build (an image tag, a git sha). */
+  build_id: string;
+  /** How workflows started on this build move between builds (default PINNED: a create finishes on
+   *  the build it started on). */
+  default_behavior: VersioningBehaviorName;
+}
+
+/** The environment variable naming the config file (read before the others). */
+export const CONFIG_FILE_ENV = 'CINDER_CONFIG';
 
 export class ConfigError extends Error {
   constructor(readonly setting: string, message: string) {
@@ -77,8 +111,20 @@ export const ENV_SETTINGS: Readonly<Record<string, { setting: string; parse: Par
   CINDER_STATS_INTERVAL_MS: { setting: 'stats_interval_ms', parse: int, doc: 'pool stats report interval (default 10000)' },
   CINDER_WORKFLOW_BUNDLE: { setting: 'workflow_bundle_path', parse: str, doc: 'prebuilt workflow bundle (npm run build:bundle)' },
   CINDER_SHUTDOWN_GRACE_MS: { setting: 'shutdown_grace_ms', parse: int, doc: 'grace time for in-flight activities on SIGTERM (default 30000)' },
-  CINDER_LOG_LEVEL: { setting: 'log_level', parse: str, doc: 'pino level (default info)' },
+  CINDER_LOG_LEVEL: { setting: 'log_level', parse: str, doc: 'pino level: trace, debug, info, warn, error, fatal, silent (default info)' },
+  CINDER_LOG_FORMAT: { setting: 'log_format', parse: str, doc: 'json, pretty (pino-pretty) or auto: pretty when stdout is a terminal (default auto)' },
+  CINDER_SDK_LOG_LEVEL: { setting: 'sdk_log_level', parse: str, doc: 'level of the Temporal SDK lines routed into the log: TRACE, DEBUG, INFO, WARN, ERROR (default INFO)' },
+  CINDER_METRICS_ADDRESS: { setting: 'metrics_address', parse: str, doc: 'host:port of the Prometheus /metrics endpoint, e.g. 0.0.0.0:9464 (default: none; port 0: any free port)' },
+  CINDER_HEALTH_ADDRESS: { setting: 'health_address', parse: str, doc: 'host:port of the /healthz and /readyz endpoint, e.g. 0.0.0.0:8080 (default: none; port 0: any free port)' },
+  TEMPORAL_DEPLOYMENT_NAME: { setting: 'versioning.deployment_name', parse: str, doc: 'Worker Deployment name of the scheduler worker; with TEMPORAL_WORKER_BUILD_ID turns Worker Versioning on' },
+  TEMPORAL_WORKER_BUILD_ID: { setting: 'versioning.build_id', parse: str, doc: 'build id of this scheduler worker (image tag, git sha) for Worker Versioning' },
+  CINDER_VERSIONING_BEHAVIOR: { setting: 'versioning.default_behavior', parse: str, doc: 'default versioning behavior of workflows: PINNED (default) or AUTO_UPGRADE' },
 };
+
+/** The environment variable that sets a setting (the setting itself if none does). */
+export function envNameOf(setting: string): string {
+  return Object.entries(ENV_SETTINGS).find(([, s]) => s.setting === setting)?.[0] ?? setting;
+}
 
 function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
   const parts = dotted.split('.');
@@ -106,7 +152,54 @@ function readFile(file: string): Record<string, unknown> {
 const KNOWN_KEYS = new Set([
   'temporal', 'database_url', 'data_dir', 'scheduler_task_queue', 'create_defaults', 'request_limits',
   'stats_interval_ms', 'backends', 'volume_types', 'workflow_bundle_path', 'shutdown_grace_ms', 'log_level',
+  'log_format', 'sdk_log_level', 'metrics_address', 'health_address', 'versioning',
 ]);
+const VERSIONING_KEYS = ['deployment_name', 'build_id', 'default_behavior'];
+
+function oneOf<T extends string>(setting: string, value: unknown, allowed: readonly T[], fallback: T, normalize = (v: string) => v): T {
+  if (value === undefined || value === null || value === '') return fallback;
+  const v = normalize(String(value));
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(setting, `must be one of ${allowed.join(', ')}, got '${String(value)}'`);
+  return v as T;
+}
+
+/** A listen address: host:port (IPv6 in brackets), port 0..65535; a bare port means all interfaces. */
+export function parseListenAddress(setting: string, value: unknown): { host: string; port: number } | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = String(value).trim();
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):)?(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(setting, `must be host:port (e.g. 0.0.0.0:9464) or a port, got '${text}'`);
+  return { host: (m[1] ?? '0.0.0.0').replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function formatListenAddress(a: { host: string; port: number }): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+function versioningConfig(raw: unknown, named: (setting: string) => string): VersioningConfig | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('versioning', 'must be a mapping of deployment_name, build_id, default_behavior');
+  const v = raw as Record<string, unknown>;
+  for (const key of Object.keys(v)) {
+    if (!VERSIONING_KEYS.includes(key)) throw new ConfigError(`versioning.${key}`, `is not a known setting (known: ${VERSIONING_KEYS.join(', ')})`);
+  }
+  const name = v.deployment_name === undefined || v.deployment_name === '' ? undefined : String(v.deployment_name);
+  const build = v.build_id === undefined || v.build_id === '' ? undefined : String(v.build_id);
+  const behavior = () =>
+    oneOf(named('versioning.default_behavior'), v.default_behavior, VERSIONING_BEHAVIORS, 'PINNED', (s) => s.toUpperCase().replace(/-/g, '_'));
+  if (!name && !build) {
+    behavior();
+    return undefined;
+  }
+  // The missing one is named the way its partner was given: by variable, or by file key.
+  const missing = (setting: string, partner: string) =>
+    named(partner) !== partner ? envNameOf(setting) : setting;
+  if (!name) throw new ConfigError(missing('versioning.deployment_name', 'versioning.build_id'), `is required with a build id (${named('versioning.build_id')} is set)`);
+  if (!build) throw new ConfigError(missing('versioning.build_id', 'versioning.deployment_name'), `is required with a deployment name (${named('versioning.deployment_name')} is set)`);
+  if (name.includes('.')) throw new ConfigError(named('versioning.deployment_name'), `may not contain '.', got '${name}'`);
+  return { deployment_name: name, build_id: build, default_behavior: behavior() };
+}
 
 /**
  * Loads the configuration: embedded defaults (a local demo with two file backends under data_dir),
@@ -114,15 +207,21 @@ const KNOWN_KEYS = new Set([
  * setting.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
-  const file = env.CINDER_CONFIG ? path.resolve(cwd, env.CINDER_CONFIG) : undefined;
+  const file = env[CONFIG_FILE_ENV] ? path.resolve(cwd, env[CONFIG_FILE_ENV]!) : undefined;
   const raw: Record<string, unknown> = file ? readFile(file) : {};
   for (const key of Object.keys(raw)) {
     if (!KNOWN_KEYS.has(key)) throw new ConfigError(key, `is not a known setting (known: ${[...KNOWN_KEYS].join(', ')})`);
   }
+  // A value from the environment is named by its variable in errors, one from the file by its key.
+  const fromEnv = new Map<string, string>();
   for (const [name, { setting, parse }] of Object.entries(ENV_SETTINGS)) {
     const value = env[name];
-    if (value !== undefined && value !== '') setPath(raw, setting, parse(value, name));
+    if (value !== undefined && value !== '') {
+      setPath(raw, setting, parse(value, name));
+      fromEnv.set(setting, name);
+    }
   }
+  const named = (setting: string) => fromEnv.get(setting) ?? setting;
   const dataDir = path.resolve(cwd, String(raw.data_dir ?? '.data'));
   const temporalRaw = (raw.temporal ?? {}) as AppConfig['temporal'];
 
@@ -144,6 +243,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(key, 'must be a number >= 0');
     return v;
   };
+  const metricsAddress = parseListenAddress(named('metrics_address'), raw.metrics_address);
+  const healthAddress = parseListenAddress(named('health_address'), raw.health_address);
+  const versioning = versioningConfig(raw.versioning, named);
   const volumeTypes = (raw.volume_types ?? DEMO_VOLUME_TYPES) as VolumeType[];
   if (!Array.isArray(volumeTypes) || volumeTypes.some((t) => typeof t?.name !== 'string')) {
     throw new ConfigError('volume_types', 'must be a list of { name, extra_specs }');
@@ -165,7 +267,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     volume_types: volumeTypes.map((t) => ({ name: t.name, extra_specs: t.extra_specs ?? {} })),
     ...(raw.workflow_bundle_path ? { workflow_bundle_path: path.resolve(cwd, String(raw.workflow_bundle_path)) } : {}),
     shutdown_grace_ms: num('shutdown_grace_ms', 30_000),
-    log_level: String(raw.log_level ?? 'info'),
+    log_level: oneOf(named('log_level'), raw.log_level, LOG_LEVELS, 'info', (v) => v.toLowerCase()),
+    log_format: oneOf(named('log_format'), raw.log_format, LOG_FORMATS, 'auto', (v) => v.toLowerCase()),
+    sdk_log_level: oneOf(named('sdk_log_level'), raw.sdk_log_level, SDK_LOG_LEVELS, 'INFO', (v) => v.toUpperCase()),
+    ...(metricsAddress ? { metrics_address: formatListenAddress(metricsAddress) } : {}),
+    ...(healthAddress ? { health_address: formatListenAddress(healthAddress) } : {}),
+    ...(versioning ? { versioning } : {}),
     ...(file ? { config_file: file } : {}),
   };
 }
