@@ -28,7 +28,8 @@ export class WorkerProcess {
 
   constructor(readonly options: WorkerProcessOptions) {
     this.child = spawn(process.execPath, ['--import', TSX_LOADER, WORKER_ENTRY, ...options.roles], {
-      env: options.env,
+      // JSON lines whatever the user's CINDER_LOG_FORMAT: readiness is read from them.
+      env: { ...options.env, CINDER_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     // If this process exits first, the worker goes too (it also watches the IPC channel).
