@@ -8,7 +8,6 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  setWorkflowOptions,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -357,9 +356,6 @@ export async function cleanupBackendVolume(args: BackendCreateRequest & { host: 
     retry: { initialInterval: args.retry_initial_interval_ms, maximumInterval: '5 minutes' },
   }).deleteVolumeOnBackend(args);
 }
-
-// A cleanup may wait long for a down backend; pinned, it would keep an old build from draining.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, cleanupBackendVolume);
 
 /** Keeps the first failures visible when the scheduler gives up (Cinder loses them, spec §7). */
 function withAttemptHistory(message: string, attempts: AttemptRecord[]): string {
