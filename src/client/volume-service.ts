@@ -23,27 +23,13 @@ export interface VolumeListFilter {
 }
 
 /** One pool as `cinder get-pools --detail` would show it, with its volume service's state. */
-export interface BackendInfo {
-  /** host@backend#pool */
-  backend_id: string;
-  /** host@backend: the volume service. */
-  host: string;
+export type BackendInfo = Omit<PoolRow, 'thick_provisioning_support' | 'capabilities'> & {
   pool: string;
-  availability_zone: string;
-  total_capacity_gb: number | 'infinite' | 'unknown';
-  free_capacity_gb: number | 'infinite' | 'unknown' | null;
-  allocated_capacity_gb: number;
-  provisioned_capacity_gb: number;
-  reserved_percentage: number;
-  max_over_subscription_ratio: number;
-  thin_provisioning_support: boolean;
   /** up when the volume service reported within service_down_time seconds (Cinder's rule). */
   state: 'up' | 'down';
-  /** ISO time of the last report: the service's heartbeat. */
-  updated_at: string;
-  /** Seconds since that heartbeat. */
+  /** Seconds since the last report (the service's heartbeat). */
   heartbeat_age_s: number;
-}
+};
 
 export interface VolumeServiceOptions {
   /** Task queue of the scheduler pool (default cinder-scheduler). */
@@ -202,21 +188,12 @@ export class VolumeService {
 }
 
 export function backendInfo(p: PoolRow, now: Date, serviceDownTimeS: number): BackendInfo {
+  const { thick_provisioning_support: _thick, capabilities: _caps, ...shown } = p;
   const age = Math.max(0, (now.getTime() - Date.parse(p.updated_at)) / 1000);
   return {
-    backend_id: p.backend_id,
-    host: p.host,
+    ...shown,
     pool: splitBackendId(p.backend_id).pool,
-    availability_zone: p.availability_zone,
-    total_capacity_gb: p.total_capacity_gb,
-    free_capacity_gb: p.free_capacity_gb,
-    allocated_capacity_gb: p.allocated_capacity_gb,
-    provisioned_capacity_gb: p.provisioned_capacity_gb,
-    reserved_percentage: p.reserved_percentage,
-    max_over_subscription_ratio: p.max_over_subscription_ratio,
-    thin_provisioning_support: p.thin_provisioning_support,
     state: age <= serviceDownTimeS ? 'up' : 'down',
-    updated_at: p.updated_at,
     heartbeat_age_s: Math.round(age * 10) / 10,
   };
 }

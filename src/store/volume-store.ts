@@ -3,21 +3,10 @@ import type { CreateVolumeRequest, Image, Snapshot, Volume, VolumeSource, Volume
 import type { FaultRule, FaultOp } from '../drivers/faults';
 
 /** One pool's stats as its volume driver measured them (the store adds allocation and pending claims). */
-export interface PoolStatsReport {
-  /** host@backend#pool */
-  backend_id: string;
-  availability_zone: string;
-  total_capacity_gb: number | 'infinite' | 'unknown';
-  free_capacity_gb: number | 'infinite' | 'unknown' | null;
-  provisioned_capacity_gb: number;
-  reserved_percentage: number;
-  max_over_subscription_ratio: number;
-  thin_provisioning_support: boolean;
-  thick_provisioning_support: boolean;
-  capabilities: Record<string, unknown>;
+export type PoolStatsReport = Omit<BackendState, 'allocated_capacity_gb'> & {
   /** Backend object names present in the pool (`volume-<id>`), so claims not yet on disk count. */
   volume_names: string[];
-}
+};
 
 /** A pool row: the latest stats plus the heartbeat of the volume service that reported them. */
 export interface PoolRow extends BackendState {
