@@ -20,7 +20,10 @@ export function createLogger(
   format: LogFormat = (process.env.CINDER_LOG_FORMAT as LogFormat | undefined) || 'auto',
 ): Logger {
   const options = { level, base: { pid: process.pid, ...bindings }, timestamp: pino.stdTimeFunctions.isoTime };
-  if (logsAsJson(format)) return pino(options);
+  // Through process.stdout, not pino's own fd writer: that one retries a write to a closed pipe
+  // forever (EPIPE), which would freeze a worker whose parent is gone; process.stdout reports it
+  // as an 'error' event instead (see onStdoutClosed).
+  if (logsAsJson(format)) return pino(options, process.stdout);
   // In process and synchronous (no transport thread): a line is on the terminal when the call returns.
   const stream = pretty({
     colorize: process.stdout.isTTY === true,
@@ -30,4 +33,13 @@ export function createLogger(
     messageFormat: '{if component}[{component}] {end}{if volume_id}{volume_id} {end}{msg}',
   });
   return pino(options, stream);
+}
+
+/** Calls fn once when stdout's reader is gone (EPIPE): a worker then stops instead of logging into
+ *  nothing or dying on the unhandled error. */
+export function onStdoutClosed(fn: () => void): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') fn();
+    else throw err;
+  });
 }

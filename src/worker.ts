@@ -25,7 +25,7 @@ import { ensureSearchAttributes } from './dev-server/search-attributes-admin';
 import { volumeTaskQueue } from './domain/volume';
 import { createDriver } from './drivers';
 import type { ResolvedBackendConfig } from './drivers/backend-config';
-import { createLogger } from './logger';
+import { createLogger, onStdoutClosed } from './logger';
 import { startHealthServer, WorkerHealth } from './observability/health';
 import { createCinderMetrics, metricsInterceptor, recordPoolCapacity, type CinderMetrics } from './observability/metrics';
 import { concreteAddress, installRuntime } from './observability/telemetry';
@@ -244,11 +244,17 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     health.markStopping();
     logger.info({ event: 'worker.stopping', why, grace_ms: config.shutdown_grace_ms }, `stopping: ${why}`);
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    // A stop must end even when the server is gone and the SDK cannot finish its shutdown.
+    setTimeout(() => {
+      logger.error({ event: 'worker.stop_timeout', why }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.shutdown_grace_ms + 15_000).unref();
   };
   process.on('SIGINT', () => requestStop('SIGINT'));
   process.on('SIGTERM', () => requestStop('SIGTERM'));
   // Started by a parent over IPC (npm start, tests): go when the parent goes, leaving no orphan.
   process.once('disconnect', () => requestStop('parent process gone'));
+  onStdoutClosed(() => requestStop('stdout closed'));
 
   const metricsBind = parseListenAddress('metrics_address', config.metrics_address);
   const metricsAddress = metricsBind ? await concreteAddress(metricsBind) : undefined;

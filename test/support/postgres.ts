@@ -169,6 +169,14 @@ async function startLocalServer(): Promise<TestPostgres> {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', stopAllAtExit);
+    // pg_ctl runs the server in a session of its own: a Ctrl-C or SIGTERM of the tests does not
+    // reach it, and a process killed by a signal runs no 'exit' hook. Stop it, then die of the signal.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        stopAllAtExit();
+        process.kill(process.pid, signal);
+      });
+    }
   }
 
   try {
