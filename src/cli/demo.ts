@@ -116,7 +116,7 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
     out('');
     out(table(rows, ['case', 'volume', 'status', 'backend']));
     out('');
-    if (uiUrl) out(`Temporal UI: ${uiUrl}  (try the query VolumeStatus="error" or BackendHost="${first}")`);
+    if (uiUrl) out(`Temporal UI: ${uiUrl}  (try the queries ScheduleAttempt > 1, the rescheduled create, or BackendHost="${first}")`);
     await connection.close();
     await store.close();
     const rescheduled = rows[1];
