@@ -1,6 +1,16 @@
 import { effectiveFilters, type CreateOptions } from '../domain/create-options';
 import { splitBackendId } from '../domain/volume';
-import { addRetryBackend, populateRetry, schedule, type BackendState, type FilterProperties, type Retry } from '../scheduler';
+import {
+  NoValidBackend,
+  addRetryBackend,
+  populateRetry,
+  schedule,
+  type BackendState,
+  type FilterProperties,
+  type Retry,
+  type ScheduleOptions,
+  type ScheduleResult,
+} from '../scheduler';
 import type { ActivityDeps } from './deps';
 import { emitEvent, volumeLogger } from './context';
 import { asActivity } from './failures';
@@ -13,6 +23,9 @@ export interface ScheduleRequest {
   /** host@backend the volume must land on, for snapshot and clone sources. */
   resource_backend: string | null;
   options: CreateOptions;
+  /** Alternates mode only: backend ids (best first) from an earlier full pass, each tried alone
+   *  before a full pass. Absent when the mode is off. */
+  preferred?: string[];
 }
 
 export interface ScheduleDecision {
@@ -22,6 +35,43 @@ export interface ScheduleDecision {
   host: string;
   /** filter_properties after populateRetry and addRetryBackend: the new retry state. */
   filter_properties: FilterProperties;
+  /** Alternates mode only: the runner-up backend ids of this pass, best first; [] when the pool came
+   *  from `preferred` or the activity was retried after its claim was made. */
+  alternates?: string[];
+  /** Alternates mode only: true when the pool is one of `preferred`. */
+  alternate?: true;
+}
+
+/** How one pool was chosen: its pass, and whether it was one of the preferred pools. */
+export interface PoolSelection {
+  result: ScheduleResult;
+  /** The preferred backend id that passed, or null when a full pass chose. */
+  preferred: string | null;
+}
+
+/**
+ * Alternates mode's choice, pure: each preferred backend id in order, that live pool alone, goes
+ * through a whole scheduling pass (populateRetry with its attempt bound, every filter, consume, add
+ * retry backend); the first that passes is chosen. When none does (or none is given), one full pass
+ * over all the pools, asked for options.alternates runner-ups. Filters judge each pool on its own,
+ * so a preferred pool that fails alone would fail in the full pass too.
+ */
+export function selectPool(
+  pools: readonly BackendState[],
+  props: FilterProperties,
+  options: ScheduleOptions,
+  preferred: readonly string[] = [],
+): PoolSelection {
+  for (const id of preferred) {
+    const pool = pools.find((p) => p.backend_id === id);
+    if (!pool) continue; // no longer live (or not allowed for this source)
+    try {
+      return { result: schedule([pool], props, { ...options, alternates: 0 }), preferred: id };
+    } catch (err) {
+      if (!(err instanceof NoValidBackend)) throw err;
+    }
+  }
+  return { result: schedule(pools, props, options), preferred: null };
 }
 
 /** The attempt number a pass will have, known before it runs, so its claim can be undone by key. */
@@ -43,14 +93,18 @@ export function createSchedulerActivities(deps: ActivityDeps) {
           const last = retry.backends[retry.backends.length - 1];
           log.warn({ last_backend: last, exc: retry.exc }, `Error scheduling ${req.volume_id} from last vol-service: ${last} : ${retry.exc}`);
         }
-        const options = {
+        const wanted = req.options.scheduler_alternates ?? 0;
+        const preferred = req.preferred ?? [];
+        const alternatesMode = wanted > 0 || preferred.length > 0;
+        const options: ScheduleOptions = {
           maxAttempts: req.options.scheduler_max_attempts,
           filters: effectiveFilters(req.options),
           weighers: req.options.scheduler_default_weighers,
+          ...(wanted > 0 ? { alternates: wanted } : {}),
         };
         const now = deps.now();
         const liveSince = new Date(now.getTime() - req.options.service_down_time_s * 1000).toISOString();
-        let decided: FilterProperties | null = null;
+        let decided: { props: FilterProperties; alternates: string[]; alternate: boolean } | null = null;
         const { claim, existing } = await deps.store.claimCapacity({
           volumeId: req.volume_id,
           attempt: req.attempt,
@@ -62,17 +116,34 @@ export function createSchedulerActivities(deps: ActivityDeps) {
             const candidates = req.resource_backend
               ? pools.filter((p) => splitBackendId(p.backend_id).host === req.resource_backend)
               : pools;
-            const result = schedule(candidates, req.filter_properties, options);
-            decided = result.props;
-            return { backend: result.backend };
+            const selection = selectPool(candidates, req.filter_properties, options, preferred);
+            decided = {
+              props: selection.result.props,
+              alternates: selection.result.alternates.map((b) => b.backend_id),
+              alternate: selection.preferred !== null,
+            };
+            return { backend: selection.result.backend };
           },
         });
-        const filterProperties = existing || !decided
+        const chosen = decided as { props: FilterProperties; alternates: string[]; alternate: boolean } | null;
+        const filterProperties = existing || !chosen
           ? addRetryBackend(populateRetry(req.filter_properties, options.maxAttempts), claim.backend_id)
-          : decided;
+          : chosen.props;
         const host = splitBackendId(claim.backend_id).host;
-        log.info({ backend_id: claim.backend_id, attempt: req.attempt, retry: filterProperties.retry ?? null, repeated: existing }, `scheduled volume ${req.volume_id} to ${claim.backend_id}`);
-        return { backend_id: claim.backend_id, host, filter_properties: filterProperties };
+        // A retried activity finds its claim: a pool chosen from `preferred` passed alone, so a full
+        // pass never picks one of them, and the claim's pool says how it was chosen.
+        const alternate = existing || !chosen ? preferred.includes(claim.backend_id) : chosen.alternate;
+        const alternates = existing || !chosen ? [] : chosen.alternates;
+        log.info(
+          { backend_id: claim.backend_id, attempt: req.attempt, retry: filterProperties.retry ?? null, repeated: existing, ...(alternatesMode ? { alternate, alternates } : {}) },
+          `scheduled volume ${req.volume_id} to ${claim.backend_id}${alternate ? ' (alternate)' : ''}`,
+        );
+        const decision: ScheduleDecision = { backend_id: claim.backend_id, host, filter_properties: filterProperties };
+        if (alternatesMode) {
+          decision.alternates = alternates;
+          if (alternate) decision.alternate = true;
+        }
+        return decision;
       });
     },
 

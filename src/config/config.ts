@@ -106,6 +106,7 @@ export const ENV_SETTINGS: Readonly<Record<string, { setting: string; parse: Par
   CINDER_SCHEDULER_TASK_QUEUE: { setting: 'scheduler_task_queue', parse: str, doc: 'task queue of the scheduler pool (default cinder-scheduler)' },
   CINDER_SCHEDULER_MAX_ATTEMPTS: { setting: 'create_defaults.scheduler_max_attempts', parse: int, doc: "Cinder's scheduler_max_attempts (default 3; 1 disables rescheduling)" },
   CINDER_IGNORE_ATTEMPTED_HOSTS: { setting: 'create_defaults.ignore_attempted_hosts', parse: bool, doc: 'IgnoreAttemptedHostsFilter on (default true; stock Cinder: false)' },
+  CINDER_SCHEDULER_ALTERNATES: { setting: 'create_defaults.scheduler_alternates', parse: int, doc: 'alternates mode: runner-up pools of a scheduling pass tried before a new pass (default 0: off)' },
   CINDER_SERVICE_DOWN_TIME: { setting: 'create_defaults.service_down_time_s', parse: int, doc: 'seconds after which a silent volume service is down (default 60)' },
   CINDER_BACKEND_SCHEDULE_TO_START_MS: { setting: 'create_defaults.backend_schedule_to_start_timeout_ms', parse: int, doc: 'how long a create waits for a backend worker (default 60000)' },
   CINDER_STATS_INTERVAL_MS: { setting: 'stats_interval_ms', parse: int, doc: 'pool stats report interval (default 10000)' },

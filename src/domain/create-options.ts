@@ -31,6 +31,10 @@ export interface CreateOptions {
   compensation_schedule_to_start_timeout_ms: number;
   /** Upsert VolumeStatus, BackendHost... (off when the namespace lacks them). */
   upsert_search_attributes: boolean;
+  /** Alternates mode (Nova's idea), off at 0: a full scheduling pass also returns this many
+   *  runner-up pools, and after a reschedulable failure those are tried, in order, before a new
+   *  full pass. Absent in creates started before the option existed: read it as 0. */
+  scheduler_alternates: number;
 }
 
 export const DEFAULT_CREATE_OPTIONS: CreateOptions = {
@@ -46,6 +50,7 @@ export const DEFAULT_CREATE_OPTIONS: CreateOptions = {
   retry_initial_interval_ms: 1_000,
   compensation_schedule_to_start_timeout_ms: 60_000,
   upsert_search_attributes: true,
+  scheduler_alternates: 0,
 };
 
 const FILTER_NAMES: readonly FilterName[] = ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter', 'IgnoreAttemptedHostsFilter'];
@@ -74,6 +79,7 @@ export function resolveCreateOptions(defaults: CreateOptions, overrides: unknown
     } else if (typeof current === 'number') {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) bad(key, 'must be a number >= 0');
       if (key === 'scheduler_max_attempts' && (!Number.isInteger(value) || value < 1)) bad(key, 'must be a whole number >= 1');
+      if (key === 'scheduler_alternates' && !Number.isInteger(value)) bad(key, 'must be a whole number >= 0');
     } else if (typeof current === 'boolean' && typeof value !== 'boolean') {
       bad(key, 'must be true or false');
     }

@@ -29,7 +29,13 @@ export interface CreateVolumeInput {
   /** Per-request overrides of the scheduler worker's defaults (see CreateOptions). */
   options?: Partial<CreateOptions>;
   /** Carried through continue-as-new: the API flow is done and the retry state goes on. */
-  resume?: { spec: VolumeSpec; filter_properties: FilterProperties; attempts: AttemptRecord[] };
+  resume?: {
+    spec: VolumeSpec;
+    filter_properties: FilterProperties;
+    attempts: AttemptRecord[];
+    /** Alternates mode only: the alternates of the last full pass not tried yet, best first. */
+    alternates?: string[];
+  };
 }
 
 export interface AttemptRecord {
@@ -42,6 +48,8 @@ export interface AttemptRecord {
   compensations?: CompensationRecord[];
   /** What happened to `volume-<id>` on this backend after a failure. */
   cleanup?: 'deleted' | 'nothing to delete' | 'skipped: a later attempt owns the pool' | 'handed to a cleanup workflow';
+  /** Alternates mode only: the pool was an alternate of an earlier full pass, not a new pass's choice. */
+  alternate?: true;
 }
 
 export type Phase = 'api' | 'scheduling' | 'creating' | 'compensating' | 'rescheduling' | 'done';
@@ -133,6 +141,11 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
     volume_type: { name: spec.volume_type.name, extra_specs: spec.volume_type.extra_specs },
   };
   let attemptSaga = new Saga();
+  // Alternates mode (scheduler_alternates > 0; absent in creates started before it existed): the
+  // alternates of the last full pass not tried yet, best first, offered to the next pass. Off, no
+  // command and no activity input differs from a create without the mode.
+  const alternatesMode = (options.scheduler_alternates ?? 0) > 0;
+  let alternates: string[] = alternatesMode ? (input.resume?.alternates ?? []) : [];
 
   /** Sets the volume to 'error' with the reason the user reads. */
   const markError = async (f: FailureInfo, schedulingFailed: boolean): Promise<void> => {
@@ -155,7 +168,10 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
     for (;;) {
       if (workflowInfo().continueAsNewSuggested && state.attempts.length > 0) {
         // Between attempts: the retry state is the whole memory a new run needs.
-        await continueAsNew<typeof createVolume>({ ...input, resume: { spec, filter_properties: filterProperties, attempts: state.attempts } });
+        await continueAsNew<typeof createVolume>({
+          ...input,
+          resume: { spec, filter_properties: filterProperties, attempts: state.attempts, ...(alternatesMode ? { alternates } : {}) },
+        });
       }
       const attempt = options.scheduler_max_attempts > 1 ? (filterProperties.retry?.num_attempts ?? 0) + 1 : 1;
       state.attempt = attempt;
@@ -165,17 +181,20 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
       attemptSaga = new Saga();
 
       // Cinder's scheduler flow. The claim's undo is keyed by attempt, so it is safe to register first.
+      // In alternates mode, the last full pass's untried alternates are tried first, each alone.
+      const preferred = alternatesMode && alternates.length > 0 ? alternates : null;
       let decision: ScheduleDecision;
       try {
         decision = await attemptSaga.run({
           name: 'ScheduleCreateVolumeTask',
           run: () =>
-            sched(`schedule attempt ${attempt}/${options.scheduler_max_attempts}`).scheduleCreateVolume({
+            sched(`schedule attempt ${attempt}/${options.scheduler_max_attempts}${preferred ? ' (alternates first)' : ''}`).scheduleCreateVolume({
               volume_id: volumeId,
               attempt,
               filter_properties: filterProperties,
               resource_backend: spec.resource_backend,
               options,
+              ...(preferred ? { preferred } : {}),
             }),
           undo: () => sched(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(volumeId, attempt),
         });
@@ -191,6 +210,11 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
       state.backend_id = decision.backend_id;
       state.phase = 'creating';
       const record: AttemptRecord = { attempt, backend_id: decision.backend_id, outcome: 'running' };
+      if (alternatesMode) {
+        if (decision.alternate) record.alternate = true;
+        // A full pass's alternates replace the list; a pool taken from the list leaves it as it is.
+        else alternates = decision.alternates ?? [];
+      }
       state.attempts.push(record);
       upsert([
         { key: BackendHost, value: decision.host },
@@ -242,6 +266,7 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
           return await fail({ ...f, message: `${f.type}: ${f.message} (not rescheduled: ${f.type} is a no-reschedule failure)` }, false);
         }
         state.phase = 'rescheduling';
+        if (alternatesMode) alternates = alternates.filter((id) => id !== decision.backend_id);
         const exc = `${f.type}: ${f.message}`;
         filterProperties = { ...filterProperties, retry: { ...filterProperties.retry, exc } };
         state.retry = filterProperties.retry ?? null;
