@@ -74,8 +74,11 @@ describe('Temporal UI: a rescheduled create', { timeout: 600_000 }, () => {
 
   after(async () => {
     await browser?.close().catch(() => undefined);
-    await c?.stop();
-    await ui?.stop();
+    try {
+      await c?.stopAfterLeakCheck();
+    } finally {
+      await ui?.stop();
+    }
   });
 
   const listUrl = (query: string) => `${ui!.uiUrl}/namespaces/${ui!.namespace}/workflows?query=${encodeURIComponent(query)}`;

@@ -37,14 +37,7 @@ describe('create-volume: alternates mode', { timeout: 240_000 }, () => {
     C = c.pool('C').backend_id;
   });
 
-  after(async () => {
-    if (!c) return;
-    try {
-      assert.deepEqual(await c.leakedFiles(), [], 'no file is left behind by any test of this file');
-    } finally {
-      await c.stop();
-    }
-  });
+  after(() => c?.stopAfterLeakCheck());
 
   /** Every scheduleCreateVolume call of a workflow: its summary, its input and its decision. */
   async function scheduleCalls(workflowId: string): Promise<ScheduleCall[]> {

@@ -71,7 +71,7 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     // Both volume services have reported, so the zone and the pools are known to the CLI's checks.
     await eventually(async () => (await c.store.listPools()).length === 2, 30_000, 'both pools reported');
   });
-  after(() => c?.stop());
+  after(() => c?.stopAfterLeakCheck());
 
   it('--help works on every command', async () => {
     const commands = ['create', 'show', 'list', 'cancel', 'backends', 'history'];

@@ -22,14 +22,7 @@ describe('create-volume: continue-as-new keeps the retry state', { timeout: 300_
     });
   });
 
-  after(async () => {
-    if (!c) return;
-    try {
-      assert.deepEqual(await c.leakedFiles(), [], 'no file is left behind');
-    } finally {
-      await c.stop();
-    }
-  });
+  after(() => c?.stopAfterLeakCheck());
 
   it('fails on A and B, succeeds on C, across runs: retry is {num_attempts: 3, backends: [A, B, C]}', async (t) => {
     const A = c.pool('A').backend_id;

@@ -17,8 +17,11 @@ describe('native deployment on PostgreSQL', { timeout: 240_000 }, () => {
     c = await startCluster({ backends: [{ name: 'A' }, { name: 'B' }], databaseUrl: pg.url });
   });
   after(async () => {
-    await c?.stop();
-    await pg?.stop();
+    try {
+      await c?.stopAfterLeakCheck();
+    } finally {
+      await pg?.stop();
+    }
   });
 
   it('SIGTERM of a volume worker mid-batch: every create ends available or error with a reason, nothing unlisted is left', async () => {

@@ -33,14 +33,7 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     C = c.pool('C').backend_id;
   });
 
-  after(async () => {
-    if (!c) return;
-    try {
-      assert.deepEqual(await c.leakedFiles(), [], 'no file is left behind by any test of this file');
-    } finally {
-      await c.stop();
-    }
-  });
+  after(() => c?.stopAfterLeakCheck());
 
   /** Each test its own project: error volumes keep counting against the project's quota. */
   let projects = 0;

@@ -20,14 +20,7 @@ describe('create-volume: worker down, worker killed, create cancelled', { timeou
     B = c.pool('B').backend_id;
   });
 
-  after(async () => {
-    if (!c) return;
-    try {
-      assert.deepEqual(await c.leakedFiles(), [], 'no file is left behind by any test of this file');
-    } finally {
-      await c.stop();
-    }
-  });
+  after(() => c?.stopAfterLeakCheck());
 
   it('reschedules away from a backend whose worker is down, and a cleanup workflow deletes there once it is back', async () => {
     const exit = await c.worker('A').stop('SIGTERM');

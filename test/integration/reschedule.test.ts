@@ -8,7 +8,7 @@ describe('create-volume: success and reschedule', { timeout: 180_000 }, () => {
     // A is larger, so the CapacityWeigher picks it first.
     c = await startCluster({ backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 200 }] }, { name: 'B' }] });
   });
-  after(() => c?.stop());
+  after(() => c?.stopAfterLeakCheck());
 
   it('creates on the first backend when it succeeds', async () => {
     const h = await c.create({ name: 'first-try', size: 2 });

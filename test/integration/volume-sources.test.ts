@@ -27,14 +27,7 @@ describe('create-volume: from a snapshot and as a clone', { timeout: 180_000 }, 
     sourceId = source.volumeId;
   });
 
-  after(async () => {
-    if (!c) return;
-    try {
-      assert.deepEqual(await c.leakedFiles(), [], 'no file is left behind');
-    } finally {
-      await c.stop();
-    }
-  });
+  after(() => c?.stopAfterLeakCheck());
 
   it('a plain create prefers A (the larger backend)', async () => {
     const h = await c.create({ name: 'plain', size: 1 });

@@ -74,14 +74,7 @@ describe('worker operations: health, metrics, logs, graceful stop', { timeout: 3
     B = c.pool('B').backend_id;
   });
 
-  after(async () => {
-    if (!c) return;
-    try {
-      assert.deepEqual(await c.leakedFiles(), [], 'no file is left behind by any test of this file');
-    } finally {
-      await c.stop();
-    }
-  });
+  after(() => c?.stopAfterLeakCheck());
 
   it('/healthz and /readyz: 200 with the roles, task queues and polling state of each worker', async () => {
     const sched = await health('scheduler', '/healthz');

@@ -10,21 +10,10 @@ import { selectPool } from '../../src/activities/scheduler-activities';
 import { CinderError } from '../../src/domain/cinder-errors';
 import { DEFAULT_CREATE_OPTIONS, resolveCreateOptions } from '../../src/domain/create-options';
 import { NoValidBackend, schedule, type BackendState, type FilterProperties, type ScheduleOptions } from '../../src/scheduler/index';
+import { thickPool } from './pool-fixture';
 
-const pool = (id: string, free: number, overrides: Partial<BackendState> = {}): BackendState => ({
-  backend_id: id,
-  availability_zone: 'az1',
-  total_capacity_gb: free + 100,
-  free_capacity_gb: free,
-  allocated_capacity_gb: 100,
-  provisioned_capacity_gb: 100,
-  reserved_percentage: 0,
-  max_over_subscription_ratio: 1,
-  thin_provisioning_support: false,
-  thick_provisioning_support: true,
-  capabilities: {},
-  ...overrides,
-});
+const pool = (id: string, free: number, overrides: Partial<BackendState> = {}): BackendState =>
+  thickPool({ backend_id: id, total_capacity_gb: free + 100, free_capacity_gb: free, allocated_capacity_gb: 100, provisioned_capacity_gb: 100, ...overrides });
 
 const A = 'hostA@lvm#pool1';
 const B = 'hostB@lvm#pool1';

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { FILTERS, matchExtraSpec, type BackendState, type FilterProperties } from '../../src/scheduler/index';
+import { thickPool } from './pool-fixture';
 
 type Case = [value: unknown, requirement: string | null, expected: boolean];
 
@@ -184,19 +185,7 @@ describe('matchExtraSpec', () => {
   });
 });
 
-const pool = (capabilities: Record<string, unknown>): BackendState => ({
-  backend_id: 'host1@lvm#pool1',
-  availability_zone: 'az1',
-  total_capacity_gb: 100,
-  free_capacity_gb: 100,
-  allocated_capacity_gb: 0,
-  provisioned_capacity_gb: 0,
-  reserved_percentage: 0,
-  max_over_subscription_ratio: 1,
-  thin_provisioning_support: false,
-  thick_provisioning_support: true,
-  capabilities,
-});
+const pool = (capabilities: Record<string, unknown>): BackendState => thickPool({ capabilities });
 
 const withSpecs = (extra_specs: Record<string, string>): FilterProperties => ({
   size: 1,

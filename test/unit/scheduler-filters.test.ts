@@ -10,22 +10,10 @@ import {
   type BackendState,
   type FilterProperties,
 } from '../../src/scheduler/index';
+import { thickPool } from './pool-fixture';
 
 /** A pool with round numbers; each test overrides what it is about. */
-const pool = (overrides: Partial<BackendState> = {}): BackendState => ({
-  backend_id: 'host1@lvm#pool1',
-  availability_zone: 'az1',
-  total_capacity_gb: 100,
-  free_capacity_gb: 100,
-  allocated_capacity_gb: 0,
-  provisioned_capacity_gb: 0,
-  reserved_percentage: 0,
-  max_over_subscription_ratio: 1,
-  thin_provisioning_support: false,
-  thick_provisioning_support: true,
-  capabilities: {},
-  ...overrides,
-});
+const pool = thickPool;
 
 const thick = { extra_specs: { 'provisioning:type': 'thick' } };
 

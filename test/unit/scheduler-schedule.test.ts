@@ -11,22 +11,19 @@ import {
   type FilterProperties,
   type ScheduleOptions,
 } from '../../src/scheduler/index';
+import { thickPool } from './pool-fixture';
 
 /** A thick-only pool whose virtual free capacity is `free`. */
-const pool = (id: string, free: BackendState['free_capacity_gb'], overrides: Partial<BackendState> = {}): BackendState => ({
-  backend_id: id,
-  availability_zone: 'az1',
-  total_capacity_gb: typeof free === 'number' ? free + 100 : 1000,
-  free_capacity_gb: free,
-  allocated_capacity_gb: 100,
-  provisioned_capacity_gb: 100,
-  reserved_percentage: 0,
-  max_over_subscription_ratio: 1,
-  thin_provisioning_support: false,
-  thick_provisioning_support: true,
-  capabilities: { storage_protocol: 'iSCSI' },
-  ...overrides,
-});
+const pool = (id: string, free: BackendState['free_capacity_gb'], overrides: Partial<BackendState> = {}): BackendState =>
+  thickPool({
+    backend_id: id,
+    total_capacity_gb: typeof free === 'number' ? free + 100 : 1000,
+    free_capacity_gb: free,
+    allocated_capacity_gb: 100,
+    provisioned_capacity_gb: 100,
+    capabilities: { storage_protocol: 'iSCSI' },
+    ...overrides,
+  });
 
 const options: ScheduleOptions = { maxAttempts: 3 };
 

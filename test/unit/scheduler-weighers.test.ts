@@ -8,22 +8,11 @@ import {
   type FilterProperties,
   type WeigherSpec,
 } from '../../src/scheduler/index';
+import { thickPool } from './pool-fixture';
 
 /** A thick-only pool whose virtual free capacity is simply `free` (nothing reserved or provisioned). */
-const pool = (id: string, free: BackendState['free_capacity_gb'], overrides: Partial<BackendState> = {}): BackendState => ({
-  backend_id: `host@lvm#${id}`,
-  availability_zone: 'az1',
-  total_capacity_gb: typeof free === 'number' ? free : 1000,
-  free_capacity_gb: free,
-  allocated_capacity_gb: 0,
-  provisioned_capacity_gb: 0,
-  reserved_percentage: 0,
-  max_over_subscription_ratio: 1,
-  thin_provisioning_support: false,
-  thick_provisioning_support: true,
-  capabilities: {},
-  ...overrides,
-});
+const pool = (id: string, free: BackendState['free_capacity_gb'], overrides: Partial<BackendState> = {}): BackendState =>
+  thickPool({ backend_id: `host@lvm#${id}`, total_capacity_gb: typeof free === 'number' ? free : 1000, free_capacity_gb: free, ...overrides });
 
 const request: FilterProperties = { size: 1 };
 
