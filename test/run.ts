@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { buildWorkflowBundle } from '../scripts/build-bundle';
 import { freePort, startDevServer, type RunningDevServer } from '../src/dev-server/dev-server';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -56,9 +56,8 @@ async function main(): Promise<number> {
       env.TEMPORAL_ADDRESS = server.address;
       if (server.uiUrl) env.TEMPORAL_UI_URL = server.uiUrl;
     }
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger });
-    env.CINDER_WORKFLOW_BUNDLE = path.join(work, 'workflow-bundle.js');
-    fs.writeFileSync(env.CINDER_WORKFLOW_BUNDLE, bundle.code);
+    // The same bundle production workers load (npm run build:bundle), built once for every worker.
+    env.CINDER_WORKFLOW_BUNDLE = (await buildWorkflowBundle(path.join(work, 'workflow-bundle.js'))).file;
 
     const child = spawn(
       process.execPath,
@@ -77,15 +76,6 @@ async function main(): Promise<number> {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (m: string) => process.stderr.write(`[bundle] ${m}\n`),
-  error: (m: string) => process.stderr.write(`[bundle] ${m}\n`),
-};
 
 main().then(
   (code) => process.exit(code),

@@ -3,33 +3,15 @@
  * as a number), one interface and one mapper per table, and the encodings of values SQL has no type
  * for: capacities that may be 'infinite' or 'unknown', canonical timestamps.
  */
-import type { Image, Snapshot, Volume, VolumeSource, VolumeStatus, VolumeType } from '../domain/volume';
+import type { Image, Snapshot, Volume, VolumeSource, VolumeType } from '../domain/volume';
 import type { FaultOp, FaultRule } from '../drivers/faults';
 import type { BackendState } from '../scheduler/types';
 import type { CapacityClaim, PoolRow, VolumeEvent } from './volume-store';
 
 export type Capacity = number | 'infinite' | 'unknown';
 
-export interface VolumeRecord {
-  id: string;
-  project_id: string;
-  name: string | null;
-  description: string | null;
-  size: number;
-  status: VolumeStatus;
-  volume_type: string;
-  availability_zone: string | null;
-  host: string | null;
-  source: string;
-  metadata: string;
-  workflow_id: string | null;
-  request_id: string | null;
-  error_reason: string | null;
-  created_at: string;
-  updated_at: string;
-  scheduled_at: string | null;
-  launched_at: string | null;
-}
+/** A volume row as stored: the volume with its source and metadata as JSON text. */
+export type VolumeRecord = Omit<Volume, 'source' | 'metadata'> & { source: string; metadata: string };
 
 export interface PoolRecord {
   backend_id: string;

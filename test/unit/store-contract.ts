@@ -507,7 +507,8 @@ export function defineQuotaContract(name: string, target: StoreTarget): void {
 // ---------------------------------------------------------------------------------------------
 // pools and capacity
 
-function report(backend_id: string, extra: Partial<PoolStatsReport> = {}): PoolStatsReport {
+/** One pool's stats report with round numbers; a test overrides what it is about. */
+export function report(backend_id: string, extra: Partial<PoolStatsReport> = {}): PoolStatsReport {
   return {
     backend_id,
     availability_zone: 'nova',

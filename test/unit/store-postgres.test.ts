@@ -9,7 +9,7 @@ import { Client } from 'pg';
 import type { BackendState } from '../../src/scheduler/types';
 import { MIGRATIONS, PostgresVolumeStore, openVolumeStore, type PoolStatsReport } from '../../src/store';
 import { startTestPostgres, type TestPostgres } from '../support/postgres';
-import { defineStoreContract, type StoreTarget, type StoreTestOptions } from './store-contract';
+import { defineStoreContract, report, type StoreTarget, type StoreTestOptions } from './store-contract';
 
 let server: TestPostgres | undefined;
 before(async () => {
@@ -55,21 +55,8 @@ defineStoreContract('PostgreSQL', target);
 const T0 = '2025-01-01T00:00:00.000Z';
 const T1 = '2025-01-01T00:01:00.000Z';
 
-function report(backend_id: string, availability_zone = 'nova'): PoolStatsReport {
-  return {
-    backend_id,
-    availability_zone,
-    total_capacity_gb: 100,
-    free_capacity_gb: 100,
-    provisioned_capacity_gb: 0,
-    reserved_percentage: 0,
-    max_over_subscription_ratio: 1,
-    thin_provisioning_support: false,
-    thick_provisioning_support: true,
-    capabilities: {},
-    volume_names: [],
-  };
-}
+const pgReport = (backend_id: string, availability_zone = 'nova'): PoolStatsReport =>
+  report(backend_id, { availability_zone, capabilities: {} });
 
 async function addVolume(s: PostgresVolumeStore, id: string, now = T0): Promise<void> {
   await s.createVolume({
@@ -158,7 +145,7 @@ describe('PostgreSQL only', () => {
 
   test('in a database whose locale sorts otherwise, order and liveness are still byte-wise', async () => {
     const s = await PostgresVolumeStore.open(await pg().createDatabase({ icuLocale: 'en-US' }));
-    await s.reportPoolStats('h1@lvm', [report('h1@lvm#b', 'zone-b'), report('h1@lvm#B', 'Zone-c'), report('h1@lvm#a'), report('h1@lvm#_x')], T1);
+    await s.reportPoolStats('h1@lvm', [pgReport('h1@lvm#b', 'zone-b'), pgReport('h1@lvm#B', 'Zone-c'), pgReport('h1@lvm#a'), pgReport('h1@lvm#_x')], T1);
     assert.deepEqual(
       (await s.listPools()).map((p) => p.backend_id),
       ['h1@lvm#B', 'h1@lvm#_x', 'h1@lvm#a', 'h1@lvm#b'],
@@ -185,7 +172,7 @@ describe('PostgreSQL only', () => {
   test("a read-then-write waits for another session's write lock, and gives up after busyTimeoutMs", async () => {
     const url = await pg().createDatabase();
     const s = await PostgresVolumeStore.open(url);
-    await s.reportPoolStats('h1@lvm', [report('h1@lvm#a')], T0);
+    await s.reportPoolStats('h1@lvm', [pgReport('h1@lvm#a')], T0);
     await addVolume(s, 'v1');
     await addVolume(s, 'v2');
 
