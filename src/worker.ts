@@ -18,9 +18,10 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createApiActivities } from './activities/api-activities';
+import { createDeleteActivities } from './activities/delete-activities';
 import { createSchedulerActivities } from './activities/scheduler-activities';
 import { createVolumeActivities } from './activities/volume-activities';
-import { ConfigError, ENV_SETTINGS, CONFIG_FILE_ENV, loadConfig, parseListenAddress, type AppConfig, type VersioningConfig } from './config/config';
+import { ConfigError, ENV_SETTINGS, CONFIG_FILE_ENV, loadConfig, parseListenAddress, storeOptions, type AppConfig, type VersioningConfig } from './config/config';
 import { ensureSearchAttributes } from './dev-server/search-attributes-admin';
 import { volumeTaskQueue } from './domain/volume';
 import { createDriver } from './drivers';
@@ -163,6 +164,7 @@ async function schedulerWorker(config: AppConfig, connection: NativeConnection, 
     activities: {
       ...createApiActivities({ ...deps, limits: config.request_limits, createDefaults }),
       ...createSchedulerActivities(deps),
+      ...createDeleteActivities({ ...deps, limits: config.request_limits, createDefaults }),
     },
     ...interceptors(obs),
     // Only the workflow code is versioned: volume workers (one per backend) serve every build's
@@ -190,6 +192,9 @@ async function volumeWorker(config: AppConfig, host: string, connection: NativeC
     namespace: config.temporal.namespace,
     taskQueue: volumeTaskQueue(host),
     activities: createVolumeActivities({ store, logger: logger.child({ host }), now: () => new Date(), driver }),
+    // Heartbeats reach the server at least every second, so a cancelled create or delete learns of
+    // its cancel within about a second (the SDK's default throttle is 0.8 x the heartbeat timeout).
+    maxHeartbeatThrottleInterval: '1 second',
     ...interceptors(obs),
     shutdownGraceTime: config.shutdown_grace_ms,
   });
@@ -273,7 +278,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     : null;
 
   const connection = await connectWorker(config);
-  const store = await openVolumeStore(config.database_url);
+  const store = await openVolumeStore(config.database_url, storeOptions(config));
   const reporters: Array<{ stop(): void }> = [];
   try {
     if (roles.scheduler && !stopRequested) {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createVolume, VolumeCreateError, type NewVolumeRequest } from '../client/volumes';
-import { loadConfig } from '../config/config';
+import { loadConfig, storeOptions } from '../config/config';
 import { startDevServer, type RunningDevServer } from '../dev-server/dev-server';
 import { WorkerProcess } from '../dev-server/worker-process';
 import { openVolumeStore } from '../store';
@@ -67,7 +67,7 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
     }
     await Promise.all(workers.map((w) => w.ready));
 
-    const store = await openVolumeStore(config.database_url);
+    const store = await openVolumeStore(config.database_url, storeOptions(config));
     const connection = await Connection.connect(connectionOptions(config));
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const project = 'demo';

@@ -1,6 +1,6 @@
 /** `cinder-temporal faults`: inject backend failures for demos and drills (rules live in the volume
  *  database, so running volume workers pick them up at their next operation). */
-import { loadConfig } from '../config/config';
+import { loadConfig, storeOptions } from '../config/config';
 import { CINDER_ERROR_TYPES } from '../domain/cinder-errors';
 import type { FaultRule } from '../drivers/faults';
 import { openVolumeStore } from '../store';
@@ -73,7 +73,7 @@ export function faultCommands(out: (line: string) => void = (l) => process.stdou
       run: async (args) => {
         const [sub, ...rest] = args;
         const config = loadConfig();
-        const store = await openVolumeStore(config.database_url);
+        const store = await openVolumeStore(config.database_url, storeOptions(config));
         try {
           if (sub === 'add') {
             const rule = await store.addFaultRule(parseFaultRule(rest, config.backends.map((b) => b.host)));

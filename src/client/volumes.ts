@@ -142,7 +142,7 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
 /** Memo key holding the token of the start call that created the workflow. */
 export const START_TOKEN_MEMO = 'cinder_start_token';
 
-function isUnknownSearchAttribute(err: unknown): boolean {
+export function isUnknownSearchAttribute(err: unknown): boolean {
   const text = `${(err as Error)?.message ?? ''} ${String((err as { cause?: unknown })?.cause ?? '')}`;
   return /search attribute/i.test(text) && /(not defined|unknown|invalid)/i.test(text);
 }

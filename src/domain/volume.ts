@@ -7,6 +7,14 @@ export type VolumeStatus = 'creating' | 'available' | 'error' | 'deleting' | 'er
 /** The statuses Cinder deletes from without --force. */
 export const DELETABLE_STATUSES: readonly VolumeStatus[] = ['available', 'error', 'error_deleting'];
 
+/** Cinder's InvalidVolume text for a delete refused by status (cinder/volume/api.py delete). */
+export function invalidVolumeForDelete(status: VolumeStatus): string {
+  return (
+    `Invalid volume: Volume status must be ${DELETABLE_STATUSES.join(' or ')} and must not be migrating, attached, belong to a group, ` +
+    `have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer. (status: ${status}; --force deletes anyway)`
+  );
+}
+
 /** What a user asks for: Cinder's create-volume request body, plus the ids the client assigns. */
 export interface CreateVolumeRequest {
   /** Assigned by the client before the workflow starts (workflow id `create-volume-<volume_id>`). */
