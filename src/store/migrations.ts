@@ -311,7 +311,20 @@ CREATE INDEX fault_rules_host_op ON fault_rules (host, op);
 `,
   },
   {
+    // Which create owns a row or reservation: its workflow's first run id. Null on rows made before.
     version: 2,
+    name: 'owners of volumes and quota reservations',
+    up: `
+ALTER TABLE volumes ADD COLUMN owner TEXT;
+ALTER TABLE quota_reservations ADD COLUMN owner TEXT;
+`,
+    postgres: `
+ALTER TABLE volumes ADD COLUMN owner ${PG_TEXT};
+ALTER TABLE quota_reservations ADD COLUMN owner ${PG_TEXT};
+`,
+  },
+  {
+    version: 3,
     name: 'delete and quota usages',
     // SQLite cannot change a CHECK constraint in place: the volumes table is rebuilt (SQLite's
     // documented create-copy-drop-rename procedure) with the delete statuses and deleted_at.
@@ -337,12 +350,13 @@ CREATE TABLE volumes_v2 (
   updated_at TEXT NOT NULL,
   scheduled_at TEXT,
   launched_at TEXT,
+  owner TEXT,
   deleted_at TEXT
 );
 INSERT INTO volumes_v2 (id, project_id, name, description, size, status, volume_type, availability_zone, host, source, metadata,
-  workflow_id, request_id, error_reason, created_at, updated_at, scheduled_at, launched_at)
+  workflow_id, request_id, error_reason, created_at, updated_at, scheduled_at, launched_at, owner)
 SELECT id, project_id, name, description, size, status, volume_type, availability_zone, host, source, metadata,
-  workflow_id, request_id, error_reason, created_at, updated_at, scheduled_at, launched_at FROM volumes;
+  workflow_id, request_id, error_reason, created_at, updated_at, scheduled_at, launched_at, owner FROM volumes;
 DROP TABLE volumes;
 ALTER TABLE volumes_v2 RENAME TO volumes;
 CREATE UNIQUE INDEX volumes_project_request ON volumes (project_id, request_id) WHERE request_id IS NOT NULL;

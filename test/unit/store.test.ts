@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteVolumeStore, applyMigrations, openVolumeStore, sqliteFilename } from '../../src/store';
 import { SqliteConnection } from '../../src/store/sqlite-connection';
-import { defineBasicContract, sqliteTarget } from './store-contract';
+import { defineBasicContract, defineOwnershipContract, sqliteTarget } from './store-contract';
 
 const tmp = mkdtempSync(join(tmpdir(), 'store-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -141,3 +141,4 @@ describe('one connection, taken in turns', () => {
 });
 
 defineBasicContract('SQLite', sqliteTarget());
+defineOwnershipContract('SQLite', sqliteTarget());
