@@ -60,15 +60,21 @@ export function parseFaultRule(args: string[], knownHosts: string[]): Omit<Fault
   };
 }
 
+/** The rules that may still fire: a counted rule used up (remaining 0) is left out unless all. */
+export function liveFaultRules(rules: FaultRule[], all = false): FaultRule[] {
+  return all ? rules : rules.filter((r) => r.remaining !== 0);
+}
+
 export function faultCommands(out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Record<string, Command> {
   return {
     faults: {
-      summary: 'inject backend failures for demos and drills: faults list | add ... | clear [--backend]',
+      summary: 'inject backend failures for demos and drills: faults list [--all] | add ... | clear [--backend]',
       usage: 'cinder-temporal faults list|add|clear [--backend host@backend] [--op create|delete|copy_image] [--action error|delay|hang|exit] [--error <Cinder type>] [--times N] [--probability P] [--delay-ms N] [--volume-name NAME] [--json]',
       help: [
         'Rules are kept in the volume database; volume workers consult them before each operation.',
         'Defaults: --op create --action error, error type VolumeBackendAPIException (ImageCopyFailure for copy_image), every time.',
         'Example: cinder-temporal faults add --backend hostA@lvm --error VolumeBackendAPIException --times 1',
+        'faults list shows the rules that may still fire (--all: also the used-up ones); faults clear says how many it removed.',
       ].join('\n'),
       run: async (args) => {
         const [sub, ...rest] = args;
@@ -81,14 +87,14 @@ export function faultCommands(out: (line: string) => void = (l) => process.stdou
             return EXIT.OK;
           }
           if (sub === 'list' || sub === 'clear') {
-            const { values } = parseCommand(rest, { backend: { type: 'string' }, json: { type: 'boolean' } });
+            const { values } = parseCommand(rest, { backend: { type: 'string' }, json: { type: 'boolean' }, ...(sub === 'list' ? { all: { type: 'boolean' } } : {}) });
             const host = values.backend as string | undefined;
             if (sub === 'clear') {
-              await store.clearFaultRules(host);
-              out(`cleared fault rules${host ? ` of ${host}` : ''}`);
+              const removed = await store.clearFaultRules(host);
+              out(values.json ? JSON.stringify({ removed }) : `cleared ${removed} fault rule${removed === 1 ? '' : 's'}${host ? ` of ${host}` : ''}`);
               return EXIT.OK;
             }
-            const rules = await store.listFaultRules(host);
+            const rules = liveFaultRules(await store.listFaultRules(host), values.all === true);
             out(values.json ? JSON.stringify(rules) : table(rules as unknown as Array<Record<string, unknown>>, ['id', 'host', 'op', 'action', 'error_type', 'remaining', 'probability', 'delay_ms', 'volume_name']));
             return EXIT.OK;
           }

@@ -177,7 +177,12 @@ export class VolumeCommands {
       await sleep(100);
     }
     const view = requestView(handle.volumeId, request);
-    const started = await handle.handle.describe().then((d) => d.startTime.toISOString(), () => null);
+    let started: string | null = null;
+    try {
+      started = (await handle.handle.describe()).startTime.toISOString();
+    } catch {
+      started = null; // not reachable now: the row's time shows up in `show`
+    }
     return { ...view, created_at: started };
   }
 
