@@ -32,8 +32,9 @@ export interface AppConfig {
   /** Cinder's default quotas for a project without its own limits (quota_volumes, quota_gigabytes,
    *  and per volume type volumes_<type> / gigabytes_<type>); -1 is unlimited. */
   quota_defaults: Record<string, number>;
-  /** The local dev server's ports (npm start, dev-server): gRPC on temporal.address, UI here. */
-  dev_server: { ui_port: number };
+  /** The local dev server's web UI port (npm start, dev-server; gRPC is on temporal.address). Absent:
+   *  the gRPC port + 1000. */
+  dev_server: { ui_port?: number };
   /** Prebuilt workflow bundle (bundleWorkflowCode); absent: bundle at start. */
   workflow_bundle_path?: string;
   /** How long in-flight activities may run after SIGTERM. */
@@ -249,8 +250,8 @@ function quotaDefaults(raw: Record<string, unknown>, named: (setting: string) =>
   return out;
 }
 
-function devServerConfig(raw: unknown): { port: number; ui_port: number } {
-  if (raw === undefined || raw === null) return { port: 7233, ui_port: 8233 };
+function devServerConfig(raw: unknown): { port: number; ui_port?: number } {
+  if (raw === undefined || raw === null) return { port: 7233 };
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('dev_server', 'must be a mapping { port, ui_port }');
   const d = raw as Record<string, unknown>;
   for (const key of Object.keys(d)) if (key !== 'port' && key !== 'ui_port') throw new ConfigError(`dev_server.${key}`, 'is not a known setting (known: port, ui_port)');
@@ -260,7 +261,17 @@ function devServerConfig(raw: unknown): { port: number; ui_port: number } {
     return v;
   };
   const p = check('port', d.port, 7233);
-  return { port: p, ui_port: check('ui_port', d.ui_port, p + 1000) };
+  return { port: p, ...(d.ui_port !== undefined ? { ui_port: check('ui_port', d.ui_port, p + 1000) } : {}) };
+}
+
+/** Where `npm start` and `dev-server` run the local dev server: temporal.address (by default
+ *  127.0.0.1 on dev_server.port, CINDER_DEV_SERVER_PORT) and the UI on dev_server.ui_port
+ *  (CINDER_DEV_SERVER_UI_PORT), else the gRPC port + 1000. One setting moves both commands. */
+export function devServerPorts(config: Pick<AppConfig, 'temporal' | 'dev_server'>): { ip: string; port: number; uiPort: number } {
+  const m = /^(.*):(\d+)$/.exec(config.temporal.address);
+  if (!m) throw new ConfigError('temporal.address', `must be host:port for the local dev server, got '${config.temporal.address}'`);
+  const port = Number(m[2]);
+  return { ip: m[1].replace(/^\[(.*)\]$/, '$1'), port, uiPort: config.dev_server.ui_port ?? port + 1000 };
 }
 
 /** What every store this configuration opens is given: the default quotas. */
@@ -341,7 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     backends,
     volume_types: volumeTypes.map((t) => ({ name: t.name, extra_specs: t.extra_specs ?? {} })),
     quota_defaults: quotaDefaults(raw, named),
-    dev_server: { ui_port: devServer.ui_port },
+    dev_server: devServer.ui_port !== undefined ? { ui_port: devServer.ui_port } : {},
     ...(raw.workflow_bundle_path ? { workflow_bundle_path: path.resolve(cwd, String(raw.workflow_bundle_path)) } : {}),
     shutdown_grace_ms: num('shutdown_grace_ms', 30_000),
     log_level: oneOf(named('log_level'), raw.log_level, LOG_LEVELS, 'info', (v) => v.toLowerCase()),
