@@ -10,7 +10,9 @@ import { CinderError } from '../domain/cinder-errors';
 import { escapeControl, escapeLines } from '../domain/text';
 import type { CreateVolumeResult, CreateVolumeState } from '../workflows/create-volume';
 import { parseCommand, parseCreateArgs, parseStatus, usageErrorFor, volumeArg } from './args';
-import { deleteCommand } from './delete-commands';
+import { runningDelete } from '../client/deletes';
+import type { DeleteVolumeState } from '../workflows/delete-volume';
+import { deleteCommand, deleteProgressLine } from './delete-commands';
 import { CliFailure, EXIT, type Command } from './errors';
 import { quotaCommands } from './quota-commands';
 import {
@@ -102,6 +104,16 @@ export class VolumeCommands {
   private async liveState(handle: VolumeCreateHandle): Promise<CreateVolumeState | null> {
     try {
       return await this.service().client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.status());
+    } catch {
+      return null;
+    }
+  }
+
+  /** Where a running delete stands, or null when none answers in time. */
+  private async deleteState(volumeId: string): Promise<DeleteVolumeState | null> {
+    try {
+      const h = await runningDelete(this.service().client, volumeId);
+      return h ? await this.service().client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => h.status()) : null;
     } catch {
       return null;
     }
@@ -281,11 +293,13 @@ export class VolumeCommands {
         const view = volumeView(row);
         const live = row.status === 'creating' ? await this.liveState(svc.handle(id)) : null;
         const cancelRequestedAt = row.status === 'creating' ? await this.cancelRequestedAt(id) : null;
+        const deleting = row.status === 'deleting' ? await this.deleteState(id) : null;
         const extra = {
+          ...(deleting ? { delete_progress: deleteProgressLine(deleting) } : {}),
           ...(live ? { create_progress: progressLine(live) } : {}),
           ...(cancelRequestedAt ? { cancel_requested_at: `${cancelRequestedAt} (the create is compensating; it ends in error)` } : {}),
         };
-        if (asJson) this.io.out(json({ volume: view, progress: live, cancel_requested_at: cancelRequestedAt }));
+        if (asJson) this.io.out(json({ volume: view, progress: live, cancel_requested_at: cancelRequestedAt, ...(deleting ? { delete_progress: deleting } : {}) }));
         else this.io.out(volumeTable(view, extra));
         return EXIT.OK;
       }

@@ -74,7 +74,7 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
   after(() => c?.stopAfterLeakCheck());
 
   it('--help works on every command', async () => {
-    const commands = ['create', 'show', 'list', 'cancel', 'backends', 'history'];
+    const commands = ['create', 'show', 'list', 'cancel', 'backends', 'history', 'delete', 'quota-show', 'quota-usage', 'quota-update', 'faults'];
     const runs = await Promise.all(commands.map((cmd) => cli([cmd, '--help'])));
     runs.forEach((r, i) => {
       assert.equal(r.code, 0, show(r));

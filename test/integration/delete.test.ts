@@ -160,6 +160,8 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
     await eventually(async () => (await handle.status()).phase === 'waiting for the volume service', 30_000, 'the delete to wait for B');
     assert.equal((await c.store.getVolume(id))?.status, 'deleting');
     assert.equal((await c.store.listEvents({ volume_id: id, event_type: 'volume.delete.waiting' })).length, 1);
+    const shown = await cli(['show', id]);
+    assert.match(shown.stdout, /\| delete_progress +\| deleting: waiting for the volume service \(/, show(shown));
     assert.deepEqual(c.volumeFiles(id), [`${c.pool('B').backend_id}/volume-${id}`], 'nothing deleted yet, nothing forgotten');
     await c.startVolumeWorker('B');
     const result = await handle.result();
