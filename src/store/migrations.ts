@@ -291,6 +291,20 @@ CREATE TABLE fault_rules (
 CREATE INDEX fault_rules_host_op ON fault_rules (host, op);
 `,
   },
+  {
+    version: 2,
+    name: 'fault rules that fail after the write; whether a volume service injects faults',
+    // stage: NULL (before the operation), after_write, partial_write. fault_injection: NULL for a
+    // service that has not said (an older build), else 0 or 1.
+    up: `
+ALTER TABLE fault_rules ADD COLUMN stage TEXT;
+ALTER TABLE pools ADD COLUMN fault_injection INTEGER;
+`,
+    postgres: `
+ALTER TABLE fault_rules ADD COLUMN stage ${PG_TEXT};
+ALTER TABLE pools ADD COLUMN fault_injection ${PG_INT};
+`,
+  },
 ];
 
 /**
