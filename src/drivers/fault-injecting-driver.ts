@@ -33,6 +33,16 @@ const VERB: Record<FaultOp, string> = {
   copy_image: 'copying image to',
 };
 
+/** An error of its own class named `name`, as a driver's or a library's exception is: Temporal
+ *  takes the failure type from the class name. */
+function driverBug(name: string, message: string): Error {
+  const cls = class extends Error {};
+  Object.defineProperty(cls, 'name', { value: name });
+  const err = new cls(message);
+  err.name = name;
+  return err;
+}
+
 function isAfterWrite(rule: FaultRule): boolean {
   return rule.action === 'error' && rule.stage === 'after_write';
 }
@@ -154,9 +164,7 @@ export class FaultInjectingDriver implements VolumeDriver {
     const type = rule.error_type || DEFAULT_ERROR_TYPE[op];
     const message = `Injected fault on ${this.host}: ${type} while ${VERB[op]} ${volumeObjectName(volume.id)}${when}`;
     if (CINDER_ERROR_TYPES.includes(type)) return new CinderError(type, message);
-    const err = new Error(message);
-    err.name = type;
-    return err;
+    return driverBug(type, message);
   }
 
   /** Applies error/delay/hang; returns 'exit' for the caller to place the crash, 'continue' else. */

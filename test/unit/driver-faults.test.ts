@@ -287,6 +287,7 @@ describe('FaultInjectingDriver', () => {
       await assert.rejects(driver.createVolume(vol(id, id)), (e: unknown) => {
         assert.ok(e instanceof Error && !(e instanceof CinderError), `${type}: a plain error, not a CinderError`);
         assert.equal(e.name, type);
+        assert.equal(e.constructor.name, type, 'its own class: Temporal names the failure after it');
         assert.match(e.message, new RegExp(`^Injected fault on ${HOST}: ${type} while creating volume-${id}`));
         return true;
       });
