@@ -146,7 +146,7 @@ export function startStatsReporter(
   return { first: report(), stop: () => clearInterval(timer) };
 }
 
-interface Observability {
+export interface Observability {
   metrics: CinderMetrics | null;
   health: WorkerHealth;
 }
@@ -189,7 +189,8 @@ async function schedulerWorker(config: AppConfig, connection: NativeConnection, 
   });
 }
 
-async function volumeWorker(config: AppConfig, host: string, connection: NativeConnection, store: VolumeStore, logger: Logger, obs: Observability) {
+/** One volume role (c-vol) of a worker process: its driver, stats reports and Temporal worker. */
+export async function volumeWorker(config: AppConfig, host: string, connection: NativeConnection, store: VolumeStore, logger: Logger, obs: Observability) {
   const backend = config.backends.find((b) => b.host === host)!;
   const driver = volumeDriver(config, backend, store);
   const metrics = obs.metrics;
