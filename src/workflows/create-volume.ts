@@ -81,10 +81,11 @@ export const volumeStateQuery = defineQuery<CreateVolumeState>('volumeState');
 
 export const createVolumeWorkflowId = (volumeId: string) => `create-volume-${volumeId}`;
 
-/** Database steps: one transaction each, at most a SQLite busy wait (10 s) long. A start-to-close
- *  just above that makes a scheduler worker killed mid-step cost seconds, not a minute; a retry of
- *  these steps is safe (each is idempotent). */
-const DB_STEP_TIMEOUT = '15 seconds';
+/** Database steps: one transaction each, which gives up after a lock wait of 10 s (SQLite's busy
+ *  timeout, PostgreSQL's lock_timeout) and is retried. A start-to-close of that size makes a
+ *  scheduler worker killed mid-step cost seconds, not a minute; retrying these steps is safe (each
+ *  is idempotent). */
+const DB_STEP_TIMEOUT = '10 seconds';
 
 const apiActivity = (summary: string) =>
   proxyActivities<ApiActivities>({
