@@ -80,7 +80,7 @@ export function parseRoles(argv: string[], config: AppConfig): Roles {
 
 /** A worker asked to serve backends whose configuration names none: never fall back on demo pools. */
 function noBackends(config: AppConfig): ConfigError {
-  const where = config.config_file ? `the configuration file ${config.config_file}` : `no configuration file (${CONFIG_FILE_ENV} is not set)`;
+  const where = config.config_file ? `none in ${config.config_file}` : `${CONFIG_FILE_ENV} names no configuration file`;
   return new ConfigError(
     'backends',
     `no backends are configured (${where}): list them under 'backends', or run only the scheduler role; the embedded demo backends are used only by npm start (worker --demo)`,

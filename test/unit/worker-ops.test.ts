@@ -151,6 +151,20 @@ class FakeWorker implements PolledWorker {
 }
 
 describe('health', () => {
+  it('not ready while the Temporal server cannot be reached at start, with the last try as the reason', () => {
+    const h = new WorkerHealth({ scheduler: true, backends: [] }, 30_000);
+    h.noteConnect({ attempt: 3, error: 'transport error: connection refused' });
+    const r = h.report();
+    assert.equal(r.status, 'starting');
+    assert.equal(r.ready, false);
+    assert.ok(r.reasons.includes('cannot reach the Temporal server yet (try 3): transport error: connection refused'), r.reasons.join('; '));
+    h.noteConnect(null);
+    h.addWorker('scheduler', new FakeWorker('RUNNING', { taskQueue: 'cinder-scheduler' }));
+    h.markStarted();
+    assert.deepEqual(h.report().reasons, []);
+    assert.equal(h.report().ready, true);
+  });
+
   it('starting, ok, failing, stopping; ready only with fresh stats reports', () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const h = new WorkerHealth({ scheduler: true, backends: ['hostA@lvm'] }, 30_000, () => now);
