@@ -292,7 +292,20 @@ CREATE INDEX fault_rules_host_op ON fault_rules (host, op);
 `,
   },
   {
+    // Which create owns a row or reservation: its workflow's first run id. Null on rows made before.
     version: 2,
+    name: 'owners of volumes and quota reservations',
+    up: `
+ALTER TABLE volumes ADD COLUMN owner TEXT;
+ALTER TABLE quota_reservations ADD COLUMN owner TEXT;
+`,
+    postgres: `
+ALTER TABLE volumes ADD COLUMN owner ${PG_TEXT};
+ALTER TABLE quota_reservations ADD COLUMN owner ${PG_TEXT};
+`,
+  },
+  {
+    version: 3,
     name: 'fault rules that fail after the write; whether a volume service injects faults',
     // stage: NULL (before the operation), after_write, partial_write. fault_injection: NULL for a
     // service that has not said (an older build), else 0 or 1.
