@@ -74,17 +74,7 @@ const db = (summary: string) =>
  * waited for, said in the volume's events and the workflow's details: never a silent leak.
  */
 export async function deleteVolume(input: DeleteVolumeInput): Promise<DeleteVolumeResult> {
-  if (typeof input?.volume_id !== 'string' || input.volume_id === '') {
-    throw ApplicationFailure.create({ type: 'InvalidInput', message: "Invalid input for field 'volume_id': a volume id is required", nonRetryable: true });
-  }
-  const volumeId = input.volume_id;
-  if (workflowInfo().workflowId !== deleteVolumeWorkflowId(volumeId)) {
-    throw ApplicationFailure.create({
-      type: 'InvalidInput',
-      message: `the workflow id must be ${deleteVolumeWorkflowId(volumeId)} (one delete per volume), got ${workflowInfo().workflowId}`,
-      nonRetryable: true,
-    });
-  }
+  const volumeId = checkDeleteInput(input);
   const state: DeleteVolumeState = { volume_id: volumeId, status: 'deleting', phase: 'checking', backend_id: null, create_cancelled: false, last_error: null };
   setHandler(deleteStateQuery, () => state);
   const show = () => showDeleteDetails(state);
@@ -155,6 +145,25 @@ export async function deleteVolume(input: DeleteVolumeInput): Promise<DeleteVolu
   upsert([{ key: VolumeStatus, value: 'deleted' }]);
   show();
   return result;
+}
+
+/** The volume id of a well-formed input whose workflow id is `delete-volume-<id>`; else InvalidInput. */
+function checkDeleteInput(input: DeleteVolumeInput): string {
+  if (typeof input?.volume_id !== 'string' || input.volume_id === '') {
+    throw ApplicationFailure.create({ type: 'InvalidInput', message: "Invalid input for field 'volume_id': a volume id is required", nonRetryable: true });
+  }
+  if (input.force !== undefined && typeof input.force !== 'boolean') {
+    throw ApplicationFailure.create({ type: 'InvalidInput', message: "Invalid input for field 'force': must be true or false", nonRetryable: true });
+  }
+  const expected = deleteVolumeWorkflowId(input.volume_id);
+  if (workflowInfo().workflowId !== expected) {
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      message: `the workflow id must be ${expected} (one delete per volume), got ${workflowInfo().workflowId}`,
+      nonRetryable: true,
+    });
+  }
+  return input.volume_id;
 }
 
 /** A volume still `creating`: cancel its create, wait until its compensations have run, then take

@@ -365,7 +365,8 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
   it('while a cancel is pending, show says so and a second cancel says it was already requested', async () => {
     await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'hang', remaining: 1, volume_name: 'cli-cancel-pending' });
     // A slow compensation keeps the cancel pending for a while.
-    await c.store.addFaultRule({ host: c.host('A'), op: 'delete', action: 'delay', delay_ms: 8000, remaining: 1, volume_name: 'cli-cancel-pending' });
+    // (long enough for two CLI processes to start on a loaded machine).
+    await c.store.addFaultRule({ host: c.host('A'), op: 'delete', action: 'delay', delay_ms: 25_000, remaining: 1, volume_name: 'cli-cancel-pending' });
     const r = await cli(['create', '--size', '1', '--name', 'cli-cancel-pending', '--json']);
     assert.equal(r.code, 0, show(r));
     const id = JSON.parse(r.stdout).volume.id as string;
