@@ -45,7 +45,9 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
   process.once('SIGTERM', onSignal);
 
   try {
-    if (!process.env.TEMPORAL_ADDRESS) {
+    // A cluster named by the environment or a chosen temporal.toml profile is used, not started.
+    const named = process.env.TEMPORAL_ADDRESS || process.env.TEMPORAL_PROFILE || process.env.TEMPORAL_CONFIG_FILE;
+    if (!named) {
       const [host, port] = config.temporal.address.split(':');
       server = await startDevServer({
         ip: host,
@@ -56,7 +58,8 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
         progress: out,
       });
     } else {
-      out(`using the Temporal cluster at ${config.temporal.address} (TEMPORAL_ADDRESS)`);
+      const from = config.temporal.profile ? `profile ${config.temporal.profile.name} of ${config.temporal.profile.file}` : 'TEMPORAL_ADDRESS';
+      out(`using the Temporal cluster at ${config.temporal.address} (${from})`);
     }
     const uiUrl = server?.uiUrl ?? process.env.TEMPORAL_UI_URL ?? null;
     const env = { ...process.env, TEMPORAL_ADDRESS: config.temporal.address };

@@ -6,16 +6,12 @@ import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../domain/validation
 import type { VolumeType } from '../domain/volume';
 import { BackendConfigError, parseBackendConfigs, type ResolvedBackendConfig } from '../drivers/backend-config';
 import { demoBackends, DEMO_VOLUME_TYPES } from './demo-defaults';
+import { loadTemporalSettings, TemporalSettingError, type TemporalSettings } from './temporal-config';
 
 /** Everything a worker or the CLI needs, after defaults, the config file and the environment. */
 export interface AppConfig {
-  temporal: {
-    address: string;
-    namespace: string;
-    /** mTLS client certificate and key (Temporal Cloud, self-hosted with TLS). */
-    tls?: { client_cert_path?: string; client_key_path?: string; server_ca_cert_path?: string; server_name?: string };
-    api_key?: string;
-  };
+  /** The Temporal connection (temporal.toml profile, `temporal:` section, TEMPORAL_* variables). */
+  temporal: TemporalSettings;
   /** `sqlite:<path>` (default) or a PostgreSQL URL. */
   database_url: string;
   /** Where local state lives: the dev server's db, the default SQLite file, demo pools. */
@@ -93,14 +89,28 @@ const bool: Parser = (raw, name) => {
 
 /** Every environment variable the configuration reads, and the setting it sets. The docker files
  *  are checked against this list, so a variable they set is one that is read. */
-export const ENV_SETTINGS: Readonly<Record<string, { setting: string; parse: Parser; doc: string }>> = {
-  TEMPORAL_ADDRESS: { setting: 'temporal.address', parse: str, doc: 'host:port of the Temporal frontend (default 127.0.0.1:7233)' },
-  TEMPORAL_NAMESPACE: { setting: 'temporal.namespace', parse: str, doc: 'namespace (default "default")' },
-  TEMPORAL_TLS_CLIENT_CERT_PATH: { setting: 'temporal.tls.client_cert_path', parse: str, doc: 'mTLS client certificate (PEM)' },
-  TEMPORAL_TLS_CLIENT_KEY_PATH: { setting: 'temporal.tls.client_key_path', parse: str, doc: 'mTLS client key (PEM)' },
-  TEMPORAL_TLS_SERVER_CA_CERT_PATH: { setting: 'temporal.tls.server_ca_cert_path', parse: str, doc: 'CA that signed the server certificate' },
-  TEMPORAL_TLS_SERVER_NAME: { setting: 'temporal.tls.server_name', parse: str, doc: 'server name to verify (SNI)' },
-  TEMPORAL_API_KEY: { setting: 'temporal.api_key', parse: str, doc: 'API key (Temporal Cloud); implies TLS' },
+export interface EnvSetting {
+  setting: string;
+  parse: Parser;
+  doc: string;
+  /** Read by @temporalio/envconfig (temporal-config.ts), not by the loop in loadConfig. */
+  envconfig?: true;
+}
+
+export const ENV_SETTINGS: Readonly<Record<string, EnvSetting>> = {
+  TEMPORAL_ADDRESS: { setting: 'temporal.address', parse: str, envconfig: true, doc: 'host:port of the Temporal frontend (default 127.0.0.1:7233)' },
+  TEMPORAL_NAMESPACE: { setting: 'temporal.namespace', parse: str, envconfig: true, doc: 'namespace (default "default")' },
+  TEMPORAL_PROFILE: { setting: 'temporal.profile', parse: str, envconfig: true, doc: 'profile of the temporal.toml file to start from (default "default")' },
+  TEMPORAL_CONFIG_FILE: { setting: 'temporal.config_file', parse: str, envconfig: true, doc: 'the temporal.toml file (default ~/.config/temporalio/temporal.toml, when it exists)' },
+  TEMPORAL_TLS: { setting: 'temporal.tls.disabled', parse: str, envconfig: true, doc: 'true: TLS on, false: TLS off (the file key says the opposite: disabled)' },
+  TEMPORAL_TLS_CLIENT_CERT_PATH: { setting: 'temporal.tls.client_cert_path', parse: str, envconfig: true, doc: 'mTLS client certificate (PEM)' },
+  TEMPORAL_TLS_CLIENT_CERT_DATA: { setting: 'temporal.tls.client_cert_data', parse: str, envconfig: true, doc: 'mTLS client certificate, inline PEM' },
+  TEMPORAL_TLS_CLIENT_KEY_PATH: { setting: 'temporal.tls.client_key_path', parse: str, envconfig: true, doc: 'mTLS client key (PEM)' },
+  TEMPORAL_TLS_CLIENT_KEY_DATA: { setting: 'temporal.tls.client_key_data', parse: str, envconfig: true, doc: 'mTLS client key, inline PEM' },
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: { setting: 'temporal.tls.server_ca_cert_path', parse: str, envconfig: true, doc: 'CA that signed the server certificate' },
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: { setting: 'temporal.tls.server_ca_cert_data', parse: str, envconfig: true, doc: 'CA that signed the server certificate, inline PEM' },
+  TEMPORAL_TLS_SERVER_NAME: { setting: 'temporal.tls.server_name', parse: str, envconfig: true, doc: 'server name to verify (SNI)' },
+  TEMPORAL_API_KEY: { setting: 'temporal.api_key', parse: str, envconfig: true, doc: 'API key (Temporal Cloud); implies TLS' },
   CINDER_DATABASE_URL: { setting: 'database_url', parse: str, doc: 'volume database: sqlite:<path> or postgres://...' },
   CINDER_DATA_DIR: { setting: 'data_dir', parse: str, doc: 'local state folder (default .data)' },
   CINDER_SCHEDULER_TASK_QUEUE: { setting: 'scheduler_task_queue', parse: str, doc: 'task queue of the scheduler pool (default cinder-scheduler)' },
@@ -215,8 +225,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   // A value from the environment is named by its variable in errors, one from the file by its key.
   const fromEnv = new Map<string, string>();
-  for (const [name, { setting, parse }] of Object.entries(ENV_SETTINGS)) {
-    const value = env[name];
+  for (const [name, { setting, parse, envconfig }] of Object.entries(ENV_SETTINGS)) {
+    const value = envconfig ? undefined : env[name];
     if (value !== undefined && value !== '') {
       setPath(raw, setting, parse(value, name));
       fromEnv.set(setting, name);
@@ -224,7 +234,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   const named = (setting: string) => fromEnv.get(setting) ?? setting;
   const dataDir = path.resolve(cwd, String(raw.data_dir ?? '.data'));
-  const temporalRaw = (raw.temporal ?? {}) as AppConfig['temporal'];
+  let temporal: TemporalSettings;
+  try {
+    temporal = loadTemporalSettings(env, raw.temporal, cwd);
+  } catch (err) {
+    if (err instanceof TemporalSettingError) throw new ConfigError(err.setting, err.message);
+    throw err;
+  }
 
   let createDefaults: CreateOptions;
   try {
@@ -252,12 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError('volume_types', 'must be a list of { name, extra_specs }');
   }
   return {
-    temporal: {
-      address: temporalRaw.address ?? '127.0.0.1:7233',
-      namespace: temporalRaw.namespace ?? 'default',
-      ...(temporalRaw.tls ? { tls: temporalRaw.tls } : {}),
-      ...(temporalRaw.api_key ? { api_key: temporalRaw.api_key } : {}),
-    },
+    temporal,
     database_url: String(raw.database_url ?? `sqlite:${path.join(dataDir, 'cinder.db')}`),
     data_dir: dataDir,
     scheduler_task_queue: String(raw.scheduler_task_queue ?? 'cinder-scheduler'),
