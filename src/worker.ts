@@ -21,7 +21,8 @@ import { createApiActivities } from './activities/api-activities';
 import { createSchedulerActivities } from './activities/scheduler-activities';
 import { createVolumeActivities } from './activities/volume-activities';
 import { ConfigError, ENV_SETTINGS, CONFIG_FILE_ENV, loadConfig, parseListenAddress, type AppConfig, type VersioningConfig } from './config/config';
-import { ensureSearchAttributes } from './dev-server/search-attributes-admin';
+import { ensureSearchAttributes } from './client/search-attributes-admin';
+import { redactUrl } from './domain/secrets';
 import { volumeTaskQueue } from './domain/volume';
 import { createDriver } from './drivers';
 import type { ResolvedBackendConfig } from './drivers/backend-config';
@@ -212,10 +213,6 @@ function checkConfig(config: AppConfig, roles: Roles): Record<string, unknown> {
     versioning: config.versioning ?? null,
     log: { level: config.log_level, format: config.log_format, sdk_level: config.sdk_log_level },
   };
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {

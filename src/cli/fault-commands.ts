@@ -2,7 +2,7 @@
  *  database, so running volume workers pick them up at their next operation). */
 import { loadConfig } from '../config/config';
 import { CINDER_ERROR_TYPES } from '../domain/cinder-errors';
-import type { FaultRule } from '../drivers/faults';
+import type { FaultRule } from '../domain/faults';
 import { openVolumeStore } from '../store';
 import { parseCommand } from './args';
 import { EXIT, UsageError, type Command } from './errors';

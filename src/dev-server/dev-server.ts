@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES, searchAttributeCliType } from '../workflows/search-attributes';
-import { ensureSearchAttributes } from './search-attributes-admin';
+import { ensureSearchAttributes } from '../client/search-attributes-admin';
 import { resolveTemporalCli, type CliSource } from './temporal-cli';
 
 export interface DevServerOptions {

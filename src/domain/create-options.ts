@@ -1,4 +1,4 @@
-import type { FilterName, WeigherSpec } from '../scheduler/types';
+import type { FilterName, WeigherSpec } from './pools';
 import { CinderError } from './cinder-errors';
 
 /**
