@@ -128,7 +128,10 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
 
   if (!cli) {
     progress('no Temporal CLI found and no Go toolchain: using the SDK download of the dev server');
-    const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+    // A dev dependency: a production install (npm ci --omit=dev) has a cluster, not this fallback.
+    const { TestWorkflowEnvironment } = await import('@temporalio/testing').catch((err: Error) => {
+      throw new Error(`no Temporal CLI found, and @temporalio/testing (a dev dependency) cannot be loaded to download one: ${err.message}`);
+    });
     const env = await TestWorkflowEnvironment.createLocal({
       server: {
         ip, port, ui, uiPort, namespace, dbFilename: opts.dbFilename,

@@ -1,7 +1,8 @@
 /**
- * `npm run build:bundle [out]`: bundles the workflow code (src/workflows) once, for production
- * workers, so a worker start does not run webpack. Writes dist/workflow-bundle.js by default; a
- * worker uses it when CINDER_WORKFLOW_BUNDLE (workflow_bundle_path) names it.
+ * `npm run build:bundle [out]` (node dist/build-bundle.js): bundles the workflow code once, for
+ * production workers, so a worker start does not run webpack. Compiled with the rest by `npm run
+ * build`; it bundles the workflows next to it (dist/workflows, or src/workflows under tsx). Writes
+ * dist/workflow-bundle.js by default; a worker uses it when CINDER_WORKFLOW_BUNDLE names it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,7 @@ const ROOT = path.resolve(__dirname, '..');
 
 export async function buildWorkflowBundle(outFile: string): Promise<{ file: string; bytes: number }> {
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve(path.join(ROOT, 'src', 'workflows')),
+    workflowsPath: require.resolve('./workflows'),
     logger: {
       log: () => undefined,
       trace: () => undefined,
