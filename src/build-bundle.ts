@@ -10,9 +10,18 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 
 const ROOT = path.resolve(__dirname, '..');
 
+/** Bundled with the workflows: the OpenTelemetry workflow interceptors (workflows/interceptors.ts).
+ *  A worker that bundles at start passes the same list as interceptors.workflowModules. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./workflows/interceptors')];
+
+/** What bundleWorkflowCode gets, here and in the replay test: the same code as production. */
+export function bundleOptions(): { workflowsPath: string; workflowInterceptorModules: string[] } {
+  return { workflowsPath: require.resolve('./workflows'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES };
+}
+
 export async function buildWorkflowBundle(outFile: string): Promise<{ file: string; bytes: number }> {
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('./workflows'),
+    ...bundleOptions(),
     logger: {
       log: () => undefined,
       trace: () => undefined,

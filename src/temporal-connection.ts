@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { toClientOptions } from '@temporalio/envconfig';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { AppConfig } from './config/config';
+import { tracingClientInterceptors } from './observability/tracing';
 
 /** The SDK's connection options, made by envconfig from the loaded settings (it reads the TLS files
  *  and turns TLS on for an API key, as the Temporal CLI does). */
@@ -24,5 +25,5 @@ export function connectWorker(config: AppConfig): Promise<NativeConnection> {
 
 export async function connectClient(config: AppConfig): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(config));
-  return new Client({ connection, namespace: config.temporal.namespace });
+  return new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
 }

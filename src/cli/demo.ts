@@ -14,6 +14,7 @@ import { startDevServer, type RunningDevServer } from '../dev-server/dev-server'
 import { WorkerProcess } from '../dev-server/worker-process';
 import { openVolumeStore } from '../store';
 import { connectionOptions } from '../temporal-connection';
+import { tracingClientInterceptors } from '../observability/tracing';
 import { table } from './format';
 
 interface DemoCase {
@@ -72,7 +73,7 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
 
     const store = await openVolumeStore(config.database_url);
     const connection = await Connection.connect(connectionOptions(config));
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
     const project = 'demo';
     // The demo project may create as many volumes as it likes, run after run.
     await store.setQuotaLimit(project, 'volumes', -1);

@@ -1,6 +1,7 @@
 /** `cinder-temporal <command>`: the project's command line. */
 import path from 'node:path';
 import { loadConfig } from '../config/config';
+import { startTracing, type Tracing } from '../observability/tracing';
 import { startDevServer } from '../dev-server/dev-server';
 import { cachedCliPath, resolveTemporalCli, TEMPORAL_CLI_VERSION } from '../dev-server/temporal-cli';
 import { runDemo } from './demo';
@@ -98,6 +99,14 @@ export async function run(argv: string[]): Promise<void> {
     out(`usage: ${command.usage}\n\n${command.summary}${command.help ? `\n\n${command.help}` : ''}`);
     code = 0;
   } else {
+    // Traces of the CLI's own calls (a create's start span) when an OTLP endpoint is configured; a
+    // configuration mistake is the command's to report.
+    let tracing: Tracing | null = null;
+    try {
+      tracing = startTracing(loadConfig().tracing, 'cinder-temporal-cli');
+    } catch {
+      tracing = null;
+    }
     try {
       code = await command.run(args);
     } catch (e) {
@@ -108,6 +117,8 @@ export async function run(argv: string[]): Promise<void> {
       else err(`${failure.type === 'ConfigError' ? 'configuration error: ' : 'ERROR: '}${failure.message}`);
       if (args.includes('--json')) out(JSON.stringify({ error: { type: failure.type, message: failure.message, ...(failure.option ? { option: failure.option } : {}) } }));
       code = failure.code;
+    } finally {
+      await tracing?.shutdown().catch(() => undefined);
     }
   }
   process.exit(code);

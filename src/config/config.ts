@@ -39,6 +39,8 @@ export interface AppConfig {
   metrics_address?: string;
   /** host:port of the health endpoint (`/healthz`, `/readyz`); absent: none. Port 0 picks a free port. */
   health_address?: string;
+  /** OpenTelemetry traces over OTLP/HTTP; absent: no traces exported. */
+  tracing?: { otlp_traces_endpoint: string; service_name?: string };
   /** Worker Versioning of the scheduler worker (the one that runs workflow code); absent: unversioned. */
   versioning?: VersioningConfig;
   /** Which file the config came from, if any. */
@@ -129,6 +131,9 @@ export const ENV_SETTINGS: Readonly<Record<string, EnvSetting>> = {
   CINDER_HEALTH_ADDRESS: { setting: 'health_address', parse: str, doc: 'host:port of the /healthz and /readyz endpoint, e.g. 0.0.0.0:8080 (default: none; port 0: any free port)' },
   TEMPORAL_DEPLOYMENT_NAME: { setting: 'versioning.deployment_name', parse: str, doc: 'Worker Deployment name of the scheduler worker; with TEMPORAL_WORKER_BUILD_ID turns Worker Versioning on' },
   TEMPORAL_WORKER_BUILD_ID: { setting: 'versioning.build_id', parse: str, doc: 'build id of this scheduler worker (image tag, git sha) for Worker Versioning' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: { setting: 'tracing.otlp_endpoint', parse: str, doc: 'OTLP/HTTP base URL (e.g. http://otel-collector:4318): traces go to <url>/v1/traces (default: no traces)' },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { setting: 'tracing.otlp_traces_endpoint', parse: str, doc: 'OTLP/HTTP traces URL as is (wins over OTEL_EXPORTER_OTLP_ENDPOINT)' },
+  OTEL_SERVICE_NAME: { setting: 'tracing.service_name', parse: str, doc: 'service.name of the spans (default cinder-temporal-worker, or cinder-temporal-cli)' },
   CINDER_VERSIONING_BEHAVIOR: { setting: 'versioning.default_behavior', parse: str, doc: 'default versioning behavior of workflows: PINNED (default) or AUTO_UPGRADE' },
 };
 
@@ -163,8 +168,24 @@ function readFile(file: string): Record<string, unknown> {
 const KNOWN_KEYS = new Set([
   'temporal', 'database_url', 'data_dir', 'scheduler_task_queue', 'create_defaults', 'request_limits',
   'stats_interval_ms', 'backends', 'volume_types', 'workflow_bundle_path', 'shutdown_grace_ms', 'log_level',
-  'log_format', 'sdk_log_level', 'metrics_address', 'health_address', 'versioning',
+  'log_format', 'sdk_log_level', 'metrics_address', 'health_address', 'versioning', 'tracing',
 ]);
+const TRACING_KEYS = ['otlp_endpoint', 'otlp_traces_endpoint', 'service_name'];
+
+/** Traces are on when an OTLP endpoint is set: the traces URL as given, or the base URL with
+ *  /v1/traces appended (the OpenTelemetry spec's rule for OTEL_EXPORTER_OTLP_ENDPOINT). */
+function tracingConfig(raw: unknown): AppConfig['tracing'] {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('tracing', `must be a mapping of ${TRACING_KEYS.join(', ')}`);
+  const t = raw as Record<string, unknown>;
+  for (const key of Object.keys(t)) {
+    if (!TRACING_KEYS.includes(key)) throw new ConfigError(`tracing.${key}`, `is not a known setting (known: ${TRACING_KEYS.join(', ')})`);
+  }
+  const base = t.otlp_endpoint ? String(t.otlp_endpoint).replace(/\/+$/, '') : undefined;
+  const url = t.otlp_traces_endpoint ? String(t.otlp_traces_endpoint) : base ? `${base}/v1/traces` : undefined;
+  if (!url) return undefined;
+  return { otlp_traces_endpoint: url, ...(t.service_name ? { service_name: String(t.service_name) } : {}) };
+}
 const VERSIONING_KEYS = ['deployment_name', 'build_id', 'default_behavior'];
 
 function oneOf<T extends string>(setting: string, value: unknown, allowed: readonly T[], fallback: T, normalize = (v: string) => v): T {
@@ -263,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const metricsAddress = parseListenAddress(named('metrics_address'), raw.metrics_address);
   const healthAddress = parseListenAddress(named('health_address'), raw.health_address);
   const versioning = versioningConfig(raw.versioning, named);
+  const tracing = tracingConfig(raw.tracing);
   const volumeTypes = (raw.volume_types ?? DEMO_VOLUME_TYPES) as VolumeType[];
   if (!Array.isArray(volumeTypes) || volumeTypes.some((t) => typeof t?.name !== 'string')) {
     throw new ConfigError('volume_types', 'must be a list of { name, extra_specs }');
@@ -285,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ...(metricsAddress ? { metrics_address: formatListenAddress(metricsAddress) } : {}),
     ...(healthAddress ? { health_address: formatListenAddress(healthAddress) } : {}),
     ...(versioning ? { versioning } : {}),
+    ...(tracing ? { tracing } : {}),
     ...(file ? { config_file: file } : {}),
   };
 }
