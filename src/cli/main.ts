@@ -68,7 +68,9 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'run worker roles: scheduler, volume --backend host@backend (default: all)',
     usage: 'cinder-temporal worker [scheduler] [volume --backend host@backend]...',
     run: async (args) => {
-      // Loaded only here: the worker SDK (native core) is not needed by the other commands.
+      // Loaded only here: the worker SDK (native core) is not needed by the other commands. A
+      // require, not import(): the compiled CommonJS dist/ resolves '../worker' without an extension.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { main: workerMain } = require('../worker') as typeof import('../worker');
       await workerMain(args);
       return 0;

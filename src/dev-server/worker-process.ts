@@ -73,7 +73,7 @@ export class WorkerProcess {
     });
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker ${options.roles.join(' ')} not ready in time; stderr: ${stderr}`)), options.readyTimeoutMs ?? 60_000);
-      this.exited.then(({ code, signal }) => {
+      void this.exited.then(({ code, signal }) => {
         clearTimeout(timer);
         reject(new Error(`worker ${options.roles.join(' ')} exited (${signal ?? code}) before it was ready: ${stderr}`));
       });

@@ -129,6 +129,7 @@ describe('compiled worker (dist/worker.js) in a production install', { timeout: 
     );
     const env = cleanEnv({ TEMPORAL_ADDRESS: address, CINDER_CONFIG: config, CINDER_WORKFLOW_BUNDLE: bundle, CINDER_PROJECT_ID: `p-${id}` });
     // The compiled launcher, loaded from the production tree, starts the compiled worker.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known only at run time
     const compiled = require(path.join(DIST, 'dev-server', 'worker-process.js')) as typeof import('../../src/dev-server/worker-process');
     assert.deepEqual(compiled.workerCommand(path.join(DIST, 'dev-server', 'worker-process.js')), [path.join(DIST, 'worker.js')], 'plain node, no tsx');
     worker = new compiled.WorkerProcess({ roles: ['all'], env, logFile: path.join(PROD, 'worker.log') });
