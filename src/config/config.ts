@@ -44,8 +44,20 @@ export interface AppConfig {
   tracing?: { otlp_traces_endpoint: string; service_name?: string };
   /** Worker Versioning of the scheduler worker (the one that runs workflow code); absent: unversioned. */
   versioning?: VersioningConfig;
+  /** Volume workers consult the fault rules (faults add) before backend operations. Off unless
+   *  configured: demos and tests turn it on; production never pays for the rule lookups. */
+  fault_injection: boolean;
+  /** How long a worker keeps retrying to reach the Temporal server at start before it gives up. */
+  connect_deadline_ms: number;
   /** Which file the config came from, if any. */
   config_file?: string;
+}
+
+/** loadConfig's options: what only `npm start` / `demo` uses. */
+export interface LoadConfigOptions {
+  /** The embedded demo: its two file backends when the configuration names none, and fault
+   *  injection on unless configured off. */
+  demo?: boolean;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -135,6 +147,8 @@ export const ENV_SETTINGS: Readonly<Record<string, EnvSetting>> = {
   OTEL_EXPORTER_OTLP_ENDPOINT: { setting: 'tracing.otlp_endpoint', parse: str, doc: 'OTLP/HTTP base URL (e.g. http://otel-collector:4318): traces go to <url>/v1/traces (default: no traces)' },
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { setting: 'tracing.otlp_traces_endpoint', parse: str, doc: 'OTLP/HTTP traces URL as is (wins over OTEL_EXPORTER_OTLP_ENDPOINT)' },
   OTEL_SERVICE_NAME: { setting: 'tracing.service_name', parse: str, doc: 'service.name of the spans (default cinder-temporal-worker, or cinder-temporal-cli)' },
+  CINDER_FAULT_INJECTION: { setting: 'fault_injection', parse: bool, doc: 'volume workers apply fault rules (cinder-temporal faults): for demos and drills only (default false)' },
+  CINDER_CONNECT_DEADLINE_MS: { setting: 'connect_deadline_ms', parse: int, doc: 'how long a worker retries reaching the Temporal server at start before it exits (default 300000)' },
   CINDER_VERSIONING_BEHAVIOR: { setting: 'versioning.default_behavior', parse: str, doc: 'default versioning behavior of workflows: PINNED (default) or AUTO_UPGRADE' },
 };
 
@@ -169,7 +183,8 @@ function readFile(file: string): Record<string, unknown> {
 const KNOWN_KEYS = new Set([
   'temporal', 'database_url', 'data_dir', 'scheduler_task_queue', 'create_defaults', 'request_limits',
   'stats_interval_ms', 'backends', 'volume_types', 'workflow_bundle_path', 'shutdown_grace_ms', 'log_level',
-  'log_format', 'sdk_log_level', 'metrics_address', 'health_address', 'versioning', 'tracing',
+  'log_format', 'sdk_log_level', 'metrics_address', 'health_address', 'versioning', 'fault_injection',
+  'connect_deadline_ms', 'tracing',
 ]);
 const TRACING_KEYS = ['otlp_endpoint', 'otlp_traces_endpoint', 'service_name'];
 
@@ -235,11 +250,11 @@ function versioningConfig(raw: unknown, named: (setting: string) => string): Ver
 }
 
 /**
- * Loads the configuration: embedded defaults (a local demo with two file backends under data_dir),
- * then the file named by CINDER_CONFIG (YAML or JSON), then the environment. Every mistake names its
- * setting.
+ * Loads the configuration: built-in defaults, then the file named by CINDER_CONFIG (YAML or JSON),
+ * then the environment. Every mistake names its setting. Backends come only from the configuration,
+ * except for the demo (options.demo), which falls back on two file backends under data_dir.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), options: LoadConfigOptions = {}): AppConfig {
   const file = env[CONFIG_FILE_ENV] ? path.resolve(cwd, env[CONFIG_FILE_ENV]!) : undefined;
   const raw: Record<string, unknown> = file ? readFile(file) : {};
   for (const key of Object.keys(raw)) {
@@ -278,7 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   let backends: ResolvedBackendConfig[];
   try {
-    backends = raw.backends === undefined ? demoBackends(dataDir) : parseBackendConfigs(raw.backends, 'backends');
+    backends = raw.backends === undefined ? (options.demo ? demoBackends(dataDir) : []) : parseBackendConfigs(raw.backends, 'backends');
   } catch (err) {
     if (err instanceof BackendConfigError) throw new ConfigError(err.setting, err.message);
     throw err;
@@ -288,6 +303,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(key, 'must be a number >= 0');
     return v;
   };
+  const faultInjection = raw.fault_injection ?? options.demo ?? false;
+  if (typeof faultInjection !== 'boolean') throw new ConfigError(named('fault_injection'), `must be true or false, got '${String(faultInjection)}'`);
   const metricsAddress = parseListenAddress(named('metrics_address'), raw.metrics_address);
   const healthAddress = parseListenAddress(named('health_address'), raw.health_address);
   const versioning = versioningConfig(raw.versioning, named);
@@ -315,6 +332,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ...(healthAddress ? { health_address: formatListenAddress(healthAddress) } : {}),
     ...(versioning ? { versioning } : {}),
     ...(tracing ? { tracing } : {}),
+    fault_injection: faultInjection,
+    connect_deadline_ms: num('connect_deadline_ms', 300_000),
     ...(file ? { config_file: file } : {}),
   };
 }

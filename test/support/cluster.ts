@@ -38,6 +38,8 @@ export interface ClusterOptions {
   databaseUrl?: string;
   /** Extra environment of every worker process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
   env?: NodeJS.ProcessEnv;
+  /** fault_injection in the workers' configuration (default true: tests inject faults). */
+  faultInjection?: boolean;
 }
 
 /** Fast timeouts so failure paths take seconds, not minutes. */
@@ -114,6 +116,7 @@ export class Cluster {
         scheduler_task_queue: this.taskQueue,
         stats_interval_ms: 500,
         shutdown_grace_ms: 5000,
+        fault_injection: this.options.faultInjection ?? true,
         create_defaults: { ...TEST_CREATE_DEFAULTS, ...this.options.createDefaults },
         backends: this.backends.map((b) => this.backendConfig(b.name)),
       }),

@@ -95,7 +95,14 @@ describe('compiled worker (dist/worker.js) in a production install', { timeout: 
     const help = await run(process.execPath, [entry, '--help'], { cwd: PROD, env: cleanEnv() });
     assert.match(help.stdout, /usage: worker/);
 
-    const check = await run(process.execPath, [entry, '--check-config', 'all'], { cwd: PROD, env: cleanEnv() });
+    // Without a configuration there are no backends: serving them is refused; the demo has its own.
+    const noBackends = await run(process.execPath, [entry, '--check-config', 'all'], { cwd: PROD, env: cleanEnv() }).then(
+      () => assert.fail('a worker with no backends configured must refuse to serve them'),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(noBackends.code, 2);
+    assert.match(noBackends.stderr, /configuration error: backends: no backends are configured/);
+    const check = await run(process.execPath, [entry, '--check-config', '--demo', 'all'], { cwd: PROD, env: cleanEnv() });
     const summary = JSON.parse(check.stdout) as { ok: boolean; workflow_code: { path?: string }; roles: { scheduler: boolean } };
     assert.equal(summary.ok, true);
     assert.equal(summary.roles.scheduler, true);
