@@ -11,6 +11,7 @@ import { DELETABLE_STATUSES, invalidVolumeForDelete, splitBackendId, type Volume
 import { openVolumeStore } from '../store';
 import type { PoolRow, VolumeStore } from '../store/volume-store';
 import { connectionOptions } from '../temporal-connection';
+import { tracingClientInterceptors } from '../observability/tracing';
 import type { CreateVolumeState } from '../workflows/create-volume';
 import { runningDelete, startDeleteVolume, type VolumeDeleteHandle } from './deletes';
 import { volumeHistory, type VolumeHistory } from './history';
@@ -91,7 +92,7 @@ export class VolumeService {
    *  database only when a call first needs them. */
   static fromConfig(config: AppConfig): VolumeService {
     const connection = Connection.lazy(connectionOptions(config));
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
     const service = new VolumeService(client, () => openVolumeStore(config.database_url, storeOptions(config)), {
       taskQueue: config.scheduler_task_queue,
       serviceDownTimeS: config.create_defaults.service_down_time_s,

@@ -15,7 +15,7 @@ import { quotaShowTable, quotaUsageTable } from '../../src/cli/quota-commands';
 import { attemptOutcomeLine, historyText, withType } from '../../src/cli/views';
 import type { VolumeHistory } from '../../src/client/history';
 import { ConfigError, devServerPorts, loadConfig } from '../../src/config/config';
-import type { FaultRule } from '../../src/drivers/faults';
+import type { FaultRule } from '../../src/domain/faults';
 import { sdkLogRecord } from '../../src/observability/telemetry';
 import { openVolumeStore } from '../../src/store';
 
