@@ -4,6 +4,7 @@
 // tsx (a dev dependency). A production install (npm ci --omit=dev) has no tsx and needs dist/.
 const fs = require('node:fs');
 const path = require('node:path');
+const { setInterval, clearInterval } = require('node:timers');
 
 const root = path.join(__dirname, '..');
 

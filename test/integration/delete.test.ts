@@ -159,6 +159,8 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
     assert.equal(handle.existing, true);
     await eventually(async () => (await handle.status()).phase === 'waiting for the volume service', 30_000, 'the delete to wait for B');
     assert.equal((await c.store.getVolume(id))?.status, 'deleting');
+    // Recorded by the step right after the phase changes: visible, once.
+    await eventually(async () => (await c.store.listEvents({ volume_id: id, event_type: 'volume.delete.waiting' })).length > 0, 30_000, 'the waiting event');
     assert.equal((await c.store.listEvents({ volume_id: id, event_type: 'volume.delete.waiting' })).length, 1);
     const shown = await cli(['show', id]);
     assert.match(shown.stdout, /\| delete_progress +\| deleting: waiting for the volume service \(/, show(shown));
