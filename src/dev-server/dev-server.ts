@@ -16,8 +16,11 @@ export interface DevServerOptions {
   /** SQLite file that keeps every workflow across restarts; absent: in memory. */
   dbFilename?: string;
   namespace?: string;
-  /** Dynamic config overrides, e.g. { 'limit.historyCount.suggestContinueAsNew': 40 }. */
+  /** Dynamic config overrides, e.g. { 'limit.historyCount.suggestContinueAsNew': 40 }, merged over
+   *  LOCAL_DYNAMIC_CONFIG. */
   dynamicConfig?: Record<string, unknown>;
+  /** Leave out LOCAL_DYNAMIC_CONFIG (the server's stock settings): to measure what it buys. */
+  stockDynamicConfig?: boolean;
   /** Where the server's own log goes; default: discarded. */
   logFile?: string;
   /** Reuse a server already answering on ip:port instead of failing. Default true. */
@@ -36,6 +39,23 @@ export interface RunningDevServer {
   /** Stops the server if this call started it; a reused server is left running. */
   stop(): Promise<void>;
 }
+
+/**
+ * The dev server runs one history shard, and each of its queue processors reads new tasks at most
+ * `MaxPollRPS` times a second per shard (default 20): on one shard every workflow and activity
+ * dispatch waits for the next read, about 45 ms on average. A cluster spreads that over hundreds
+ * of shards; here the limits go up so a local create costs what its round trips cost. One
+ * task-queue partition: with the default four, a poll waits on one partition while the task sits
+ * in another, and bursts of starts stall a few tasks for seconds. docs/deploy.md says which of
+ * these a real cluster needs.
+ */
+export const LOCAL_DYNAMIC_CONFIG: Readonly<Record<string, unknown>> = {
+  'history.transferProcessorMaxPollRPS': 10_000,
+  'history.timerProcessorMaxPollRPS': 10_000,
+  'history.visibilityProcessorMaxPollRPS': 10_000,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
 
 export const DEFAULT_PORT = 7233;
 export const DEFAULT_UI_PORT = 8233;
@@ -123,7 +143,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
   }
 
   if (opts.dbFilename) fs.mkdirSync(path.dirname(opts.dbFilename), { recursive: true });
-  const dynamicArgs = Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]);
+  const dynamicConfig = { ...(opts.stockDynamicConfig ? {} : LOCAL_DYNAMIC_CONFIG), ...opts.dynamicConfig };
+  const dynamicArgs = Object.entries(dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]);
   const cli = await resolveTemporalCli(progress, opts.env);
 
   if (!cli) {
