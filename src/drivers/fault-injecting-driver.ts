@@ -5,7 +5,7 @@
 import { CinderError } from '../domain/cinder-errors';
 import { volumeObjectName, type Image } from '../domain/volume';
 import type { PoolStatsReport } from '../store/volume-store';
-import type { DriverSnapshot, DriverVolume, OpOptions, VolumeDriver } from './driver';
+import type { DriverSnapshot, DriverVolume, ExpectedObjects, OpOptions, VolumeDriver } from './driver';
 import type { FaultOp, FaultRule, FaultSource } from './faults';
 import { abortableSleep, waitForAbort, type CommitHookOptions } from './op-options';
 
@@ -94,8 +94,8 @@ export class FaultInjectingDriver implements VolumeDriver {
     return this.inner.listPoolFiles(pool);
   }
 
-  getVolumeStats(): Promise<PoolStatsReport[]> {
-    return this.inner.getVolumeStats();
+  getVolumeStats(expected?: ExpectedObjects): Promise<PoolStatsReport[]> {
+    return this.inner.getVolumeStats(expected);
   }
 
   private async faultedCreate(volume: DriverVolume, opts: OpOptions | undefined, create: (opts?: OpOptions) => Promise<void>): Promise<void> {

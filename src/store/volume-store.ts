@@ -4,7 +4,8 @@ import type { FaultRule, FaultOp } from '../drivers/faults';
 
 /** One pool's stats as its volume driver measured them (the store adds allocation and pending claims). */
 export type PoolStatsReport = Omit<BackendState, 'allocated_capacity_gb'> & {
-  /** Backend object names present in the pool (`volume-<id>`), so claims not yet on disk count. */
+  /** Backend object names present in the pool (`volume-<id>`): at least those of pendingClaimObjects
+   *  that are on disk, so claims not yet on disk count. */
   volume_names: string[];
 };
 
@@ -135,9 +136,14 @@ export interface VolumeStore {
   destroyVolume(id: string): Promise<void>;
 
   // pools and capacity
-  /** Upserts the pools of one volume service and refreshes its heartbeat. allocated_capacity_gb =
-   *  sum of active claims on the pool; claims whose object is not in volume_names yet are added to
-   *  provisioned and taken off a numeric free, so a report never forgets an in-flight create. */
+  /** Object names (`volume-<id>`) of the active claims on each pool that no stats report has seen
+   *  on disk yet: what the next report's driver should look for. */
+  pendingClaimObjects(backendIds: string[]): Promise<Map<string, string[]>>;
+  /** Upserts the pools of one volume service and refreshes its heartbeat. allocated_capacity_gb is
+   *  the sum of active claims on the pool (kept by claim and release). An active claim whose object
+   *  is in volume_names is marked seen on disk for good; one not seen yet is added to provisioned
+   *  and taken off a numeric free, so a report never forgets an in-flight create. Reads only the
+   *  claims not seen yet: the cost does not grow with the volumes. */
   reportPoolStats(host: string, pools: PoolStatsReport[], now: string): Promise<void>;
   listPools(): Promise<PoolRow[]>;
   /** Atomically (one transaction, serialized across processes): if a claim for (volumeId, attempt)

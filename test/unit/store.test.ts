@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { MIGRATIONS, SqliteVolumeStore, openVolumeStore, sqliteFilename } from '../../src/store';
+import Database from 'better-sqlite3';
+import { MIGRATIONS, SqliteVolumeStore, applyMigrations, openVolumeStore, sqliteFilename } from '../../src/store';
 import { SqliteConnection } from '../../src/store/sqlite-connection';
 import { defineBasicContract, sqliteTarget } from './store-contract';
 
@@ -32,6 +33,23 @@ describe('migrations and opening', () => {
     assert.equal(b.db.pragma('foreign_keys', { simple: true }), 1);
     assert.equal(b.db.pragma('busy_timeout', { simple: true }), 10000);
     await b.close();
+  });
+
+  test('migration 2 on a database of build 1: allocation recounted from the claims, every active claim still to be seen', async () => {
+    const file = join(tmp, 'upgrade.db');
+    const old = new Database(file);
+    applyMigrations(old, MIGRATIONS.filter((m) => m.version === 1));
+    const now = '2025-01-01T00:00:00.000Z';
+    old.prepare(`INSERT INTO pools VALUES ('h@b#p', 'h@b', 'nova', '100', '90', 0, 0, 0, 1, 0, 1, '{}', ?)`).run(now);
+    for (const [id, status] of [['v1', 'active'], ['v2', 'active'], ['v3', 'released']]) {
+      old.prepare(`INSERT INTO volumes (id, project_id, size, status, volume_type, source, metadata, created_at, updated_at) VALUES (?, 'p', 4, 'creating', 'default', '{}', '{}', ?, ?)`).run(id, now, now);
+      old.prepare(`INSERT INTO capacity_claims VALUES (?, 1, 'h@b#p', 4, ?, ?, NULL)`).run(id, status, now);
+    }
+    old.close();
+    const s = await openVolumeStore(`sqlite:${file}`);
+    assert.equal((await s.listPools())[0].allocated_capacity_gb, 8);
+    assert.deepEqual(Object.fromEntries(await s.pendingClaimObjects(['h@b#p'])), { 'h@b#p': ['volume-v1', 'volume-v2'] });
+    await s.close();
   });
 
   test('urls', async () => {
