@@ -294,18 +294,22 @@ CREATE INDEX fault_rules_host_op ON fault_rules (host, op);
   {
     version: 2,
     name: 'claims seen on disk; allocation kept by claims',
-    // A stats report then reads only the claims not yet seen on disk (a partial index keeps that
-    // flat as volumes accumulate), and allocated_capacity_gb is kept by claim and release alone:
-    // recounted here once, from the claims, for databases whose reports used to recount it.
+    // A stats report then reads only the claims not yet seen on disk (the index, led by the three
+    // columns it asks for, keeps that flat as volumes accumulate; it replaces the two-column one,
+    // which the planner would otherwise pick to scan every active claim), and
+    // allocated_capacity_gb is kept by claim and release alone: recounted here once, from the
+    // claims, for databases whose reports used to recount it.
     up: `
 ALTER TABLE capacity_claims ADD COLUMN landed_at TEXT;
-CREATE INDEX capacity_claims_unlanded ON capacity_claims (backend_id) WHERE status = 'active' AND landed_at IS NULL;
+DROP INDEX capacity_claims_backend;
+CREATE INDEX capacity_claims_backend ON capacity_claims (backend_id, status, landed_at);
 UPDATE pools SET allocated_capacity_gb =
   (SELECT COALESCE(SUM(c.size_gb), 0) FROM capacity_claims c WHERE c.backend_id = pools.backend_id AND c.status = 'active');
 `,
     postgres: `
 ALTER TABLE capacity_claims ADD COLUMN landed_at ${PG_TEXT};
-CREATE INDEX capacity_claims_unlanded ON capacity_claims (backend_id) WHERE status = 'active' AND landed_at IS NULL;
+DROP INDEX capacity_claims_backend;
+CREATE INDEX capacity_claims_backend ON capacity_claims (backend_id, status, landed_at);
 UPDATE pools SET allocated_capacity_gb =
   (SELECT COALESCE(SUM(c.size_gb), 0) FROM capacity_claims c WHERE c.backend_id = pools.backend_id AND c.status = 'active');
 `,

@@ -61,8 +61,8 @@ type PoolUsage = Pick<BackendState, 'allocated_capacity_gb' | 'provisioned_capac
 
 const PATCHABLE_VOLUME_FIELDS = ['status', 'host', 'scheduled_at', 'launched_at', 'error_reason'] as const;
 
-/** A pool's active claims no stats report has seen on disk yet (index capacity_claims_unlanded). */
-const UNLANDED_CLAIMS = `SELECT volume_id, size_gb FROM capacity_claims
+/** A pool's active claims no stats report has seen on disk yet (index capacity_claims_backend). */
+const UNLANDED_CLAIMS = `SELECT volume_id, attempt, size_gb FROM capacity_claims
   WHERE backend_id = ? AND status = 'active' AND landed_at IS NULL ORDER BY volume_id`;
 
 /** The unique index a caller can hit: one request id per project. */
@@ -415,17 +415,10 @@ export class SqlVolumeStore implements VolumeStore {
   private async landClaims(tx: SqlExecutor, p: PoolStatsReport, now: string): Promise<number> {
     const onDisk = new Set(p.volume_names);
     let pending = 0;
-    const landed: string[] = [];
-    for (const c of await tx.all<{ volume_id: string; size_gb: number }>(UNLANDED_CLAIMS, [p.backend_id])) {
-      if (onDisk.has(volumeObjectName(c.volume_id))) landed.push(c.volume_id);
+    for (const c of await tx.all<{ volume_id: string; attempt: number; size_gb: number }>(UNLANDED_CLAIMS, [p.backend_id])) {
+      // By primary key: usually a few in-flight creates; all of them once, after migration 2.
+      if (onDisk.has(volumeObjectName(c.volume_id))) await tx.run('UPDATE capacity_claims SET landed_at = ? WHERE volume_id = ? AND attempt = ?', [now, c.volume_id, c.attempt]);
       else pending += c.size_gb;
-    }
-    for (let i = 0; i < landed.length; i += 500) {
-      const chunk = landed.slice(i, i + 500);
-      await tx.run(
-        `UPDATE capacity_claims SET landed_at = ? WHERE backend_id = ? AND status = 'active' AND landed_at IS NULL AND volume_id IN (${chunk.map(() => '?').join(', ')})`,
-        [now, p.backend_id, ...chunk],
-      );
     }
     return pending;
   }
