@@ -92,7 +92,7 @@ function settings(argv: string[]): Settings {
     quick: q,
     clients: numbers('clients', values.clients ?? (q ? '1,10' : '1,10,50')).filter((c) => c >= 1),
     rounds: Math.max(1, one('rounds', values.rounds, q ? 1 : 3)),
-    block: Math.max(1, one("block", values.block, q ? 2 : 4)),
+    block: Math.max(1, one('block', values.block, q ? 2 : 4)),
     shapeSamples: Math.max(1, one('shape-samples', values['shape-samples'], q ? 3 : 10)),
     serverSamples: Math.max(1, one('server-samples', values['server-samples'], q ? 10 : 30)),
     ladderRates: numbers('ladder-rates', values['ladder-rates'] ?? (q ? '10,20' : '10,15,20,25,30,35,40,50,60')).filter((r) => r > 0),
