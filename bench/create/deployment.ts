@@ -92,12 +92,15 @@ export class Deployment {
     return this;
   }
 
-  /** The worker configuration: the project's defaults (as a user runs them) except the backends. */
+  /** The worker configuration: the project's defaults (as a user runs them) except the backends
+   *  and fault injection. */
   private config(): Record<string, unknown> {
     return {
       database_url: `sqlite:${path.join(this.dir, 'cinder.db')}`,
       data_dir: this.dir,
       scheduler_task_queue: this.taskQueue,
+      // The history shapes are made with fault rules, which volume workers apply only when told to.
+      fault_injection: true,
       backends: BACKENDS.map((b) => ({
         host: this.host(b.name),
         pools: [{ name: 'pool1', path: path.join(this.dir, 'backends', b.name), total_capacity_gb: b.total_capacity_gb }],

@@ -12,13 +12,21 @@ export interface BackendCreateRequest {
   /** host@backend#pool chosen by the scheduler for this attempt. */
   backend_id: string;
   attempt: number;
+  /** The create's first run id; absent from creates started before owners. */
+  owner?: string;
+}
+
+/** Whether owner may act on the row (no owner given, the same owner, or a row made before owners). */
+function ownedBy(volume: Volume, owner: string | undefined): boolean {
+  return owner === undefined || volume.owner == null || volume.owner === owner;
 }
 
 /** Heartbeats while fn runs and aborts it when the activity is cancelled or times out, so a
- *  cancelled create stops writing before its compensation deletes what it wrote. */
+ *  cancelled create stops writing before its compensation deletes what it wrote, and a worker that
+ *  dies mid-operation is noticed within the heartbeat timeout (seconds). */
 async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
-  const timeout = ctx.info.heartbeatTimeoutMs ?? 30_000;
+  const timeout = ctx.info.heartbeatTimeoutMs ?? 10_000;
   ctx.heartbeat();
   const timer = setInterval(() => ctx.heartbeat(), Math.max(100, Math.floor(timeout / 3)));
   try {
@@ -41,6 +49,7 @@ export function createVolumeActivities(deps: VolumeDeps) {
   async function loadVolume(req: BackendCreateRequest): Promise<Volume> {
     const volume = await store.getVolume(req.volume_id);
     if (!volume) throw new CinderError('VolumeNotFound', `Volume ${req.volume_id} could not be found.`);
+    if (!ownedBy(volume, req.owner)) throw new CinderError('InvalidInput', `Invalid input for field 'volume_id': volume ${req.volume_id} already exists`, 'volume_id');
     if (splitBackendId(req.backend_id).host !== driver.host) {
       throw new CinderError('VolumeBackendAPIException', `volume worker of ${driver.host} got a create for ${req.backend_id}`);
     }
@@ -96,12 +105,16 @@ export function createVolumeActivities(deps: VolumeDeps) {
           return { deleted: false, skipped: true };
         }
         const volume = await store.getVolume(req.volume_id);
+        if (volume && !ownedBy(volume, req.owner)) {
+          log.warn({ backend_id: req.backend_id, attempt: req.attempt }, 'delete skipped: the volume belongs to another create');
+          return { deleted: false, skipped: true };
+        }
         let deleted: boolean;
         try {
           // The name lets fault rules that target one volume match its delete too. A delete does not
           // depend on the size, but the driver refuses a size below 1: a row gone meanwhile must not
           // turn the cleanup into an endless InvalidInput.
-          deleted = await driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name });
+          deleted = await withHeartbeat((signal) => driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name }, { signal }));
         } catch (err) {
           // A compensation never gives up on a backend error: keep Cinder's type, but let Temporal
           // retry it (a non-retryable CinderError would leave the volume behind after one try).

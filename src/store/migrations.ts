@@ -292,7 +292,34 @@ CREATE INDEX fault_rules_host_op ON fault_rules (host, op);
 `,
   },
   {
+    // Which create owns a row or reservation: its workflow's first run id. Null on rows made before.
     version: 2,
+    name: 'owners of volumes and quota reservations',
+    up: `
+ALTER TABLE volumes ADD COLUMN owner TEXT;
+ALTER TABLE quota_reservations ADD COLUMN owner TEXT;
+`,
+    postgres: `
+ALTER TABLE volumes ADD COLUMN owner ${PG_TEXT};
+ALTER TABLE quota_reservations ADD COLUMN owner ${PG_TEXT};
+`,
+  },
+  {
+    version: 3,
+    name: 'fault rules that fail after the write; whether a volume service injects faults',
+    // stage: NULL (before the operation), after_write, partial_write. fault_injection: NULL for a
+    // service that has not said (an older build), else 0 or 1.
+    up: `
+ALTER TABLE fault_rules ADD COLUMN stage TEXT;
+ALTER TABLE pools ADD COLUMN fault_injection INTEGER;
+`,
+    postgres: `
+ALTER TABLE fault_rules ADD COLUMN stage ${PG_TEXT};
+ALTER TABLE pools ADD COLUMN fault_injection ${PG_INT};
+`,
+  },
+  {
+    version: 4,
     name: 'claims seen on disk; allocation kept by claims',
     // A stats report then reads only the claims not yet seen on disk (the index, led by the three
     // columns it asks for, keeps that flat as volumes accumulate; it replaces the two-column one,

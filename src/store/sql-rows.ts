@@ -47,6 +47,7 @@ export interface FaultRuleRecord {
   probability: number | null;
   delay_ms: number | null;
   volume_name: string | null;
+  stage: FaultRule['stage'];
 }
 
 export interface VolumeTypeRecord {
@@ -68,6 +69,7 @@ export function toVolume(r: VolumeRecord): Volume {
     source: JSON.parse(r.source) as VolumeSource,
     metadata: JSON.parse(r.metadata) as Record<string, string>,
     workflow_id: r.workflow_id,
+    owner: r.owner ?? null,
     request_id: r.request_id,
     error_reason: r.error_reason,
     created_at: r.created_at,
@@ -134,6 +136,7 @@ export function toFaultRule(r: FaultRuleRecord): FaultRule {
     probability: r.probability,
     delay_ms: r.delay_ms,
     volume_name: r.volume_name,
+    stage: r.stage ?? null,
   };
 }
 

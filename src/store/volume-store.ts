@@ -9,6 +9,12 @@ export type PoolStatsReport = Omit<BackendState, 'allocated_capacity_gb'> & {
   volume_names: string[];
 };
 
+/** What a volume service says about itself with its stats report. */
+export interface ServiceReport {
+  /** The service consults fault rules (fault_injection on in its configuration). */
+  fault_injection: boolean;
+}
+
 /** A pool row: the latest stats plus the heartbeat of the volume service that reported them. */
 export interface PoolRow extends BackendState {
   /** host@backend (the volume service). */
@@ -40,6 +46,8 @@ export interface ClaimCapacityArgs {
   volumeId: string;
   attempt: number;
   sizeGb: number;
+  /** The creating workflow's first run id (see createVolume). */
+  owner?: string;
   liveSince: string;
   now: string;
   /** Pure and synchronous: called inside the claim transaction with the live pools. */
@@ -77,6 +85,8 @@ export interface NewVolume {
   volume_type: string;
   source: VolumeSource;
   workflow_id: string;
+  /** The creating workflow's first run id; absent from creates started before owners. */
+  owner?: string;
   now: string;
 }
 
@@ -117,23 +127,29 @@ export interface VolumeStore {
   setQuotaLimit(projectId: string, resource: QuotaResource, limit: number): Promise<void>;
   /** Reserves every delta or none; throws CinderError('VolumeLimitExceeded' for volumes*, 'QuotaError'
    *  otherwise) naming the resource, its limit, usage and the request. Repeating it is a no-op. */
-  reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string): Promise<void>;
-  commitQuota(volumeId: string, now: string): Promise<void>;
+  reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string, owner?: string): Promise<void>;
+  commitQuota(volumeId: string, now: string, owner?: string): Promise<void>;
   /** Undoes a reservation not yet committed; a committed one is left alone (Cinder keeps an error
    *  volume's quota until it is deleted). */
-  rollbackQuota(volumeId: string, now: string): Promise<void>;
+  rollbackQuota(volumeId: string, now: string, owner?: string): Promise<void>;
   getQuotaUsage(projectId: string): Promise<QuotaUsage[]>;
 
   // volumes
-  /** Inserts with status 'creating'; if the row exists (retried activity) returns it unchanged. */
+  /** Inserts with status 'creating'; if the row exists and is the same owner's (a retried activity)
+   *  returns it unchanged; another owner's row: CinderError('InvalidInput', already exists).
+   *
+   *  Owners: every call that takes `owner` acts only on rows of that owner. A row without one (made
+   *  before owners) is taken over by the first owner that touches it while it is still 'creating';
+   *  once settled it belongs to nobody new. Without `owner` (an activity scheduled before owners
+   *  existed) the call acts as before. */
   createVolume(volume: NewVolume): Promise<Volume>;
   getVolume(id: string): Promise<Volume | null>;
   getVolumeByRequestId(projectId: string, requestId: string): Promise<Volume | null>;
   listVolumes(filter?: VolumeFilter): Promise<Volume[]>;
   /** Throws CinderError('VolumeNotFound') when there is no such row. */
-  updateVolume(id: string, patch: VolumePatch, now: string): Promise<Volume>;
-  /** Deletes the row (undo of the entry create); absent is fine. */
-  destroyVolume(id: string): Promise<void>;
+  updateVolume(id: string, patch: VolumePatch, now: string, owner?: string): Promise<Volume>;
+  /** Deletes the row (undo of the entry create); absent, or another owner's, is left alone. */
+  destroyVolume(id: string, owner?: string): Promise<void>;
 
   // pools and capacity
   /** Object names (`volume-<id>`) of the active claims on each pool that no stats report has seen
@@ -144,7 +160,10 @@ export interface VolumeStore {
    *  is in volume_names is marked seen on disk for good; one not seen yet is added to provisioned
    *  and taken off a numeric free, so a report never forgets an in-flight create. Reads only the
    *  claims not seen yet: the cost does not grow with the volumes. */
-  reportPoolStats(host: string, pools: PoolStatsReport[], now: string): Promise<void>;
+  reportPoolStats(host: string, pools: PoolStatsReport[], now: string, service?: ServiceReport): Promise<void>;
+  /** Whether the volume service of host said, in its last stats report, that it injects faults;
+   *  null when it never reported or did not say. */
+  getServiceFaultInjection(host: string): Promise<boolean | null>;
   listPools(): Promise<PoolRow[]>;
   /** Atomically (one transaction, serialized across processes): if a claim for (volumeId, attempt)
    *  exists, return it; else pass the pools updated at or after liveSince to choose (pure, sync),
@@ -153,7 +172,7 @@ export interface VolumeStore {
   claimCapacity(args: ClaimCapacityArgs): Promise<ClaimResult>;
   /** Gives back an active claim's capacity (allocated, provisioned, numeric free) and marks it
    *  released; releasing a released or missing claim is a no-op. Returns whether it released. */
-  releaseCapacity(volumeId: string, attempt: number, now: string): Promise<boolean>;
+  releaseCapacity(volumeId: string, attempt: number, now: string, owner?: string): Promise<boolean>;
   listClaims(volumeId?: string): Promise<CapacityClaim[]>;
 
   // events (Cinder notifications)

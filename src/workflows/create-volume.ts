@@ -5,6 +5,7 @@ import {
   continueAsNew,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -16,11 +17,12 @@ import {
 import type { ApiActivities, VolumeSpec } from '../activities/api-activities';
 import type { ScheduleDecision, SchedulerActivities } from '../activities/scheduler-activities';
 import type { BackendCreateRequest, VolumeActivities } from '../activities/volume-activities';
-import { isNoRescheduleType } from '../domain/cinder-errors';
+import { isNoRescheduleType, LATER_NO_RESCHEDULE_TYPES, NO_RESCHEDULE_UNION_PATCH } from '../domain/cinder-errors';
 import type { CreateOptions } from '../domain/create-options';
 import { volumeObjectName, volumeTaskQueue, type CreateVolumeRequest } from '../domain/volume';
 import type { FilterProperties, Retry } from '../scheduler/types';
 import { failureInfo, type FailureInfo } from './failure-info';
+import { checkCreateVolumeInput } from './input-check';
 import { Saga, type CompensationRecord } from './saga';
 import { BackendHost, ProjectId, ScheduleAttempt, VolumeId, VolumeStatus, VolumeType } from './search-attributes';
 
@@ -80,16 +82,22 @@ export const volumeStateQuery = defineQuery<CreateVolumeState>('volumeState');
 
 export const createVolumeWorkflowId = (volumeId: string) => `create-volume-${volumeId}`;
 
+/** Database steps: one transaction each, which gives up after a lock wait of 10 s (SQLite's busy
+ *  timeout, PostgreSQL's lock_timeout) and is retried. A start-to-close of that size makes a
+ *  scheduler worker killed mid-step cost seconds, not a minute; retrying these steps is safe (each
+ *  is idempotent). */
+const DB_STEP_TIMEOUT = '10 seconds';
+
 const apiActivity = (summary: string) =>
   proxyActivities<ApiActivities>({
-    startToCloseTimeout: '1 minute',
+    startToCloseTimeout: DB_STEP_TIMEOUT,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
     summary,
   });
 
 const schedulerActivity = (summary: string, options: CreateOptions) =>
   proxyActivities<SchedulerActivities>({
-    startToCloseTimeout: '1 minute',
+    startToCloseTimeout: DB_STEP_TIMEOUT,
     retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
     summary,
   });
@@ -105,7 +113,13 @@ const volumeActivity = (host: string, summary: string, extra: ActivityOptions) =
  * compensation before it runs; a failed attempt is compensated before the next one is scheduled.
  */
 export async function createVolume(input: CreateVolumeInput): Promise<CreateVolumeResult> {
+  const info = workflowInfo();
+  const problem = checkCreateVolumeInput(input, info);
+  if (problem) rejectInput(input, problem.field, problem.message);
   const volumeId = input.request.volume_id;
+  // Ties the volume's row, quota and claims to this create (stable across continue-as-new); never
+  // taken from the input, so a second start on the same volume id cannot act on it.
+  const owner = info.firstExecutionRunId;
   const state: CreateVolumeState = {
     volume_id: volumeId,
     status: 'creating',
@@ -119,7 +133,7 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
   };
   setHandler(volumeStateQuery, () => state);
 
-  const spec = input.resume?.spec ?? (await runApiFlow(input, state));
+  const spec = input.resume?.spec ?? (await runApiFlow(input, state, owner));
   const options = spec.options;
   state.max_attempts = options.scheduler_max_attempts;
   const sched = (summary: string) => schedulerActivity(summary, options);
@@ -153,7 +167,7 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
     state.phase = 'done';
     state.last_error = { type: f.type, message: f.message };
     await CancellationScope.nonCancellable(() =>
-      sched('mark volume error').markVolumeError({ volume_id: volumeId, reason: f.message, error_type: f.type, scheduling_failed: schedulingFailed }),
+      sched('mark volume error').markVolumeError({ volume_id: volumeId, reason: f.message, error_type: f.type, scheduling_failed: schedulingFailed, owner }),
     );
     upsert([{ key: VolumeStatus, value: 'error' }]);
     showDetails(state);
@@ -195,8 +209,9 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
               resource_backend: spec.resource_backend,
               options,
               ...(preferred ? { preferred } : {}),
+              owner,
             }),
-          undo: () => sched(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(volumeId, attempt),
+          undo: () => sched(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(volumeId, attempt, owner),
         });
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -223,7 +238,7 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
       showDetails(state);
 
       // Cinder's volume manager flow, on the chosen backend's own queue.
-      const req: BackendCreateRequest = { volume_id: volumeId, backend_id: decision.backend_id, attempt };
+      const req: BackendCreateRequest = { volume_id: volumeId, backend_id: decision.backend_id, attempt, owner };
       const objectName = volumeObjectName(volumeId);
       let createFailure: FailureInfo | null = null;
       try {
@@ -262,7 +277,8 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
         if (!filterProperties.retry) {
           return await fail({ ...f, message: `${f.type}: ${f.message} (rescheduling is disabled: scheduler_max_attempts is 1)` }, false);
         }
-        if (isNoRescheduleType(f.type)) {
+        // The types added later stop a reschedule only in creates that reach this point with them.
+        if (isNoRescheduleType(f.type) && (!LATER_NO_RESCHEDULE_TYPES.includes(f.type) || patched(NO_RESCHEDULE_UNION_PATCH))) {
           return await fail({ ...f, message: `${f.type}: ${f.message} (not rescheduled: ${f.type} is a no-reschedule failure)` }, false);
         }
         state.phase = 'rescheduling';
@@ -276,6 +292,7 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
           backend_id: decision.backend_id,
           error_type: f.type,
           reason: exc,
+          owner,
         });
         continue;
       }
@@ -305,22 +322,22 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
 
 /** Cinder's api flow: validate, reserve quota, write the row, commit quota. A failure here undoes
  *  what ran and leaves nothing behind (no row, no quota). */
-async function runApiFlow(input: CreateVolumeInput, state: CreateVolumeState): Promise<VolumeSpec> {
+async function runApiFlow(input: CreateVolumeInput, state: CreateVolumeState, owner: string): Promise<VolumeSpec> {
   const saga = new Saga();
   const volumeId = input.request.volume_id;
   try {
     const spec = await apiActivity('validate request').extractVolumeRequest(input.request, input.options);
     await saga.run({
       name: 'QuotaReserveTask',
-      run: () => apiActivity(`reserve quota: ${spec.request.size} GiB`).reserveQuota(spec),
-      undo: () => apiActivity('compensate: roll back quota reservation').rollbackQuota(volumeId),
+      run: () => apiActivity(`reserve quota: ${spec.request.size} GiB`).reserveQuota(spec, owner),
+      undo: () => apiActivity('compensate: roll back quota reservation').rollbackQuota(volumeId, owner),
     });
     await saga.run({
       name: 'EntryCreateTask',
-      run: () => apiActivity('create volume entry').createVolumeEntry(spec, workflowInfo().workflowId),
-      undo: () => apiActivity('compensate: destroy volume entry').destroyVolumeEntry(volumeId),
+      run: () => apiActivity('create volume entry').createVolumeEntry(spec, workflowInfo().workflowId, owner),
+      undo: () => apiActivity('compensate: destroy volume entry').destroyVolumeEntry(volumeId, owner),
     });
-    await saga.run({ name: 'QuotaCommitTask', run: () => apiActivity('commit quota').commitQuota(volumeId) });
+    await saga.run({ name: 'QuotaCommitTask', run: () => apiActivity('commit quota').commitQuota(volumeId, owner) });
     // Committed: from here a failure leaves an 'error' volume that still counts, as in Cinder.
     saga.discard();
     return spec;
@@ -333,6 +350,18 @@ async function runApiFlow(input: CreateVolumeInput, state: CreateVolumeState): P
     if (isCancellation(err)) throw err;
     throw ApplicationFailure.create({ type: f.type, message: f.message, nonRetryable: true, details: [state] });
   }
+}
+
+/** Fails the run on input that cannot be used, before any step has run: nothing to undo. */
+function rejectInput(input: unknown, field: string, message: string): never {
+  const request = (input as { request?: { volume_id?: unknown } } | null)?.request;
+  const volumeId = typeof request?.volume_id === 'string' ? request.volume_id : '';
+  const state: CreateVolumeState = {
+    volume_id: volumeId, status: 'error', phase: 'done', attempt: 0, max_attempts: null, backend_id: null,
+    retry: null, last_error: { type: 'InvalidInput', message }, attempts: [],
+  };
+  setCurrentDetails(`**refused** InvalidInput: ${message}`);
+  throw ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true, details: [state, { field }] });
 }
 
 /**
@@ -352,6 +381,8 @@ async function deleteOnFailedBackend(
       const res = await volumeActivity(decision.host, `compensate: delete ${objectName} on ${decision.backend_id}`, {
         scheduleToStartTimeout: options.compensation_schedule_to_start_timeout_ms,
         startToCloseTimeout: '5 minutes',
+        // The delete heartbeats: a worker killed mid-delete is noticed in seconds, not at start-to-close.
+        heartbeatTimeout: options.create_heartbeat_timeout_ms,
         retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
       }).deleteVolumeOnBackend(req);
       return res.skipped ? 'skipped: a later attempt owns the pool' : res.deleted ? 'deleted' : 'nothing to delete';
@@ -378,6 +409,7 @@ async function deleteOnFailedBackend(
 export async function cleanupBackendVolume(args: BackendCreateRequest & { host: string; retry_initial_interval_ms: number }): Promise<void> {
   await volumeActivity(args.host, `compensate: delete ${volumeObjectName(args.volume_id)} on ${args.backend_id}`, {
     startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: '10 seconds',
     retry: { initialInterval: args.retry_initial_interval_ms, maximumInterval: '5 minutes' },
   }).deleteVolumeOnBackend(args);
 }

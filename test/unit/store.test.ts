@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteVolumeStore, applyMigrations, openVolumeStore, sqliteFilename } from '../../src/store';
 import { SqliteConnection } from '../../src/store/sqlite-connection';
-import { defineBasicContract, sqliteTarget } from './store-contract';
+import { defineBasicContract, defineOwnershipContract, sqliteTarget } from './store-contract';
 
 const tmp = mkdtempSync(join(tmpdir(), 'store-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -35,7 +35,7 @@ describe('migrations and opening', () => {
     await b.close();
   });
 
-  test('migration 2 on a database of build 1: allocation recounted from the claims, every active claim still to be seen', async () => {
+  test('migration 4 on a database of build 1: allocation recounted from the claims, every active claim still to be seen', async () => {
     const file = join(tmp, 'upgrade.db');
     const old = new Database(file);
     applyMigrations(old, MIGRATIONS.filter((m) => m.version === 1));
@@ -126,3 +126,4 @@ describe('one connection, taken in turns', () => {
 });
 
 defineBasicContract('SQLite', sqliteTarget());
+defineOwnershipContract('SQLite', sqliteTarget());
