@@ -24,7 +24,7 @@ export const COMMANDS: Record<string, Command> = {
     run: () => runDemo(out),
   },
   'dev-server': {
-    summary: 'run the local Temporal dev server (UI, persistent SQLite, search attributes) until Ctrl-C',
+    summary: 'run the local Temporal dev server (UI, persistent SQLite, search attributes, one-machine dynamic config) until Ctrl-C',
     usage: 'cinder-temporal dev-server [--port 7233] [--ui-port 8233] [--db-filename .data/temporal.db]',
     run: async (args) => {
       const config = loadConfig();

@@ -115,8 +115,9 @@ function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
 }
 
 /**
- * Starts `temporal server start-dev` on loopback with the UI, a persistent SQLite file and the
- * project's search attributes, or reuses a server already on the port. Without any CLI (no PATH
+ * Starts `temporal server start-dev` on loopback with the UI, a persistent SQLite file, the
+ * project's search attributes and LOCAL_DYNAMIC_CONFIG, or reuses a server already on the port (as
+ * it is: its dynamic config cannot change while it runs). Without any CLI (no PATH
  * entry, cache or Go), falls back to the SDK's download, which needs the internet.
  */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<RunningDevServer> {
