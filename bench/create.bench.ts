@@ -331,6 +331,7 @@ async function main(): Promise<void> {
   process.setMaxListeners(50); // each worker process and server ties itself to this one's exit
   const load = { start: loadavg().map((x) => round(x, 2)) };
   const startedAt = new Date().toISOString();
+  const commit = gitCommit(); // the code measured, even if the worktree moves during the run
   const server = s.only.has('server') ? await runServerComparison(s) : null;
   const needsDeployment = s.only.has('blocks') || s.only.has('shapes') || s.only.has('ladder');
   const { blocks, shapes, ladder } = needsDeployment ? await runDeploymentParts(s) : { blocks: null, shapes: null, ladder: null };
@@ -340,7 +341,7 @@ async function main(): Promise<void> {
     benchmark: 'create',
     started_at: startedAt,
     finished_at: new Date().toISOString(),
-    commit: gitCommit(),
+    commit,
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? null, load_average_1_5_15: { ...load, end: loadavg().map((x) => round(x, 2)) } },
     mode: s.quick ? 'quick' : 'full',
     settings: { ...s, only: [...s.only], out: undefined },
