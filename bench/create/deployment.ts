@@ -12,7 +12,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import YAML from 'yaml';
-import { buildWorkflowBundle } from '../../scripts/build-bundle';
+import { buildWorkflowBundle } from '../../src/build-bundle';
 import { freePort, startDevServer, type RunningDevServer } from '../../src/dev-server/dev-server';
 import { WorkerProcess } from '../../src/dev-server/worker-process';
 import { openVolumeStore } from '../../src/store';

@@ -11,7 +11,6 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { FileVolumeDriver, GiB } from '../../src/drivers/file-driver';
 import { openVolumeStore } from '../../src/store';
-import type { VolumeStore } from '../../src/store/volume-store';
 import { reportPoolStatsOnce } from '../../src/worker';
 import { percentile, round } from './load';
 
