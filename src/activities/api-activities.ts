@@ -43,14 +43,16 @@ export function createApiActivities(deps: ApiDeps) {
         let minSize = 0;
         if (source.type === 'snap') {
           const snap = await deps.store.getSnapshot(source.snapshot_id);
-          if (!snap || snap.status !== 'available') {
+          const parent = snap ? await deps.store.getVolume(snap.volume_id) : null;
+          if (!snap || snap.status !== 'available' || (parent && parent.project_id !== req.project_id)) {
             throw new CinderError('SnapshotNotFound', `Snapshot ${source.snapshot_id} could not be found (field 'snapshot_id').`, 'snapshot_id');
           }
           resourceBackend = splitBackendId(snap.host).host;
           minSize = snap.size;
         } else if (source.type === 'source_vol') {
           const src = await deps.store.getVolume(source.source_volid);
-          if (!src || src.status !== 'available' || !src.host) {
+          // Another project's volume is not there for this one (Cinder answers VolumeNotFound too).
+          if (!src || src.status !== 'available' || !src.host || src.project_id !== req.project_id) {
             throw new CinderError('VolumeNotFound', `Volume ${source.source_volid} could not be found or is not available (field 'source_volid').`, 'source_volid');
           }
           resourceBackend = splitBackendId(src.host).host;

@@ -389,7 +389,8 @@ function closeOutcome(ev: HistoryEvent): WorkflowOutcome | null {
  * Every run of one workflow, oldest first: the latest run (describe), then back along each run's
  * `continuedExecutionRunId` to the first. Uses no visibility query, so it is exact at once.
  */
-export async function fetchRuns(client: Client, workflowId: string): Promise<RunHistory[]> {
+export async function fetchRuns(client: Client, workflowId: string, firstRunId?: string): Promise<RunHistory[]> {
+  if (firstRunId) return fetchChain(client, workflowId, firstRunId);
   const latest = await client.workflow.getHandle(workflowId).describe();
   const runs: RunHistory[] = [];
   const seen = new Set<string>();
@@ -403,9 +404,29 @@ export async function fetchRuns(client: Client, workflowId: string): Promise<Run
   return runs;
 }
 
+/** The runs of the chain that began with firstRunId, oldest first, following continue-as-new
+ *  forward: a later start on the same workflow id is not part of it. */
+async function fetchChain(client: Client, workflowId: string, firstRunId: string): Promise<RunHistory[]> {
+  const runs: RunHistory[] = [];
+  const seen = new Set<string>();
+  for (let runId: string | undefined = firstRunId; runId && !seen.has(runId); ) {
+    seen.add(runId);
+    const events: HistoryEvent[] = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    runs.push({ runId, events });
+    runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId || undefined;
+  }
+  return runs;
+}
+
 /** The create of one volume, attempt by attempt, from its workflow history. Throws the SDK's
- *  WorkflowNotFoundError when no create of that volume exists. */
-export async function volumeHistory(client: Client, volumeId: string, converter: PayloadConverter = defaultPayloadConverter): Promise<VolumeHistory> {
+ *  WorkflowNotFoundError when no create of that volume exists. With firstRunId (the volume row's
+ *  owner), the history is that create's even when a later start reused the workflow id. */
+export async function volumeHistory(
+  client: Client,
+  volumeId: string,
+  converter: PayloadConverter = defaultPayloadConverter,
+  firstRunId?: string,
+): Promise<VolumeHistory> {
   const workflowId = createVolumeWorkflowId(volumeId);
-  return parseVolumeHistory(workflowId, await fetchRuns(client, workflowId), converter);
+  return parseVolumeHistory(workflowId, await fetchRuns(client, workflowId, firstRunId), converter);
 }

@@ -138,11 +138,12 @@ export class VolumeService {
     }
     if (request.snapshot_id) {
       const snap = await store.getSnapshot(request.snapshot_id);
-      if (!snap || snap.status !== 'available') throw new CinderError('SnapshotNotFound', `Snapshot ${request.snapshot_id} could not be found.`, 'snapshot_id');
+      const parent = snap ? await store.getVolume(snap.volume_id) : null;
+      if (!snap || snap.status !== 'available' || (parent && parent.project_id !== request.project_id)) throw new CinderError('SnapshotNotFound', `Snapshot ${request.snapshot_id} could not be found.`, 'snapshot_id');
     }
     if (request.source_volid) {
       const src = await store.getVolume(request.source_volid);
-      if (!src || src.status !== 'available') {
+      if (!src || src.status !== 'available' || src.project_id !== request.project_id) {
         throw new CinderError('VolumeNotFound', `Volume ${request.source_volid} could not be found or is not available.`, 'source_volid');
       }
     }
@@ -159,12 +160,24 @@ export class VolumeService {
       // The same rules the workers apply: bounds, no unknown keys, no operator-only options.
       if (call.options !== undefined) resolveRequestOptions(DEFAULT_CREATE_OPTIONS, call.options);
     }
-    return createVolume(this.client, request, { taskQueue: this.options.taskQueue, ...(call.options ? { options: call.options } : {}) });
+    return createVolume(this.client, request, {
+      taskQueue: this.options.taskQueue,
+      ...(call.options ? { options: call.options } : {}),
+      existingVolume: async (id) => {
+        const v = await (await this.db()).getVolume(id);
+        return v ? { owner: v.owner ?? null, project_id: v.project_id } : null;
+      },
+    });
   }
 
   /** A handle on the create of an existing volume (result, status, cancel). */
   handle(volumeId: string): VolumeCreateHandle {
-    return getVolumeCreate(this.client, volumeId);
+    return getVolumeCreate(this.client, volumeId, () => this.ownerOf(volumeId));
+  }
+
+  /** The first run id of the create that owns the volume's row (null: no row, or one from before owners). */
+  private async ownerOf(volumeId: string): Promise<string | null> {
+    return (await (await this.db()).getVolume(volumeId))?.owner ?? null;
   }
 
   /** The create's live state (needs a scheduler worker to answer the query). */
@@ -264,7 +277,7 @@ export class VolumeService {
   /** The create's attempts from its workflow history (no worker needed). Throws VolumeNotFound. */
   async history(volumeId: string): Promise<VolumeHistory> {
     try {
-      return await volumeHistory(this.client, volumeId);
+      return await volumeHistory(this.client, volumeId, undefined, (await this.ownerOf(volumeId)) ?? undefined);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new VolumeNotFound(volumeId);
       throw err;

@@ -10,6 +10,9 @@ import { ProjectId, VolumeId, VolumeStatus, VolumeType } from '../workflows/sear
 export interface CreateVolumeCall {
   /** Task queue of the scheduler pool (default cinder-scheduler). */
   taskQueue?: string;
+  /** The existing row of a volume id (VolumeService passes the database's): a repeat is then
+   *  compared with the create that owns the volume, not with whatever run came last. */
+  existingVolume?: (volumeId: string) => Promise<{ owner: string | null; project_id: string } | null>;
   /** Per-request overrides of the workers' create defaults. */
   options?: Partial<CreateOptions>;
 }
@@ -24,6 +27,9 @@ export function volumeIdForRequest(projectId: string, requestId: string): string
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** The first run id of the create that owns a volume (its row's owner), or null when unknown. */
+export type OwnerLookup = () => Promise<string | null>;
+
 export class VolumeCreateHandle {
   constructor(
     readonly volumeId: string,
@@ -31,29 +37,59 @@ export class VolumeCreateHandle {
     /** True when this call found the create already started (a repeated request id), false when it
      *  started it. */
     readonly existing = false,
+    /** The owning create's first run: a later start on the same workflow id (refused, as it does
+     *  not own the volume) is then never mistaken for the volume's create. */
+    private readonly owner: OwnerLookup = async () => null,
   ) {}
 
   get workflowId(): string {
     return this.handle.workflowId;
   }
 
+  /** The owner's chain from its first run (result follows continue-as-new), or the given handle. */
+  private async ownerChain(): Promise<WorkflowHandle> {
+    const first = await this.owner();
+    return first ? this.handle.client.getHandle(this.workflowId, undefined, { firstExecutionRunId: first }) : this.handle;
+  }
+
+  /** The run the owning create runs in now. */
+  private async currentRun(): Promise<WorkflowHandle> {
+    const first = await this.owner();
+    return first ? this.handle.client.getHandle(this.workflowId, await currentRunOf(this.handle.client, this.workflowId, first)) : this.handle;
+  }
+
   /** Resolves with the created volume; rejects with the Cinder failure (type and message). */
   async result(): Promise<CreateVolumeResult> {
     try {
-      return (await this.handle.result()) as CreateVolumeResult;
+      return (await (await this.ownerChain()).result()) as CreateVolumeResult;
     } catch (err) {
       throw unwrapCreateFailure(err);
     }
   }
 
   /** Where the create stands: status, phase, attempt of max, backend, retry state, last error. */
-  status(): Promise<CreateVolumeState> {
-    return this.handle.query(volumeStateQuery);
+  async status(): Promise<CreateVolumeState> {
+    return (await this.currentRun()).query(volumeStateQuery);
   }
 
-  cancel(): Promise<unknown> {
-    return this.handle.cancel();
+  async cancel(): Promise<unknown> {
+    return (await this.currentRun()).cancel();
   }
+}
+
+/** The run a chain that began with firstRunId is in now, following continue-as-new. */
+export async function currentRunOf(client: WorkflowHandle['client'], workflowId: string, firstRunId: string): Promise<string> {
+  const seen = new Set<string>();
+  for (let runId = firstRunId; !seen.has(runId); ) {
+    seen.add(runId);
+    const run = client.getHandle(workflowId, runId);
+    if ((await run.describe()).status.name !== 'CONTINUED_AS_NEW') return runId;
+    const events = (await run.fetchHistory()).events ?? [];
+    const next = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (!next) return runId;
+    runId = next;
+  }
+  return firstRunId;
 }
 
 /** A failed create as Cinder would report it. */
@@ -88,7 +124,7 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
   // The ids name the workflow: a non-string one ([1], Infinity) must not stand for another's.
   for (const field of ['volume_id', 'request_id', 'project_id'] as const) {
     const v = (request as unknown as Record<string, unknown> | null)?.[field];
-    if ((v !== undefined || field === 'project_id') && typeof v !== 'string') {
+    if ((v !== undefined || field === 'project_id') && (typeof v !== 'string' || v === '')) {
       throw new CinderError('InvalidInput', `Invalid input for field '${field}': must be a string${v === undefined ? ' (it is required)' : ''}`, field);
     }
   }
@@ -140,16 +176,29 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
     if (!mayExist) return new VolumeCreateHandle(volumeId, handle, false);
     const memo = await startMemo(client.workflow.getHandle(workflowId, handle.firstExecutionRunId));
     if (memo[START_TOKEN_MEMO] === startToken) return new VolumeCreateHandle(volumeId, handle, false);
-    assertSameRequest(full, memo[REQUEST_MEMO]);
-    return new VolumeCreateHandle(volumeId, handle, true);
+    return await existingCreate(client, full, handle, call);
   } catch (err) {
     if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') {
-      const existing = client.workflow.getHandle(workflowId);
-      assertSameRequest(full, (await startMemo(existing))[REQUEST_MEMO]);
-      return new VolumeCreateHandle(volumeId, existing, true);
+      return existingCreate(client, full, client.workflow.getHandle(workflowId), call);
     }
     throw err;
   }
+}
+
+/**
+ * The create that already has this volume id, if this request may have it: the volume's own
+ * project, and the parameters the owning create was started with (its first run's memo; a later
+ * start on the same workflow id does not own the volume and is never compared with).
+ */
+async function existingCreate(client: Client, req: CreateVolumeRequest, found: WorkflowHandle, call: CreateVolumeCall): Promise<VolumeCreateHandle> {
+  const row = (await call.existingVolume?.(req.volume_id)) ?? null;
+  if (row && row.project_id !== req.project_id) {
+    throw new CinderError('InvalidInput', `Invalid input for field 'volume_id': volume ${req.volume_id} already exists`, 'volume_id');
+  }
+  const owner = row?.owner ?? null;
+  const first = owner ? client.workflow.getHandle(found.workflowId, owner) : found;
+  assertSameRequest(req, (await startMemo(first))[REQUEST_MEMO]);
+  return new VolumeCreateHandle(req.volume_id, found, true, async () => owner);
 }
 
 /** Memo key holding the parameters the create was started with, to tell a repeat from a conflict. */
@@ -197,6 +246,6 @@ async function startMemo(handle: WorkflowHandle): Promise<Record<string, unknown
 }
 
 /** A handle on the create of an existing volume. */
-export function getVolumeCreate(client: Client, volumeId: string): VolumeCreateHandle {
-  return new VolumeCreateHandle(volumeId, client.workflow.getHandle(createVolumeWorkflowId(volumeId)), true);
+export function getVolumeCreate(client: Client, volumeId: string, owner?: OwnerLookup): VolumeCreateHandle {
+  return new VolumeCreateHandle(volumeId, client.workflow.getHandle(createVolumeWorkflowId(volumeId)), true, owner);
 }
