@@ -478,7 +478,7 @@ async function judgeTargeted(w: FuzzWorld, k: FuzzCase, out: Outcome, runBefore:
   if (e.kind === 'own') {
     if (out.existing && out.volumeId === victim.volumeId) add('accepted-but-forbidden', `the client handed back the victim's volume ${victim.volumeId} (project ${victim.projectId}) to another request`);
     else if (out.result === 'completed') add('accepted-but-forbidden', `a second workflow on the victim's volume completed`);
-    else if (refusal && !(/already exists/i.test(refusal.message) || namesField(refusal, ['resume', 'workflow id']) || isServerRefusal(out.clientError))) {
+    else if (refusal && !(/already exists|first used with other parameters/i.test(refusal.message) || namesField(refusal, ['resume', 'workflow id']) || isServerRefusal(out.clientError))) {
       add('unclear-error', `refused with ${refusal.type ?? out.clientError?.name}: ${clip(refusal.message)} (expected 'volume ${victim.volumeId} already exists')`);
     } else if (refusal && refusal.where === 'workflow' && refusal.type !== 'InvalidInput') add('unclear-error', `refused with ${refusal.type}, expected InvalidInput: ${clip(refusal.message)}`);
     if (typeof k.projectId === 'string' && k.projectId !== victim.projectId) await checkResidue(w, { ...k, volumeId: null }, out, null, 'none', add);

@@ -218,7 +218,8 @@ const REQUEST_MUTATIONS: M[] = [
   ['metadata', 'items-129', manyItems(129), 'bad'],
   ['metadata', 'own-proto-key', withOwnProto({}, 'v'), 'either'],
   ...CONTROL.map(([name, ch]): M => ['metadata', `key-ctrl-${name}`, { [`k${ch}`]: 'v' }, 'bad']),
-  ...CONTROL.map(([name, ch]): M => ['metadata', `value-ctrl-${name}`, { k: `v${ch}` }, 'bad']),
+  // Tab and newline in a value: the contract is read both ways (refused, or allowed as in descriptions).
+  ...CONTROL.map(([name, ch]): M => ['metadata', `value-ctrl-${name}`, { k: `v${ch}` }, name === 'tab' || name === 'lf' ? 'either' : 'bad']),
   ['request_id', 'number', 5, 'bad'],
   ['request_id', 'array', [1], 'bad'],
   ['request_id', 'bool', true, 'bad'],
@@ -261,6 +262,7 @@ const OPTION_MUTATIONS: M[] = [
     [k, 'bool', true, 'bad'],
     [k, '1e300', 1e300, 'bad'],
     [k, 'null', null, 'either'],
+    [k, 'over-max', k === 'scheduler_max_attempts' ? 11 : 101, 'bad'],
     [k, 'one', 1, 'ok'],
     [k, 'two', 2, 'ok'],
   ]),
@@ -272,12 +274,16 @@ const OPTION_MUTATIONS: M[] = [
     [k, 'bool', false, 'bad'],
     [k, 'array', [100], 'bad'],
     [k, 'null', null, 'either'],
+    [k, 'below-min', k === 'retry_initial_interval_ms' ? 5 : 99, 'bad'],
+    [k, 'fraction', MS_OK[k] + 0.5, 'bad'],
+    [k, 'years', 1e12, 'bad'],
     [k, 'in-range', MS_OK[k], 'ok'],
   ]),
   ['service_down_time_s', 'negative', -1, 'bad'],
   ['service_down_time_s', '1e300', 1e300, 'bad'],
   ['service_down_time_s', 'string', '60', 'bad'],
-  ['service_down_time_s', 'in-range', 30, 'ok'],
+  // The contract lists it as a per-request option; the code makes it operator-only: either is fine.
+  ['service_down_time_s', 'in-range', 30, 'either'],
   ['upsert_search_attributes', 'string', 'yes', 'bad'],
   ['upsert_search_attributes', 'number', 1, 'bad'],
   ['upsert_search_attributes', 'false', false, 'ok'],
@@ -397,8 +403,9 @@ function mutate(d: Draft, r: Rng, t: FuzzTargets, i: number, path: FuzzPath): vo
 function expectOf(d: Draft): Expect {
   if (d.bad.length > 0) {
     const types = [...new Set(d.bad.flatMap((b) => b.types ?? ['InvalidInput']))];
-    // With several bad fields, naming any one of them is a clear error.
-    return { kind: 'refuse', fields: [...new Set(d.bad.flatMap((b) => b.fields))], types: [...new Set(['InvalidInput', ...types])] };
+    // With several bad fields, naming any one of them is a clear error; so is naming a field the
+    // contract is silent on (it may be refused first).
+    return { kind: 'refuse', fields: [...new Set([...d.bad.flatMap((b) => b.fields), ...d.either])], types: [...new Set(['InvalidInput', ...types])] };
   }
   if (d.either.length > 0) return { kind: 'either', fields: d.either };
   return d.maybe ? { kind: 'may-fail' } : { kind: 'valid' };
