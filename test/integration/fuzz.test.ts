@@ -33,7 +33,11 @@ describe('start-path fuzz (issue 9)', { timeout: 600_000 }, () => {
       { crash: 0, stuck: 0, residue: 0, acceptedButForbidden: 0, victimChanged: 0 },
       text,
     );
-    assert.deepEqual({ unclear: t['unclear-error'], checkStarted: t['check-started'], controlsFailed: t['control-failed'] }, { unclear: 0, checkStarted: 0, controlsFailed: 0 }, text);
+    assert.deepEqual(
+      { unclear: t['unclear-error'], checkStarted: t['check-started'], controlsFailed: t['control-failed'], terminalInjection: t['terminal-injection'] },
+      { unclear: 0, checkStarted: 0, controlsFailed: 0, terminalInjection: 0 },
+      text,
+    );
   });
 
   it('the run was not vacuous: every path ran, valid controls succeeded, victims were attacked', () => {

@@ -17,7 +17,7 @@ import type { Volume } from '../../src/domain/volume';
 import { resolveTemporalCli } from '../../src/dev-server/temporal-cli';
 import type { CapacityClaim, QuotaUsage } from '../../src/store/volume-store';
 import { eventually, type Cluster } from './cluster';
-import type { FuzzCase, FuzzTargets, VictimInfo } from './fuzz-requests';
+import { CONFLICT, type FuzzCase, type FuzzTargets, type VictimInfo } from './fuzz-requests';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'cinder-temporal.js');
@@ -31,8 +31,9 @@ export type ProblemKind =
   | 'victim-changed'
   | 'unclear-error'
   | 'control-failed'
-  | 'check-started';
-export const PROBLEM_KINDS: readonly ProblemKind[] = ['crash', 'stuck', 'residue', 'accepted-but-forbidden', 'victim-changed', 'unclear-error', 'control-failed', 'check-started'];
+  | 'check-started'
+  | 'terminal-injection';
+export const PROBLEM_KINDS: readonly ProblemKind[] = ['crash', 'stuck', 'residue', 'accepted-but-forbidden', 'victim-changed', 'unclear-error', 'control-failed', 'check-started', 'terminal-injection'];
 
 export interface Problem {
   kind: ProblemKind;
@@ -352,6 +353,7 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Whether an error names one of the fields (`Invalid input for field 'size'`, `.field`). */
 export function namesField(err: { message: string; field?: string }, fields: string[]): boolean {
   return fields.some((f) => {
+    if (f === CONFLICT) return /first used with other parameters/.test(err.message);
     if (err.field && (err.field === f || err.field.startsWith(`${f}.`) || err.field === `request.${f}`)) return true;
     if (/^workflow[ _]?id$/i.test(f) && /workflow[ _-]?id/i.test(err.message)) return true;
     return new RegExp(`['"\`](?:request\\.|input\\.)?${escape(f)}(?:['"\`.\\[]|$)`).test(err.message);
@@ -467,6 +469,23 @@ async function checkCreated(w: FuzzWorld, k: FuzzCase, out: Outcome, volumeId: s
     if (g?.in_use !== row.size || g.reserved !== 0) problems.push(`gigabytes quota ${JSON.stringify(g)} for ${row.size} GiB`);
   }
   if (problems.length > 0) add('residue', `available volume inconsistent: ${problems.join('; ')}`);
+  await checkShownEscaped(w, row, add);
+}
+
+/** Any control character but the line break, raw. */
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+/** A stored text with control characters (a description's tab or newline...) is shown escaped by
+ *  `cinder-temporal show` and `list`, never raw. */
+async function checkShownEscaped(w: FuzzWorld, row: Volume, add: (kind: ProblemKind, detail: string) => void): Promise<void> {
+  const texts = [row.name ?? '', row.description ?? '', ...Object.entries(row.metadata).flat()];
+  if (!texts.some((t) => /[\u0000-\u001f\u007f-\u009f]/.test(t))) return;
+  for (const argv of [['show', row.id], ['list', '--project-id', row.project_id]]) {
+    const r = await runProcess(process.execPath, [BIN, ...argv], w.c.env, 60_000);
+    const raw = `${r.stdout}${r.stderr}`.split('\n').find((l) => RAW_CONTROL.test(l));
+    if (r.code !== 0) add('terminal-injection', `cinder-temporal ${argv[0]} exited ${r.code}: ${clip(r.stderr)}`);
+    else if (raw !== undefined) add('terminal-injection', `cinder-temporal ${argv[0]} printed a raw control character: ${JSON.stringify(clip(raw, 160))}`);
+  }
 }
 
 /** Starts aimed at a victim: ownership, request-id conflicts, a repeated request. */

@@ -102,6 +102,9 @@ function weighted<T>(r: Rng, xs: ReadonlyArray<readonly [number, T]>): T {
 
 // ---- the mutation catalogue ----
 
+/** A pseudo-field: the client's refusal of a request that reuses another's volume or request id. */
+export const CONFLICT = '(conflict)';
+
 /** Marks a field to delete. */
 export const ABSENT = Symbol('absent');
 type Verdict = 'bad' | 'ok' | 'either' | 'may-fail';
@@ -330,19 +333,43 @@ function applyRequestMutation(d: Draft, m: M, t: FuzzTargets, i: number, path: F
     if (typeof d.request.request_id !== 'string') d.request.request_id = `${t.prefix}-r${i}`;
   }
   d.labels.push(`${field}=${label}`);
+  forget(d, field);
   if (value === ABSENT) delete d.request[field];
+  // A bad volume or request id is made unique too: two cases must not meet on one workflow id.
+  else if ((field === 'volume_id' || field === 'request_id') && typeof value === 'string' && value.length > 0) d.request[field] = uniqueId(value, t, i);
+  else if ((field === 'volume_id' || field === 'request_id') && typeof value === 'number') d.request[field] = 1_000_000 + i;
   // A fresh unique id for "ok" id values, so two cases never share a volume.
-  else d.request[field] = field === 'request_id' && verdict !== 'bad' && value !== null ? `${t.prefix}-r${i}` : value;
-  record(d, verdict, [field], types);
+  else d.request[field] = value;
+  // An empty volume id cannot be made unique: on the unchecked client path every such case meets on
+  // `create-volume-`, and the client's conflict refusal is as clear as the field check.
+  const fields = field === 'volume_id' && value === '' && path === 'nocheck' ? [field, CONFLICT] : [field];
+  record(d, verdict, fields, types);
+}
+
+/** A case's own variant of an id value, keeping what makes it bad (its first character, a control
+ *  character, a space, its length). */
+function uniqueId(value: string, t: FuzzTargets, i: number): string {
+  const tag = `${t.prefix}-${i}-`;
+  if (value.length >= 65) return (tag + value).slice(0, value.length);
+  return /^[A-Za-z0-9]/.test(value) ? `${tag}${value}` : `${value}${tag}`;
 }
 
 function applyOptionMutation(d: Draft, m: M): void {
   const [key, label, value, verdict] = m;
   d.labels.push(`options.${key}=${label}`);
+  forget(d, `options.${key}`);
+  if (!d.options || typeof d.options !== 'object') d.bad = d.bad.filter((b) => !b.fields.includes('options'));
   const opts = (d.options && typeof d.options === 'object' ? d.options : {}) as Record<string, unknown>;
   opts[key] = value;
   d.options = opts;
   record(d, verdict, [`options.${key}`]);
+}
+
+/** Forgets the verdicts of fields a later mutation overwrote (`field`, or every field under it). */
+function forget(d: Draft, field: string): void {
+  const covered = (f: string) => f === field || f.startsWith(`${field}.`);
+  d.bad = d.bad.filter((b) => !b.fields.every(covered));
+  d.either = d.either.filter((f) => !covered(f));
 }
 
 function record(d: Draft, verdict: Verdict, fields: string[], types?: string[]): void {
@@ -389,6 +416,7 @@ function mutate(d: Draft, r: Rng, t: FuzzTargets, i: number, path: FuzzPath): vo
       ['own-__proto__', withOwnProto({}, { scheduler_default_filters: [] }), 'bad'],
     ] as const);
     d.labels.push(`options=${label}`);
+    forget(d, 'options');
     d.options = value;
     record(d, verdict, label === 'own-__proto__' ? ['options.__proto__'] : ['options']);
   } else {

@@ -146,7 +146,7 @@ function report(opts: FuzzRunOptions, verdicts: CaseVerdict[], global: Problem[]
 /** The headline figures of the issue, in its words. */
 export function headline(r: FuzzReport): string {
   const t = r.totals;
-  return `${t.cases} requests (seed ${r.seed}) in ${(r.ms / 1000).toFixed(0)} s: ${t.crash} crashes, ${t.stuck} stuck, ${t.residue} residue, ${t['accepted-but-forbidden']} accepted-but-forbidden, ${t['victim-changed']} changes to another project's volume; ${t['unclear-error']} unclear errors, ${t['check-started']} refused by the check after starting, controls ${r.controls.ok}/${r.controls.total} ok`;
+  return `${t.cases} requests (seed ${r.seed}) in ${(r.ms / 1000).toFixed(0)} s: ${t.crash} crashes, ${t.stuck} stuck, ${t.residue} residue, ${t['accepted-but-forbidden']} accepted-but-forbidden, ${t['victim-changed']} changes to another project's volume; ${t['unclear-error']} unclear errors, ${t['check-started']} refused by the check after starting, ${t['terminal-injection']} raw control characters printed, controls ${r.controls.ok}/${r.controls.total} ok`;
 }
 
 function table(rows: Array<[string, Counts]>): string[] {
