@@ -52,6 +52,8 @@ export interface Outcome {
   failure?: { type: string; message: string };
   stuckReason?: string;
   cli?: { code: number | null; stdout: string; stderr: string };
+  /** The CLI's `--json` document: the volume's status as it printed it. */
+  shownStatus?: string;
   ms: number;
 }
 
@@ -298,8 +300,8 @@ async function execute(w: FuzzWorld, k: FuzzCase, bounds: FuzzBounds): Promise<O
       const r = await runProcess(process.execPath, [BIN, ...k.argv!], w.c.env, 120_000);
       out.cli = r;
       if (r.code !== 0) throw Object.assign(new Error(clip(r.stderr.trim(), 400)), { name: `exit ${r.code}` });
-      const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { volume: { id: string }; workflow_id: string; existing: boolean };
-      Object.assign(out, { workflowId: doc.workflow_id, volumeId: doc.volume.id, existing: doc.existing });
+      const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { volume: { id: string; status: string }; workflow_id: string; existing: boolean };
+      Object.assign(out, { workflowId: doc.workflow_id, volumeId: doc.volume.id, existing: doc.existing, shownStatus: doc.volume.status });
       handle = client.workflow.getHandle(doc.workflow_id);
     }
   } catch (e) {
@@ -397,7 +399,19 @@ async function judge(w: FuzzWorld, k: FuzzCase, out: Outcome, runBefore: string 
   } else {
     await judgeTargeted(w, k, out, runBefore, add);
   }
+  if (k.victim !== undefined) await checkVictim(w, k.victim, add);
   return problems;
+}
+
+/** The victim's row, files, claims, quota and reservations as they were before any case. */
+async function checkVictim(w: FuzzWorld, i: number, add: (kind: ProblemKind, detail: string) => void): Promise<void> {
+  const victim = w.targets.victims[i];
+  const diff = victimDiff(w.victimState[i], await snapshotVictim(w, i));
+  if (diff.length > 0) {
+    add('victim-changed', `victim ${i} (${victim.volumeId}, project ${victim.projectId}) changed: ${diff.join(' | ')}`);
+    // Blame the next change on the case that makes it.
+    w.victimState[i] = await snapshotVictim(w, i);
+  }
 }
 
 function judgeRefusal(
@@ -469,7 +483,20 @@ async function checkCreated(w: FuzzWorld, k: FuzzCase, out: Outcome, volumeId: s
     if (g?.in_use !== row.size || g.reserved !== 0) problems.push(`gigabytes quota ${JSON.stringify(g)} for ${row.size} GiB`);
   }
   if (problems.length > 0) add('residue', `available volume inconsistent: ${problems.join('; ')}`);
+  const asked = requestOf(k);
+  if (asked && k.victim === undefined) {
+    const wanted = { project_id: asked.project_id, size: asked.size, name: asked.name ?? null, description: asked.description ?? null, metadata: asked.metadata ?? {} };
+    const stored = { project_id: row.project_id, size: row.size, name: row.name, description: row.description, metadata: row.metadata };
+    if (JSON.stringify(wanted) !== JSON.stringify(stored)) add('control-failed', `stored ${clip(JSON.stringify(stored), 300)}, asked ${clip(JSON.stringify(wanted), 300)}`);
+  }
   await checkShownEscaped(w, row, add);
+}
+
+/** The request a case sent (client or raw start), when it was an object. */
+function requestOf(k: FuzzCase): Record<string, unknown> | null {
+  const input = k.args?.[0] as { request?: unknown } | undefined;
+  const req = k.request ?? (input && typeof input === 'object' ? input.request : undefined);
+  return req && typeof req === 'object' && !Array.isArray(req) ? (req as Record<string, unknown>) : null;
 }
 
 /** Any control character but the line break, raw. */
@@ -506,15 +533,11 @@ async function judgeTargeted(w: FuzzWorld, k: FuzzCase, out: Outcome, runBefore:
     else if (!new RegExp(e.fields.map((f) => escape(f.replace(/^--/, ''))).join('|')).test(refusal.message)) add('unclear-error', `the conflict does not name ${e.fields.join(', ')}: ${clip(refusal.message)}`);
     if (runAfter !== runBefore) add('accepted-but-forbidden', `a conflicting request started a new run of ${victim.workflowId}`);
   } else {
-    const ok = out.existing === true && out.volumeId === victim.volumeId && (victim.status === 'available' ? out.result === 'completed' : out.result === 'failed');
-    if (!ok) add('control-failed', `the same request did not return the victim's volume: ${JSON.stringify({ existing: out.existing, volumeId: out.volumeId, result: out.result, error: refusal?.message && clip(refusal.message) })}`);
+    // The CLI shows the volume's row; the client hands back a create whose result is the volume's.
+    const ended = k.path === 'cli' ? out.shownStatus === victim.status : victim.status === 'available' ? out.result === 'completed' : out.result === 'failed';
+    const ok = out.existing === true && out.volumeId === victim.volumeId && ended;
+    if (!ok) add('control-failed', `the same request did not return the victim's ${victim.status} volume: ${JSON.stringify({ existing: out.existing, volumeId: out.volumeId, result: out.result, shown: out.shownStatus, error: refusal?.message && clip(refusal.message) })}`);
     if (runAfter !== runBefore) add('accepted-but-forbidden', `repeating the request started a new run of ${victim.workflowId}`);
-  }
-  const diff = victimDiff(w.victimState[e.victim], await snapshotVictim(w, e.victim));
-  if (diff.length > 0) {
-    add('victim-changed', `victim ${e.victim} (${victim.volumeId}, project ${victim.projectId}) changed: ${diff.join(' | ')}`);
-    // Blame the next change on the case that makes it.
-    w.victimState[e.victim] = await snapshotVictim(w, e.victim);
   }
 }
 

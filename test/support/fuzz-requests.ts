@@ -115,6 +115,8 @@ const long = (n: number, c = 'x') => c.repeat(n);
 /** An object with an own `__proto__` key, as JSON.parse makes it from a caller's JSON. */
 const withOwnProto = (base: Record<string, unknown>, value: unknown) =>
   Object.assign(JSON.parse(`{"__proto__": ${JSON.stringify(value)}}`), base) as Record<string, unknown>;
+/** `[[[...]]]`, n deep: no parser on the way may overflow its stack. */
+const deep = (n: number): unknown => JSON.parse('['.repeat(n) + ']'.repeat(n));
 const manyItems = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
 
 /** Control characters: C0 (ESC sequences, CR, NUL, BEL, tab, newline), DEL and C1 (CSI). */
@@ -158,6 +160,7 @@ const TEXT_FIELD_MUTATIONS = (field: string, allowTabNewline: boolean): M[] => [
   [field, 'cjk', '日本語のボリューム', 'ok'],
   [field, 'emoji', 'vol 😀', 'ok'],
   [field, 'bidi', 'abc\u202edef', 'either'],
+  [field, 'lone-surrogate', 'a\ud800b', 'either'],
   ...CONTROL.map(([name, ch]): M => [field, `ctrl-${name}`, `a${ch}b`, allowTabNewline && (name === 'tab' || name === 'lf') ? 'ok' : 'bad']),
 ];
 
@@ -218,6 +221,8 @@ const REQUEST_MUTATIONS: M[] = [
   ['metadata', 'key-len256', { [long(256, 'k')]: 'v' }, 'bad'],
   ['metadata', 'value-len256', { k: long(256, 'v') }, 'bad'],
   ['metadata', 'items-128', manyItems(128), 'ok'],
+  ['metadata', 'deep-value', { k: deep(3000) }, 'bad'],
+  ['metadata', 'deep', deep(3000), 'bad'],
   ['metadata', 'items-129', manyItems(129), 'bad'],
   ['metadata', 'own-proto-key', withOwnProto({}, 'v'), 'either'],
   ...CONTROL.map(([name, ch]): M => ['metadata', `key-ctrl-${name}`, { [`k${ch}`]: 'v' }, 'bad']),
@@ -265,6 +270,7 @@ const OPTION_MUTATIONS: M[] = [
     [k, 'bool', true, 'bad'],
     [k, '1e300', 1e300, 'bad'],
     [k, 'null', null, 'either'],
+    [k, 'deep', deep(2000), 'bad'],
     [k, 'over-max', k === 'scheduler_max_attempts' ? 11 : 101, 'bad'],
     [k, 'one', 1, 'ok'],
     [k, 'two', 2, 'ok'],
@@ -536,6 +542,7 @@ function targeted(t: FuzzTargets, i: number, r: Rng): FuzzCase {
   const kind = pick(r, [
     'raw-other-project', 'raw-same-project', 'raw-same-request', 'raw-forged-resume', 'tcli-other-project',
     'client-volume-id', 'check-volume-id', 'request-id-conflict', 'request-id-same', 'cli-request-id-conflict', 'cli-request-id-same',
+    'clone-other-project',
   ] as const);
   const otherReq = { volume_id: victim.volumeId, project_id: attacker, size: 1 + Math.floor(r() * 3), name: `attack-${i}` };
   const sameProject = { ...otherReq, project_id: victim.projectId };
@@ -556,6 +563,15 @@ function targeted(t: FuzzTargets, i: number, r: Rng): FuzzCase {
     case 'request-id-conflict': {
       const { field, value } = conflictingField(victim, r);
       return { ...base, zeroQuota: false, path: r() < 0.5 ? 'check' : 'nocheck', category: `reqid:conflict-${field}`, request: { ...victim.request, [field]: value }, volumeId: victim.volumeId, projectId: victim.projectId, expect: { kind: 'conflict', victim: v, fields: [field] } };
+    }
+    case 'clone-other-project': {
+      // Another project's volume is not this project's to read (Cinder: VolumeNotFound).
+      const request = { volume_id: `${t.prefix}-v${i}`, project_id: attacker, size: victim.request.size + 1, source_volid: victim.volumeId };
+      base.zeroQuota = false;
+      const path = pick(r, ['check', 'nocheck', 'raw'] as const);
+      const expect: Expect = { kind: 'refuse', fields: ['source_volid'], types: ['VolumeNotFound', 'InvalidInput'] };
+      if (path === 'raw') return { ...base, path, category: `own:${kind}`, workflowId: `create-volume-${request.volume_id}`, args: [{ request }], volumeId: request.volume_id, projectId: attacker, expect };
+      return { ...base, path, category: `own:${kind}`, request, volumeId: request.volume_id, projectId: attacker, expect };
     }
     case 'request-id-same':
       return { ...base, zeroQuota: false, path: r() < 0.5 ? 'check' : 'nocheck', category: 'reqid:same', request: { ...victim.request }, volumeId: victim.volumeId, projectId: victim.projectId, expect: { kind: 'same', victim: v } };
@@ -587,7 +603,8 @@ export function victimArgv(victim: VictimInfo, changes: Partial<Record<'size' | 
 /** CLI mutations: [option, label, argv change, verdict]. `null` value: the option without a value. */
 type CliM = [option: string, label: string, args: string[], verdict: 'bad' | 'ok'];
 const CLI_MUTATIONS: CliM[] = [
-  ...['0', '-1', '1.5', 'abc', '', '1e3', '0x10', 'Infinity', 'NaN', '1001', '99999999999999999999', ' 1', '١'].map((v): CliM => ['--size', `size=${JSON.stringify(v)}`, [`--size=${v}`], 'bad']),
+  ['--size', 'size=" 1"', ['--size= 1'], 'ok'],
+  ...['0', '-1', '1.5', 'abc', '', '1e3', '0x10', 'Infinity', 'NaN', '1001', '99999999999999999999', '١'].map((v): CliM => ['--size', `size=${JSON.stringify(v)}`, [`--size=${v}`], 'bad']),
   ['--size', 'size-missing', [], 'bad'],
   ['--name', 'name-len256', [`--name=${long(256)}`], 'bad'],
   ...CONTROL.filter(([n]) => n !== 'nul').map(([n, ch]): CliM => ['--name', `name-ctrl-${n}`, [`--name=a${ch}b`], 'bad']),
