@@ -22,7 +22,7 @@ export interface CreateOptions {
   service_down_time_s: number;
   /** How long a backend create may wait for its volume worker before it counts as a backend failure. */
   backend_schedule_to_start_timeout_ms: number;
-  /** A create that stops heartbeating this long is retried (the worker died). */
+  /** A backend create or delete that stops heartbeating this long is retried (the worker died). */
   create_heartbeat_timeout_ms: number;
   create_start_to_close_timeout_ms: number;
   /** Temporal retries of one activity for non-Cinder errors before the create counts as failed. */
@@ -47,7 +47,7 @@ export const DEFAULT_CREATE_OPTIONS: CreateOptions = {
   scheduler_default_weighers: [{ name: 'CapacityWeigher' }],
   service_down_time_s: 60,
   backend_schedule_to_start_timeout_ms: 60_000,
-  create_heartbeat_timeout_ms: 30_000,
+  create_heartbeat_timeout_ms: 10_000,
   create_start_to_close_timeout_ms: 3_600_000,
   create_max_activity_attempts: 3,
   retry_initial_interval_ms: 1_000,

@@ -5,6 +5,7 @@ import {
   continueAsNew,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -16,7 +17,7 @@ import {
 import type { ApiActivities, VolumeSpec } from '../activities/api-activities';
 import type { ScheduleDecision, SchedulerActivities } from '../activities/scheduler-activities';
 import type { BackendCreateRequest, VolumeActivities } from '../activities/volume-activities';
-import { isNoRescheduleType } from '../domain/cinder-errors';
+import { isNoRescheduleType, LATER_NO_RESCHEDULE_TYPES, NO_RESCHEDULE_UNION_PATCH } from '../domain/cinder-errors';
 import type { CreateOptions } from '../domain/create-options';
 import { volumeObjectName, volumeTaskQueue, type CreateVolumeRequest } from '../domain/volume';
 import type { FilterProperties, Retry } from '../scheduler/types';
@@ -81,16 +82,22 @@ export const volumeStateQuery = defineQuery<CreateVolumeState>('volumeState');
 
 export const createVolumeWorkflowId = (volumeId: string) => `create-volume-${volumeId}`;
 
+/** Database steps: one transaction each, which gives up after a lock wait of 10 s (SQLite's busy
+ *  timeout, PostgreSQL's lock_timeout) and is retried. A start-to-close of that size makes a
+ *  scheduler worker killed mid-step cost seconds, not a minute; retrying these steps is safe (each
+ *  is idempotent). */
+const DB_STEP_TIMEOUT = '10 seconds';
+
 const apiActivity = (summary: string) =>
   proxyActivities<ApiActivities>({
-    startToCloseTimeout: '1 minute',
+    startToCloseTimeout: DB_STEP_TIMEOUT,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
     summary,
   });
 
 const schedulerActivity = (summary: string, options: CreateOptions) =>
   proxyActivities<SchedulerActivities>({
-    startToCloseTimeout: '1 minute',
+    startToCloseTimeout: DB_STEP_TIMEOUT,
     retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
     summary,
   });
@@ -270,7 +277,8 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
         if (!filterProperties.retry) {
           return await fail({ ...f, message: `${f.type}: ${f.message} (rescheduling is disabled: scheduler_max_attempts is 1)` }, false);
         }
-        if (isNoRescheduleType(f.type)) {
+        // The types added later stop a reschedule only in creates that reach this point with them.
+        if (isNoRescheduleType(f.type) && (!LATER_NO_RESCHEDULE_TYPES.includes(f.type) || patched(NO_RESCHEDULE_UNION_PATCH))) {
           return await fail({ ...f, message: `${f.type}: ${f.message} (not rescheduled: ${f.type} is a no-reschedule failure)` }, false);
         }
         state.phase = 'rescheduling';
@@ -373,6 +381,8 @@ async function deleteOnFailedBackend(
       const res = await volumeActivity(decision.host, `compensate: delete ${objectName} on ${decision.backend_id}`, {
         scheduleToStartTimeout: options.compensation_schedule_to_start_timeout_ms,
         startToCloseTimeout: '5 minutes',
+        // The delete heartbeats: a worker killed mid-delete is noticed in seconds, not at start-to-close.
+        heartbeatTimeout: options.create_heartbeat_timeout_ms,
         retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
       }).deleteVolumeOnBackend(req);
       return res.skipped ? 'skipped: a later attempt owns the pool' : res.deleted ? 'deleted' : 'nothing to delete';
@@ -399,6 +409,7 @@ async function deleteOnFailedBackend(
 export async function cleanupBackendVolume(args: BackendCreateRequest & { host: string; retry_initial_interval_ms: number }): Promise<void> {
   await volumeActivity(args.host, `compensate: delete ${volumeObjectName(args.volume_id)} on ${args.backend_id}`, {
     startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: '10 seconds',
     retry: { initialInterval: args.retry_initial_interval_ms, maximumInterval: '5 minutes' },
   }).deleteVolumeOnBackend(args);
 }
