@@ -389,6 +389,7 @@ async function judge(w: FuzzWorld, k: FuzzCase, out: Outcome, runBefore: string 
     }
     if (k.path === 'check' && out.workflowId && !out.existing && e.kind === 'refuse') add('check-started', `the check let a bad request start ${out.workflowId}`);
     if (k.path === 'cli' && e.kind === 'refuse' && volumeId && (await latestRunId(w, `create-volume-${volumeId}`))) add('check-started', `the CLI refused but started create-volume-${volumeId}`);
+    if (e.kind === 'refuse' && out.workflowId && /^(workflow-id|resume)=/.test(k.category)) await checkNoStepRan(w, out.workflowId, add);
     const accepted = out.result === 'completed' || (out.result === 'failed' && e.kind === 'either');
     await checkResidue(w, k, out, volumeId, accepted ? 'after-api' : 'none', add);
   } else if (e.kind === 'valid' || e.kind === 'may-fail') {
@@ -436,7 +437,22 @@ function judgeRefusal(
     add('unclear-error', `refused with ${refusal.type} (expected ${types.join(' | ')}): ${clip(refusal.message)}`);
   } else if (refusal.type === 'InvalidInput' && !namesField(refusal, e.fields)) {
     add('unclear-error', `the error does not name ${e.fields.join(' or ')}: ${clip(refusal.message)}`);
+  } else if (k.path === 'check' && refusal.where === 'client' && !refusal.field) {
+    add('unclear-error', `the check's ${refusal.type} has no .field: ${clip(refusal.message)}`);
   }
+}
+
+/** A start refused by the workflow's own input check (workflow id, carry) ran no activity at all. */
+async function checkNoStepRan(w: FuzzWorld, workflowId: string, add: (kind: ProblemKind, detail: string) => void): Promise<void> {
+  let events;
+  try {
+    events = (await w.c.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return;
+    throw e;
+  }
+  const steps = events.flatMap((ev) => (ev.activityTaskScheduledEventAttributes?.activityType?.name ? [ev.activityTaskScheduledEventAttributes.activityType.name] : []));
+  if (steps.length > 0) add('accepted-but-forbidden', `steps ran before the start was refused: ${steps.join(', ')}`);
 }
 
 /** Residue of a refused or failed create: `none` allows nothing at all; `after-api` allows the

@@ -28,6 +28,8 @@ export interface FuzzReport {
   byCategory: Record<string, Counts>;
   /** Valid controls (and repeated requests) that had to succeed, and how many did. */
   controls: { total: number; ok: number };
+  /** How long refusals took (client or workflow), in ms: p50, p99, max. */
+  refusalMs: { p50: number; p99: number; max: number };
   /** Problems found after the cases, not tied to one. */
   global: Problem[];
   failures: CaseVerdict[];
@@ -138,7 +140,10 @@ function report(opts: FuzzRunOptions, verdicts: CaseVerdict[], global: Problem[]
     }
   }
   for (const p of global) totals[p.kind]++;
-  return { seed: opts.seed, n: opts.n, ms, totals, byPath, byCategory, controls, global, failures: verdicts.filter((v) => v.problems.length > 0) };
+  const refusals = verdicts.filter((v) => v.outcome.clientError || v.outcome.result === 'failed').map((v) => v.outcome.ms).sort((a, b) => a - b);
+  const at = (q: number) => refusals[Math.min(refusals.length - 1, Math.floor(q * refusals.length))] ?? 0;
+  const refusalMs = { p50: at(0.5), p99: at(0.99), max: refusals[refusals.length - 1] ?? 0 };
+  return { seed: opts.seed, n: opts.n, ms, totals, byPath, byCategory, controls, refusalMs, global, failures: verdicts.filter((v) => v.problems.length > 0) };
 }
 
 // ---- printing ----
@@ -176,7 +181,7 @@ export function reproducer(v: CaseVerdict, taskQueue: string): string {
 }
 
 export function formatReport(r: FuzzReport, taskQueue: string, maxFailures = 60): string {
-  const lines = [headline(r), '', 'by path:', ...table(Object.entries(r.byPath)), '', 'by category:'];
+  const lines = [headline(r), `refusals took p50 ${r.refusalMs.p50} ms, p99 ${r.refusalMs.p99} ms, max ${r.refusalMs.max} ms`, '', 'by path:', ...table(Object.entries(r.byPath)), '', 'by category:'];
   const cats = Object.entries(r.byCategory).sort(([a], [b]) => a.localeCompare(b));
   lines.push(...table(cats));
   if (r.global.length > 0) lines.push('', 'after the run:', ...r.global.map((p) => `  ${p.kind}: ${p.detail}`));
