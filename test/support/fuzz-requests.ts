@@ -259,7 +259,6 @@ const MS_OK: Record<string, number> = {
   create_start_to_close_timeout_ms: 60_000,
   compensation_schedule_to_start_timeout_ms: 5000,
 };
-export const OPERATOR_ONLY_OPTIONS = ['scheduler_default_filters', 'scheduler_default_weighers', 'ignore_attempted_hosts', 'scheduler_alternates'];
 
 const OPTION_MUTATIONS: M[] = [
   ...COUNT_OPTIONS.flatMap((k): M[] => [
@@ -288,11 +287,17 @@ const OPTION_MUTATIONS: M[] = [
     [k, 'years', 1e12, 'bad'],
     [k, 'in-range', MS_OK[k], 'ok'],
   ]),
+  // Operator-only, as docs/cli.md says (it decides which backends count as alive).
   ['service_down_time_s', 'negative', -1, 'bad'],
   ['service_down_time_s', '1e300', 1e300, 'bad'],
   ['service_down_time_s', 'string', '60', 'bad'],
-  // The contract lists it as a per-request option; the code makes it operator-only: either is fine.
-  ['service_down_time_s', 'in-range', 30, 'either'],
+  ['service_down_time_s', 'in-range', 30, 'bad'],
+  // Per request, a whole number 0–10 (docs/cli.md).
+  ['scheduler_alternates', 'zero', 0, 'ok'],
+  ['scheduler_alternates', 'two', 2, 'ok'],
+  ['scheduler_alternates', 'over-max', 11, 'bad'],
+  ['scheduler_alternates', 'fraction', 1.5, 'bad'],
+  ['scheduler_alternates', 'negative', -1, 'bad'],
   ['upsert_search_attributes', 'string', 'yes', 'bad'],
   ['upsert_search_attributes', 'number', 1, 'bad'],
   ['upsert_search_attributes', 'false', false, 'ok'],
@@ -302,8 +307,6 @@ const OPTION_MUTATIONS: M[] = [
   ['scheduler_default_weighers', 'capacity', [{ name: 'CapacityWeigher' }], 'bad'],
   ['ignore_attempted_hosts', 'false', false, 'bad'],
   ['ignore_attempted_hosts', 'true', true, 'bad'],
-  ['scheduler_alternates', 'two', 2, 'bad'],
-  ['scheduler_alternates', 'zero', 0, 'bad'],
   ...['bogus', 'toString', 'constructor', 'hasOwnProperty', 'valueOf'].map((k): M => [k, 'unknown', 1, 'bad']),
 ];
 
