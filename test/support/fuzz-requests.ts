@@ -317,7 +317,7 @@ interface Draft {
   options: Record<string, unknown> | undefined | unknown;
   top: Record<string, unknown>;
   labels: string[];
-  bad: Array<{ fields: string[]; types?: string[] }>;
+  bad: Array<{ fields: string[]; types?: string[]; optionsShape?: true }>;
   maybe: boolean;
   either: string[];
 }
@@ -367,7 +367,7 @@ function applyOptionMutation(d: Draft, m: M): void {
   const [key, label, value, verdict] = m;
   d.labels.push(`options.${key}=${label}`);
   forget(d, `options.${key}`);
-  if (!d.options || typeof d.options !== 'object') d.bad = d.bad.filter((b) => !b.fields.includes('options'));
+  if (!d.options || typeof d.options !== 'object') d.bad = d.bad.filter((b) => !b.optionsShape);
   const opts = (d.options && typeof d.options === 'object' ? d.options : {}) as Record<string, unknown>;
   opts[key] = value;
   d.options = opts;
@@ -428,6 +428,7 @@ function mutate(d: Draft, r: Rng, t: FuzzTargets, i: number, path: FuzzPath): vo
     forget(d, 'options');
     d.options = value;
     record(d, verdict, label === 'own-__proto__' ? ['options.__proto__'] : ['options']);
+    if (verdict === 'bad') d.bad[d.bad.length - 1].optionsShape = true;
   } else {
     const key = pick(r, ['bogus', 'Request', '__proto__']);
     d.labels.push(`top-level-key:${key}`);
