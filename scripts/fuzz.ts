@@ -54,7 +54,9 @@ async function main(): Promise<number> {
     if (values.json) fs.writeFileSync(values.json, JSON.stringify(report, null, 2));
     process.stderr.write(`fuzz: ${headline(report)}\n`);
     const t = report.totals;
-    const problems = Object.entries(t).filter(([k]) => k !== 'cases').reduce((s, [, x]) => s + x, 0);
+    const problems = Object.entries(t)
+      .filter(([k]) => k !== 'cases')
+      .reduce((s, [, x]) => s + x, 0);
     return problems === 0 && report.controls.ok === report.controls.total ? 0 : 1;
   } finally {
     await c.stop();

@@ -29,22 +29,36 @@ describe('start-path fuzz (issue 9)', { timeout: 600_000 }, () => {
     const text = formatReport(report, c.taskQueue, 40);
     assert.equal(t.cases, N);
     assert.deepEqual(
-      { crash: t.crash, stuck: t.stuck, residue: t.residue, acceptedButForbidden: t['accepted-but-forbidden'], victimChanged: t['victim-changed'] },
+      {
+        crash: t.crash,
+        stuck: t.stuck,
+        residue: t.residue,
+        acceptedButForbidden: t['accepted-but-forbidden'],
+        victimChanged: t['victim-changed'],
+      },
       { crash: 0, stuck: 0, residue: 0, acceptedButForbidden: 0, victimChanged: 0 },
       text,
     );
     assert.deepEqual(
-      { unclear: t['unclear-error'], checkStarted: t['check-started'], controlsFailed: t['control-failed'], terminalInjection: t['terminal-injection'] },
+      {
+        unclear: t['unclear-error'],
+        checkStarted: t['check-started'],
+        controlsFailed: t['control-failed'],
+        terminalInjection: t['terminal-injection'],
+      },
       { unclear: 0, checkStarted: 0, controlsFailed: 0, terminalInjection: 0 },
       text,
     );
   });
 
   it('the run was not vacuous: every path ran, valid controls succeeded, victims were attacked', () => {
-    for (const [path, counts] of Object.entries(report.byPath)) assert.ok(counts.cases > 0, `no case took the ${path} path`);
+    for (const [path, counts] of Object.entries(report.byPath))
+      assert.ok(counts.cases > 0, `no case took the ${path} path`);
     assert.ok(report.controls.total >= 10, `only ${report.controls.total} controls`);
     assert.equal(report.controls.ok, report.controls.total, formatReport(report, c.taskQueue, 40));
-    const own = Object.entries(report.byCategory).filter(([cat]) => cat.startsWith('own:')).reduce((s, [, x]) => s + x.cases, 0);
+    const own = Object.entries(report.byCategory)
+      .filter(([cat]) => cat.startsWith('own:'))
+      .reduce((s, [, x]) => s + x.cases, 0);
     assert.ok(own >= 10, `only ${own} starts against victims' volumes`);
   });
 });

@@ -161,7 +161,12 @@ const TEXT_FIELD_MUTATIONS = (field: string, allowTabNewline: boolean): M[] => [
   [field, 'emoji', 'vol 😀', 'ok'],
   [field, 'bidi', 'abc\u202edef', 'either'],
   [field, 'lone-surrogate', 'a\ud800b', 'either'],
-  ...CONTROL.map(([name, ch]): M => [field, `ctrl-${name}`, `a${ch}b`, allowTabNewline && (name === 'tab' || name === 'lf') ? 'ok' : 'bad']),
+  ...CONTROL.map(([name, ch]): M => [
+    field,
+    `ctrl-${name}`,
+    `a${ch}b`,
+    allowTabNewline && (name === 'tab' || name === 'lf') ? 'ok' : 'bad',
+  ]),
 ];
 
 const REQUEST_MUTATIONS: M[] = [
@@ -227,7 +232,12 @@ const REQUEST_MUTATIONS: M[] = [
   ['metadata', 'own-proto-key', withOwnProto({}, 'v'), 'either'],
   ...CONTROL.map(([name, ch]): M => ['metadata', `key-ctrl-${name}`, { [`k${ch}`]: 'v' }, 'bad']),
   // Tab and newline in a value: the contract is read both ways (refused, or allowed as in descriptions).
-  ...CONTROL.map(([name, ch]): M => ['metadata', `value-ctrl-${name}`, { k: `v${ch}` }, name === 'tab' || name === 'lf' ? 'either' : 'bad']),
+  ...CONTROL.map(([name, ch]): M => [
+    'metadata',
+    `value-ctrl-${name}`,
+    { k: `v${ch}` },
+    name === 'tab' || name === 'lf' ? 'either' : 'bad',
+  ]),
   ['request_id', 'number', 5, 'bad'],
   ['request_id', 'array', [1], 'bad'],
   ['request_id', 'bool', true, 'bad'],
@@ -324,7 +334,11 @@ interface Draft {
 
 /** A valid request for a fresh volume in a fresh project. */
 export function baseRequest(t: FuzzTargets, i: number, r: Rng): Record<string, unknown> {
-  const req: Record<string, unknown> = { volume_id: `${t.prefix}-v${i}`, project_id: `${t.prefix}-p${i}`, size: 1 + Math.floor(r() * 2) };
+  const req: Record<string, unknown> = {
+    volume_id: `${t.prefix}-v${i}`,
+    project_id: `${t.prefix}-p${i}`,
+    size: 1 + Math.floor(r() * 2),
+  };
   if (r() < 0.6) req.name = `fz-${i}`;
   if (r() < 0.3) req.description = `fuzz case ${i}`;
   if (r() < 0.3) req.metadata = { case: String(i) };
@@ -345,8 +359,10 @@ function applyRequestMutation(d: Draft, m: M, t: FuzzTargets, i: number, path: F
   forget(d, field);
   if (value === ABSENT) delete d.request[field];
   // A bad volume or request id is made unique too: two cases must not meet on one workflow id.
-  else if ((field === 'volume_id' || field === 'request_id') && typeof value === 'string' && value.length > 0) d.request[field] = uniqueId(value, t, i);
-  else if ((field === 'volume_id' || field === 'request_id') && typeof value === 'number') d.request[field] = 1_000_000 + i;
+  else if ((field === 'volume_id' || field === 'request_id') && typeof value === 'string' && value.length > 0)
+    d.request[field] = uniqueId(value, t, i);
+  else if ((field === 'volume_id' || field === 'request_id') && typeof value === 'number')
+    d.request[field] = 1_000_000 + i;
   // A fresh unique id for "ok" id values, so two cases never share a volume.
   else d.request[field] = value;
   // An empty volume id cannot be made unique: on the unchecked client path every such case meets on
@@ -443,7 +459,11 @@ function expectOf(d: Draft): Expect {
     const types = [...new Set(d.bad.flatMap((b) => b.types ?? ['InvalidInput']))];
     // With several bad fields, naming any one of them is a clear error; so is naming a field the
     // contract is silent on (it may be refused first).
-    return { kind: 'refuse', fields: [...new Set([...d.bad.flatMap((b) => b.fields), ...d.either])], types: [...new Set(['InvalidInput', ...types])] };
+    return {
+      kind: 'refuse',
+      fields: [...new Set([...d.bad.flatMap((b) => b.fields), ...d.either])],
+      types: [...new Set(['InvalidInput', ...types])],
+    };
   }
   if (d.either.length > 0) return { kind: 'either', fields: d.either };
   return d.maybe ? { kind: 'may-fail' } : { kind: 'valid' };
@@ -475,12 +495,24 @@ export function forgedResume(req: Record<string, unknown>, size: number): Record
       resource_backend: null,
       quota_deltas: {},
       options: {
-        scheduler_max_attempts: 3, ignore_attempted_hosts: true,
-        scheduler_default_filters: ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter', 'IgnoreAttemptedHostsFilter'],
-        scheduler_default_weighers: [{ name: 'CapacityWeigher' }], service_down_time_s: 60,
-        backend_schedule_to_start_timeout_ms: 4000, create_heartbeat_timeout_ms: 3000, create_start_to_close_timeout_ms: 60_000,
-        create_max_activity_attempts: 3, retry_initial_interval_ms: 200, compensation_schedule_to_start_timeout_ms: 4000,
-        upsert_search_attributes: true, scheduler_alternates: 0,
+        scheduler_max_attempts: 3,
+        ignore_attempted_hosts: true,
+        scheduler_default_filters: [
+          'AvailabilityZoneFilter',
+          'CapacityFilter',
+          'CapabilitiesFilter',
+          'IgnoreAttemptedHostsFilter',
+        ],
+        scheduler_default_weighers: [{ name: 'CapacityWeigher' }],
+        service_down_time_s: 60,
+        backend_schedule_to_start_timeout_ms: 4000,
+        create_heartbeat_timeout_ms: 3000,
+        create_start_to_close_timeout_ms: 60_000,
+        create_max_activity_attempts: 3,
+        retry_initial_interval_ms: 200,
+        compensation_schedule_to_start_timeout_ms: 4000,
+        upsert_search_attributes: true,
+        scheduler_alternates: 0,
       },
     },
     filter_properties: { size, volume_id: req.volume_id, volume_type: { name: 'default', extra_specs: {} } },
@@ -495,10 +527,21 @@ function rawSpecial(t: FuzzTargets, i: number, r: Rng, path: FuzzPath): FuzzCase
   const req = baseRequest(t, i, r);
   const base = { index: i, path, volumeId: req.volume_id, projectId: req.project_id };
   const wf = `create-volume-${req.volume_id}`;
-  const kind = weighted(r, [[3, 'garbage'], [2, 'resume'], [2, 'workflow-id'], [10, 'none']] as const);
+  const kind = weighted(r, [
+    [3, 'garbage'],
+    [2, 'resume'],
+    [2, 'workflow-id'],
+    [10, 'none'],
+  ] as const);
   if (kind === 'garbage') {
     const [label, args] = pick(r, TOP_LEVEL_GARBAGE);
-    return { ...base, category: `input=${label}`, workflowId: wf, args, expect: { kind: 'refuse', fields: ['request', 'input'] } };
+    return {
+      ...base,
+      category: `input=${label}`,
+      workflowId: wf,
+      args,
+      expect: { kind: 'refuse', fields: ['request', 'input'] },
+    };
   }
   if (kind === 'resume') {
     const [label, resume, verdict] = pick(r, [
@@ -509,7 +552,8 @@ function rawSpecial(t: FuzzTargets, i: number, r: Rng, path: FuzzPath): FuzzCase
       ['forged-huge', forgedResume(req, 999_999), 'bad'],
       ['null', null, 'either'],
     ] as const);
-    const expect: Expect = verdict === 'bad' ? { kind: 'refuse', fields: ['resume'] } : { kind: 'either', fields: ['resume'] };
+    const expect: Expect =
+      verdict === 'bad' ? { kind: 'refuse', fields: ['resume'] } : { kind: 'either', fields: ['resume'] };
     return { ...base, category: `resume=${label}`, workflowId: wf, args: [{ request: req, resume }], expect };
   }
   if (kind === 'workflow-id') {
@@ -544,45 +588,168 @@ function targeted(t: FuzzTargets, i: number, r: Rng): FuzzCase {
   const zeroQuota = r() < 0.5;
   const base = { index: i, victim: v, zeroQuota };
   const kind = pick(r, [
-    'raw-other-project', 'raw-same-project', 'raw-same-request', 'raw-forged-resume', 'tcli-other-project',
-    'client-volume-id', 'check-volume-id', 'request-id-conflict', 'request-id-same', 'cli-request-id-conflict', 'cli-request-id-same',
+    'raw-other-project',
+    'raw-same-project',
+    'raw-same-request',
+    'raw-forged-resume',
+    'tcli-other-project',
+    'client-volume-id',
+    'check-volume-id',
+    'request-id-conflict',
+    'request-id-same',
+    'cli-request-id-conflict',
+    'cli-request-id-same',
     'clone-other-project',
   ] as const);
-  const otherReq = { volume_id: victim.volumeId, project_id: attacker, size: 1 + Math.floor(r() * 3), name: `attack-${i}` };
+  const otherReq = {
+    volume_id: victim.volumeId,
+    project_id: attacker,
+    size: 1 + Math.floor(r() * 3),
+    name: `attack-${i}`,
+  };
   const sameProject = { ...otherReq, project_id: victim.projectId };
   const own: Expect = { kind: 'own', victim: v };
   switch (kind) {
     case 'raw-other-project':
     case 'tcli-other-project':
-      return { ...base, path: kind === 'raw-other-project' ? 'raw' : 'tcli', category: `own:${kind}`, workflowId: victim.workflowId, args: [{ request: otherReq }], allowDuplicate: true, volumeId: victim.volumeId, projectId: attacker, expect: own };
+      return {
+        ...base,
+        path: kind === 'raw-other-project' ? 'raw' : 'tcli',
+        category: `own:${kind}`,
+        workflowId: victim.workflowId,
+        args: [{ request: otherReq }],
+        allowDuplicate: true,
+        volumeId: victim.volumeId,
+        projectId: attacker,
+        expect: own,
+      };
     case 'raw-same-project':
-      return { ...base, zeroQuota: false, path: 'raw', category: `own:${kind}`, workflowId: victim.workflowId, args: [{ request: sameProject }], allowDuplicate: true, volumeId: victim.volumeId, projectId: victim.projectId, expect: own };
+      return {
+        ...base,
+        zeroQuota: false,
+        path: 'raw',
+        category: `own:${kind}`,
+        workflowId: victim.workflowId,
+        args: [{ request: sameProject }],
+        allowDuplicate: true,
+        volumeId: victim.volumeId,
+        projectId: victim.projectId,
+        expect: own,
+      };
     case 'raw-same-request':
-      return { ...base, zeroQuota: false, path: 'raw', category: `own:${kind}`, workflowId: victim.workflowId, args: [{ request: { ...victim.request, volume_id: victim.volumeId } }], allowDuplicate: true, volumeId: victim.volumeId, projectId: victim.projectId, expect: own };
+      return {
+        ...base,
+        zeroQuota: false,
+        path: 'raw',
+        category: `own:${kind}`,
+        workflowId: victim.workflowId,
+        args: [{ request: { ...victim.request, volume_id: victim.volumeId } }],
+        allowDuplicate: true,
+        volumeId: victim.volumeId,
+        projectId: victim.projectId,
+        expect: own,
+      };
     case 'raw-forged-resume':
-      return { ...base, path: 'raw', category: `own:${kind}`, workflowId: victim.workflowId, args: [{ request: otherReq, resume: forgedResume(otherReq, 999_999) }], allowDuplicate: true, volumeId: victim.volumeId, projectId: attacker, expect: own };
+      return {
+        ...base,
+        path: 'raw',
+        category: `own:${kind}`,
+        workflowId: victim.workflowId,
+        args: [{ request: otherReq, resume: forgedResume(otherReq, 999_999) }],
+        allowDuplicate: true,
+        volumeId: victim.volumeId,
+        projectId: attacker,
+        expect: own,
+      };
     case 'client-volume-id':
     case 'check-volume-id':
-      return { ...base, path: kind === 'client-volume-id' ? 'nocheck' : 'check', category: `own:${kind}`, request: otherReq, volumeId: victim.volumeId, projectId: attacker, expect: own };
+      return {
+        ...base,
+        path: kind === 'client-volume-id' ? 'nocheck' : 'check',
+        category: `own:${kind}`,
+        request: otherReq,
+        volumeId: victim.volumeId,
+        projectId: attacker,
+        expect: own,
+      };
     case 'request-id-conflict': {
       const { field, value } = conflictingField(victim, r);
-      return { ...base, zeroQuota: false, path: r() < 0.5 ? 'check' : 'nocheck', category: `reqid:conflict-${field}`, request: { ...victim.request, [field]: value }, volumeId: victim.volumeId, projectId: victim.projectId, expect: { kind: 'conflict', victim: v, fields: [field] } };
+      return {
+        ...base,
+        zeroQuota: false,
+        path: r() < 0.5 ? 'check' : 'nocheck',
+        category: `reqid:conflict-${field}`,
+        request: { ...victim.request, [field]: value },
+        volumeId: victim.volumeId,
+        projectId: victim.projectId,
+        expect: { kind: 'conflict', victim: v, fields: [field] },
+      };
     }
     case 'clone-other-project': {
       // Another project's volume is not this project's to read (Cinder: VolumeNotFound).
-      const request = { volume_id: `${t.prefix}-v${i}`, project_id: attacker, size: victim.request.size + 1, source_volid: victim.volumeId };
+      const request = {
+        volume_id: `${t.prefix}-v${i}`,
+        project_id: attacker,
+        size: victim.request.size + 1,
+        source_volid: victim.volumeId,
+      };
       base.zeroQuota = false;
       const path = pick(r, ['check', 'nocheck', 'raw'] as const);
       const expect: Expect = { kind: 'refuse', fields: ['source_volid'], types: ['VolumeNotFound', 'InvalidInput'] };
-      if (path === 'raw') return { ...base, path, category: `own:${kind}`, workflowId: `create-volume-${request.volume_id}`, args: [{ request }], volumeId: request.volume_id, projectId: attacker, expect };
-      return { ...base, path, category: `own:${kind}`, request, volumeId: request.volume_id, projectId: attacker, expect };
+      if (path === 'raw')
+        return {
+          ...base,
+          path,
+          category: `own:${kind}`,
+          workflowId: `create-volume-${request.volume_id}`,
+          args: [{ request }],
+          volumeId: request.volume_id,
+          projectId: attacker,
+          expect,
+        };
+      return {
+        ...base,
+        path,
+        category: `own:${kind}`,
+        request,
+        volumeId: request.volume_id,
+        projectId: attacker,
+        expect,
+      };
     }
     case 'request-id-same':
-      return { ...base, zeroQuota: false, path: r() < 0.5 ? 'check' : 'nocheck', category: 'reqid:same', request: { ...victim.request }, volumeId: victim.volumeId, projectId: victim.projectId, expect: { kind: 'same', victim: v } };
+      return {
+        ...base,
+        zeroQuota: false,
+        path: r() < 0.5 ? 'check' : 'nocheck',
+        category: 'reqid:same',
+        request: { ...victim.request },
+        volumeId: victim.volumeId,
+        projectId: victim.projectId,
+        expect: { kind: 'same', victim: v },
+      };
     case 'cli-request-id-conflict':
-      return { ...base, zeroQuota: false, path: 'cli', category: 'reqid:cli-conflict-size', argv: victimArgv(victim, { size: victim.request.size + 1 }), volumeId: victim.volumeId, projectId: victim.projectId, expect: { kind: 'conflict', victim: v, fields: ['size'] } };
+      return {
+        ...base,
+        zeroQuota: false,
+        path: 'cli',
+        category: 'reqid:cli-conflict-size',
+        argv: victimArgv(victim, { size: victim.request.size + 1 }),
+        volumeId: victim.volumeId,
+        projectId: victim.projectId,
+        expect: { kind: 'conflict', victim: v, fields: ['size'] },
+      };
     case 'cli-request-id-same':
-      return { ...base, zeroQuota: false, path: 'cli', category: 'reqid:cli-same', argv: victimArgv(victim, {}), volumeId: victim.volumeId, projectId: victim.projectId, expect: { kind: 'same', victim: v } };
+      return {
+        ...base,
+        zeroQuota: false,
+        path: 'cli',
+        category: 'reqid:cli-same',
+        argv: victimArgv(victim, {}),
+        volumeId: victim.volumeId,
+        projectId: victim.projectId,
+        expect: { kind: 'same', victim: v },
+      };
   }
 }
 
@@ -598,9 +765,17 @@ function conflictingField(victim: VictimInfo, r: Rng): { field: string; value: u
 /** `cinder-temporal create` arguments that make the victim's request (or it with changes). */
 export function victimArgv(victim: VictimInfo, changes: Partial<Record<'size' | 'name', unknown>>): string[] {
   const req: Record<string, unknown> = { ...victim.request, ...changes };
-  const argv = ['create', `--size=${req.size}`, `--name=${req.name}`, `--request-id=${req.request_id}`, `--project-id=${victim.projectId}`, '--json'];
+  const argv = [
+    'create',
+    `--size=${req.size}`,
+    `--name=${req.name}`,
+    `--request-id=${req.request_id}`,
+    `--project-id=${victim.projectId}`,
+    '--json',
+  ];
   if (typeof req.description === 'string') argv.push(`--description=${req.description}`);
-  if (req.metadata) for (const [k, val] of Object.entries(req.metadata as Record<string, string>)) argv.push(`--metadata=${k}=${val}`);
+  if (req.metadata)
+    for (const [k, val] of Object.entries(req.metadata as Record<string, string>)) argv.push(`--metadata=${k}=${val}`);
   return argv;
 }
 
@@ -608,10 +783,17 @@ export function victimArgv(victim: VictimInfo, changes: Partial<Record<'size' | 
 type CliM = [option: string, label: string, args: string[], verdict: 'bad' | 'ok'];
 const CLI_MUTATIONS: CliM[] = [
   ['--size', 'size=" 1"', ['--size= 1'], 'ok'],
-  ...['0', '-1', '1.5', 'abc', '', '1e3', '0x10', 'Infinity', 'NaN', '1001', '99999999999999999999', '١'].map((v): CliM => ['--size', `size=${JSON.stringify(v)}`, [`--size=${v}`], 'bad']),
+  ...['0', '-1', '1.5', 'abc', '', '1e3', '0x10', 'Infinity', 'NaN', '1001', '99999999999999999999', '١'].map(
+    (v): CliM => ['--size', `size=${JSON.stringify(v)}`, [`--size=${v}`], 'bad'],
+  ),
   ['--size', 'size-missing', [], 'bad'],
   ['--name', 'name-len256', [`--name=${long(256)}`], 'bad'],
-  ...CONTROL.filter(([n]) => n !== 'nul').map(([n, ch]): CliM => ['--name', `name-ctrl-${n}`, [`--name=a${ch}b`], 'bad']),
+  ...CONTROL.filter(([n]) => n !== 'nul').map(([n, ch]): CliM => [
+    '--name',
+    `name-ctrl-${n}`,
+    [`--name=a${ch}b`],
+    'bad',
+  ]),
   ['--description', 'description-ctrl-esc', ['--description=d\u001b[2J'], 'bad'],
   ['--description', 'description-ctrl-cr', ['--description=d\rx'], 'bad'],
   ['--description', 'description-tab-newline', ['--description=a\tb\nc'], 'ok'],
@@ -665,7 +847,12 @@ function cliCase(t: FuzzTargets, i: number, r: Rng): FuzzCase {
 export function generateCase(t: FuzzTargets, seed: number, i: number): FuzzCase {
   const r = rng(seed, i);
   const path = weighted<FuzzPath | 'targeted'>(r, [
-    [22, 'check'], [20, 'nocheck'], [34, 'raw'], [3, 'tcli'], [5, 'cli'], [t.victims.length > 0 ? 12 : 0, 'targeted'],
+    [22, 'check'],
+    [20, 'nocheck'],
+    [34, 'raw'],
+    [3, 'tcli'],
+    [5, 'cli'],
+    [t.victims.length > 0 ? 12 : 0, 'targeted'],
   ]);
   if (path === 'targeted') return targeted(t, i, r);
   if (path === 'cli') return cliCase(t, i, r);
@@ -673,9 +860,24 @@ export function generateCase(t: FuzzTargets, seed: number, i: number): FuzzCase 
     const special = rawSpecial(t, i, r, path);
     if (special) return special;
   }
-  const d: Draft = { request: baseRequest(t, i, r), options: undefined, top: {}, labels: [], bad: [], maybe: false, either: [] };
+  const d: Draft = {
+    request: baseRequest(t, i, r),
+    options: undefined,
+    top: {},
+    labels: [],
+    bad: [],
+    maybe: false,
+    either: [],
+  };
   // About one in twenty is a plain valid control; the rest carry one to three mutations.
-  const count = r() < 0.05 ? 0 : weighted(r, [[70, 1], [22, 2], [8, 3]]);
+  const count =
+    r() < 0.05
+      ? 0
+      : weighted(r, [
+          [70, 1],
+          [22, 2],
+          [8, 3],
+        ]);
   for (let k = 0; k < count; k++) mutate(d, r, t, i, path);
   const category = d.labels.length === 0 ? 'control' : d.labels.join('+');
   const volumeId = d.request.volume_id;
@@ -683,7 +885,16 @@ export function generateCase(t: FuzzTargets, seed: number, i: number): FuzzCase 
   if (path === 'raw' || path === 'tcli') {
     const input = { ...d.top, request: d.request, ...(d.options !== undefined ? { options: d.options } : {}) };
     // A careless caller writes the workflow id from whatever volume id it has.
-    return { index: i, path, category, workflowId: `create-volume-${typeof volumeId === 'string' ? volumeId : JSON.stringify(volumeId)}`, args: [input], volumeId, projectId, expect: expectOf(d) };
+    return {
+      index: i,
+      path,
+      category,
+      workflowId: `create-volume-${typeof volumeId === 'string' ? volumeId : JSON.stringify(volumeId)}`,
+      args: [input],
+      volumeId,
+      projectId,
+      expect: expectOf(d),
+    };
   }
   return { index: i, path, category, request: d.request, options: d.options, volumeId, projectId, expect: expectOf(d) };
 }

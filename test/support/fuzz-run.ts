@@ -5,7 +5,21 @@
  * Returns the figures and every problem with a reproducer.
  */
 import type { Cluster } from './cluster';
-import { clip, closeWorld, DEFAULT_BOUNDS, PROBLEM_KINDS, runCase, setUpWorld, snapshotVictim, victimDiff, type CaseVerdict, type FuzzBounds, type FuzzWorld, type Problem, type ProblemKind } from './fuzz-oracle';
+import {
+  clip,
+  closeWorld,
+  DEFAULT_BOUNDS,
+  PROBLEM_KINDS,
+  runCase,
+  setUpWorld,
+  snapshotVictim,
+  victimDiff,
+  type CaseVerdict,
+  type FuzzBounds,
+  type FuzzWorld,
+  type Problem,
+  type ProblemKind,
+} from './fuzz-oracle';
 import { FUZZ_PATHS, generateCases, type FuzzCase } from './fuzz-requests';
 
 export interface FuzzRunOptions {
@@ -35,7 +49,8 @@ export interface FuzzReport {
   failures: CaseVerdict[];
 }
 
-const emptyCounts = (): Counts => Object.assign({ cases: 0 }, Object.fromEntries(PROBLEM_KINDS.map((k) => [k, 0])) as Record<ProblemKind, number>);
+const emptyCounts = (): Counts =>
+  Object.assign({ cases: 0 }, Object.fromEntries(PROBLEM_KINDS.map((k) => [k, 0])) as Record<ProblemKind, number>);
 
 /** The coarse category: the first mutation's field (`size`, `options.retry_initial_interval_ms`),
  *  `input`, `resume`, `workflow-id`, `own:…`, `reqid`, `cli:--size`, `control`; `multi` for several. */
@@ -83,7 +98,10 @@ async function checkWorkers(w: FuzzWorld, v: CaseVerdict, crashed: Set<string>):
   for (const [key, proc] of w.c.workers) {
     if (proc.running) continue;
     const exit = await proc.exited;
-    v.problems.push({ kind: 'crash', detail: `worker ${key} exited (${exit.signal ?? exit.code}); see ${w.c.dir}/${key}.log` });
+    v.problems.push({
+      kind: 'crash',
+      detail: `worker ${key} exited (${exit.signal ?? exit.code}); see ${w.c.dir}/${key}.log`,
+    });
     crashed.add(key);
     await w.c.startWorker(key, proc.options.roles);
   }
@@ -94,28 +112,45 @@ async function globalChecks(w: FuzzWorld, crashed: Set<string>): Promise<Problem
   const c = w.c;
   // Nothing still running on the test's task queue (stuck creates were terminated by their case).
   // Visibility may lag a termination: each one listed is described to be sure.
-  for await (const wf of c.client.workflow.list({ query: `TaskQueue = "${c.taskQueue}" AND ExecutionStatus = "Running"` })) {
+  for await (const wf of c.client.workflow.list({
+    query: `TaskQueue = "${c.taskQueue}" AND ExecutionStatus = "Running"`,
+  })) {
     const d = await c.client.workflow.getHandle(wf.workflowId, wf.runId).describe();
-    if (d.status.name === 'RUNNING') out.push({ kind: 'stuck', detail: `${wf.workflowId} (${wf.type}) still running after every case ended` });
+    if (d.status.name === 'RUNNING')
+      out.push({ kind: 'stuck', detail: `${wf.workflowId} (${wf.type}) still running after every case ended` });
   }
-  for (const f of await c.leakedFiles()) out.push({ kind: 'residue', detail: `file ${f} belongs to no existing volume` });
+  for (const f of await c.leakedFiles())
+    out.push({ kind: 'residue', detail: `file ${f} belongs to no existing volume` });
   const volumes = new Map((await c.store.listVolumes()).map((v) => [v.id, v]));
   for (const claim of await c.store.listClaims()) {
     const v = volumes.get(claim.volume_id);
-    if (claim.status === 'active' && v?.status !== 'available') out.push({ kind: 'residue', detail: `active claim of ${claim.volume_id} on ${claim.backend_id} (volume ${v?.status ?? 'absent'})` });
+    if (claim.status === 'active' && v?.status !== 'available')
+      out.push({
+        kind: 'residue',
+        detail: `active claim of ${claim.volume_id} on ${claim.backend_id} (volume ${v?.status ?? 'absent'})`,
+      });
   }
   if (w.db) {
-    const held = w.db.prepare(`SELECT volume_id, project_id, resource, status FROM quota_reservations WHERE status <> 'rolled_back'`).all() as Array<{ volume_id: string; project_id: string; resource: string; status: string }>;
+    const held = w.db
+      .prepare(`SELECT volume_id, project_id, resource, status FROM quota_reservations WHERE status <> 'rolled_back'`)
+      .all() as Array<{ volume_id: string; project_id: string; resource: string; status: string }>;
     for (const r of held) {
-      if (r.status === 'reserved' || !volumes.has(r.volume_id)) out.push({ kind: 'residue', detail: `quota reservation ${r.resource} ${r.status} of ${r.volume_id} (project ${r.project_id}) without its volume` });
+      if (r.status === 'reserved' || !volumes.has(r.volume_id))
+        out.push({
+          kind: 'residue',
+          detail: `quota reservation ${r.resource} ${r.status} of ${r.volume_id} (project ${r.project_id}) without its volume`,
+        });
     }
   }
-  for (const key of c.workers.keys()) if (!c.worker(key).running) out.push({ kind: 'crash', detail: `worker ${key} is not running at the end` });
-  if (crashed.size > 0) out.push({ kind: 'crash', detail: `workers that crashed during the run: ${[...crashed].join(', ')}` });
+  for (const key of c.workers.keys())
+    if (!c.worker(key).running) out.push({ kind: 'crash', detail: `worker ${key} is not running at the end` });
+  if (crashed.size > 0)
+    out.push({ kind: 'crash', detail: `workers that crashed during the run: ${[...crashed].join(', ')}` });
   // The victims, once more, against their state before any case ran.
   for (let i = 0; i < w.targets.victims.length; i++) {
     const diff = victimDiff(w.victimState[i], await snapshotVictim(w, i));
-    if (diff.length > 0) out.push({ kind: 'victim-changed', detail: `victim ${i} differs at the end: ${diff.join(' | ')}` });
+    if (diff.length > 0)
+      out.push({ kind: 'victim-changed', detail: `victim ${i} differs at the end: ${diff.join(' | ')}` });
   }
   return out;
 }
@@ -140,10 +175,24 @@ function report(opts: FuzzRunOptions, verdicts: CaseVerdict[], global: Problem[]
     }
   }
   for (const p of global) totals[p.kind]++;
-  const refusals = verdicts.filter((v) => v.outcome.clientError || v.outcome.result === 'failed').map((v) => v.outcome.ms).sort((a, b) => a - b);
+  const refusals = verdicts
+    .filter((v) => v.outcome.clientError || v.outcome.result === 'failed')
+    .map((v) => v.outcome.ms)
+    .sort((a, b) => a - b);
   const at = (q: number) => refusals[Math.min(refusals.length - 1, Math.floor(q * refusals.length))] ?? 0;
   const refusalMs = { p50: at(0.5), p99: at(0.99), max: refusals[refusals.length - 1] ?? 0 };
-  return { seed: opts.seed, n: opts.n, ms, totals, byPath, byCategory, controls, refusalMs, global, failures: verdicts.filter((v) => v.problems.length > 0) };
+  return {
+    seed: opts.seed,
+    n: opts.n,
+    ms,
+    totals,
+    byPath,
+    byCategory,
+    controls,
+    refusalMs,
+    global,
+    failures: verdicts.filter((v) => v.problems.length > 0),
+  };
 }
 
 // ---- printing ----
@@ -155,11 +204,15 @@ export function headline(r: FuzzReport): string {
 }
 
 function table(rows: Array<[string, Counts]>): string[] {
-  const cols: Array<[string, (c: Counts) => number]> = [['cases', (c) => c.cases], ...PROBLEM_KINDS.map((k): [string, (c: Counts) => number] => [k, (c) => c[k]])];
+  const cols: Array<[string, (c: Counts) => number]> = [
+    ['cases', (c) => c.cases],
+    ...PROBLEM_KINDS.map((k): [string, (c: Counts) => number] => [k, (c) => c[k]]),
+  ];
   const width = Math.max(8, ...rows.map(([n]) => n.length));
   const head = ['', ...cols.map(([n]) => n)];
   const lines = [[head[0].padEnd(width), ...head.slice(1).map((h) => h.padStart(Math.max(5, h.length)))].join('  ')];
-  for (const [name, c] of rows) lines.push([name.padEnd(width), ...cols.map(([h, f]) => String(f(c)).padStart(Math.max(5, h.length)))].join('  '));
+  for (const [name, c] of rows)
+    lines.push([name.padEnd(width), ...cols.map(([h, f]) => String(f(c)).padStart(Math.max(5, h.length)))].join('  '));
   return lines;
 }
 
@@ -181,14 +234,27 @@ export function reproducer(v: CaseVerdict, taskQueue: string): string {
 }
 
 export function formatReport(r: FuzzReport, taskQueue: string, maxFailures = 60): string {
-  const lines = [headline(r), `refusals took p50 ${r.refusalMs.p50} ms, p99 ${r.refusalMs.p99} ms, max ${r.refusalMs.max} ms`, '', 'by path:', ...table(Object.entries(r.byPath)), '', 'by category:'];
+  const lines = [
+    headline(r),
+    `refusals took p50 ${r.refusalMs.p50} ms, p99 ${r.refusalMs.p99} ms, max ${r.refusalMs.max} ms`,
+    '',
+    'by path:',
+    ...table(Object.entries(r.byPath)),
+    '',
+    'by category:',
+  ];
   const cats = Object.entries(r.byCategory).sort(([a], [b]) => a.localeCompare(b));
   lines.push(...table(cats));
   if (r.global.length > 0) lines.push('', 'after the run:', ...r.global.map((p) => `  ${p.kind}: ${p.detail}`));
   if (r.failures.length > 0) {
-    lines.push('', `failures (${r.failures.length}${r.failures.length > maxFailures ? `, first ${maxFailures}` : ''}):`);
+    lines.push(
+      '',
+      `failures (${r.failures.length}${r.failures.length > maxFailures ? `, first ${maxFailures}` : ''}):`,
+    );
     for (const v of r.failures.slice(0, maxFailures)) {
-      lines.push(`#${v.case.index} ${v.case.path} ${v.case.category} (expected ${v.case.expect.kind}${'fields' in v.case.expect ? ` ${v.case.expect.fields.join('|')}` : ''})`);
+      lines.push(
+        `#${v.case.index} ${v.case.path} ${v.case.category} (expected ${v.case.expect.kind}${'fields' in v.case.expect ? ` ${v.case.expect.fields.join('|')}` : ''})`,
+      );
       for (const p of v.problems) lines.push(`    ${p.kind}: ${p.detail}`);
       lines.push(`    outcome: ${clip(JSON.stringify({ ...v.outcome, cli: undefined }), 400)}`);
       lines.push(`    repro: ${reproducer(v, taskQueue)}`);

@@ -34,7 +34,26 @@ describe('fuzz request generator', () => {
     const kinds = new Set(cases.map((c) => c.expect.kind));
     assert.deepEqual([...kinds].sort(), ['conflict', 'either', 'may-fail', 'own', 'refuse', 'same', 'valid']);
     const groups = new Set(cases.map(categoryGroup));
-    for (const g of ['size', 'volume_id', 'project_id', 'name', 'metadata', 'request_id', 'input', 'resume', 'workflow-id', 'unknown-key', 'own-__proto__-key', 'control', 'multi', 'own:raw-other-project', 'own:raw-forged-resume', 'own:clone-other-project', 'reqid:conflict', 'reqid:same']) {
+    for (const g of [
+      'size',
+      'volume_id',
+      'project_id',
+      'name',
+      'metadata',
+      'request_id',
+      'input',
+      'resume',
+      'workflow-id',
+      'unknown-key',
+      'own-__proto__-key',
+      'control',
+      'multi',
+      'own:raw-other-project',
+      'own:raw-forged-resume',
+      'own:clone-other-project',
+      'reqid:conflict',
+      'reqid:same',
+    ]) {
       assert.ok(groups.has(g), `no ${g} case in 2000`);
     }
     const controls = cases.filter((c) => c.expect.kind === 'valid').length;
