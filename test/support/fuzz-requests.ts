@@ -580,177 +580,176 @@ function rawSpecial(t: FuzzTargets, i: number, r: Rng, path: FuzzPath): FuzzCase
   return null;
 }
 
-/** A start aimed at a victim: its volume id, its workflow id, its request id. */
+/** What a targeted case is built from: the victim, the attacker's project, a request for the
+ *  victim's volume id from that project. */
+interface Aim {
+  t: FuzzTargets;
+  i: number;
+  r: Rng;
+  v: number;
+  victim: VictimInfo;
+  attacker: string;
+  base: { index: number; victim: number; zeroQuota: boolean };
+  otherReq: Record<string, unknown>;
+}
+
+/** A new run on the victim's own (closed) workflow id, as a raw or Temporal CLI start may make. */
+function onVictimWorkflow(
+  a: Aim,
+  path: FuzzPath,
+  kind: string,
+  request: Record<string, unknown>,
+  projectId: string,
+  extra: Record<string, unknown> = {},
+): FuzzCase {
+  const { victim } = a;
+  return {
+    ...a.base,
+    path,
+    category: `own:${kind}`,
+    workflowId: victim.workflowId,
+    args: [{ request, ...extra }],
+    allowDuplicate: true,
+    volumeId: victim.volumeId,
+    projectId,
+    expect: { kind: 'own', victim: a.v },
+  };
+}
+
+/** A client create (with or without its check) in the victim's project or the attacker's. */
+function viaClient(
+  a: Aim,
+  path: FuzzPath,
+  category: string,
+  request: Record<string, unknown>,
+  expect: Expect,
+  own = false,
+): FuzzCase {
+  const { victim } = a;
+  return {
+    ...a.base,
+    ...(own ? {} : { zeroQuota: false }),
+    path,
+    category,
+    request,
+    volumeId: victim.volumeId,
+    projectId: own ? a.attacker : victim.projectId,
+    expect,
+  };
+}
+
+/** `cinder-temporal create` with the victim's request id. */
+function viaCli(a: Aim, category: string, argv: string[], expect: Expect): FuzzCase {
+  return {
+    ...a.base,
+    zeroQuota: false,
+    path: 'cli',
+    category,
+    argv,
+    volumeId: a.victim.volumeId,
+    projectId: a.victim.projectId,
+    expect,
+  };
+}
+
+/** Another project's volume is not this project's to read (Cinder: VolumeNotFound). */
+function cloneOtherProject(a: Aim): FuzzCase {
+  const request = {
+    volume_id: `${a.t.prefix}-v${a.i}`,
+    project_id: a.attacker,
+    size: a.victim.request.size + 1,
+    source_volid: a.victim.volumeId,
+  };
+  const path = pick(a.r, ['check', 'nocheck', 'raw'] as const);
+  const expect: Expect = { kind: 'refuse', fields: ['source_volid'], types: ['VolumeNotFound', 'InvalidInput'] };
+  const common = {
+    ...a.base,
+    zeroQuota: false,
+    path,
+    category: 'own:clone-other-project',
+    volumeId: request.volume_id,
+    projectId: a.attacker,
+    expect,
+  };
+  return path === 'raw'
+    ? { ...common, workflowId: `create-volume-${request.volume_id}`, args: [{ request }] }
+    : { ...common, request };
+}
+
+/** The starts aimed at a victim: its volume id, its workflow id, its request id, its data. */
+const TARGETED: Record<string, (a: Aim) => FuzzCase> = {
+  'raw-other-project': (a) => onVictimWorkflow(a, 'raw', 'raw-other-project', a.otherReq, a.attacker),
+  'raw-same-project': (a) => ({
+    ...onVictimWorkflow(
+      a,
+      'raw',
+      'raw-same-project',
+      { ...a.otherReq, project_id: a.victim.projectId },
+      a.victim.projectId,
+    ),
+    zeroQuota: false,
+  }),
+  'raw-same-request': (a) => ({
+    ...onVictimWorkflow(
+      a,
+      'raw',
+      'raw-same-request',
+      { ...a.victim.request, volume_id: a.victim.volumeId },
+      a.victim.projectId,
+    ),
+    zeroQuota: false,
+  }),
+  'raw-forged-resume': (a) =>
+    onVictimWorkflow(a, 'raw', 'raw-forged-resume', a.otherReq, a.attacker, {
+      resume: forgedResume(a.otherReq, 999_999),
+    }),
+  'tcli-other-project': (a) => onVictimWorkflow(a, 'tcli', 'tcli-other-project', a.otherReq, a.attacker),
+  'client-volume-id': (a) =>
+    viaClient(a, 'nocheck', 'own:client-volume-id', a.otherReq, { kind: 'own', victim: a.v }, true),
+  'check-volume-id': (a) =>
+    viaClient(a, 'check', 'own:check-volume-id', a.otherReq, { kind: 'own', victim: a.v }, true),
+  'request-id-conflict': (a) => {
+    const { field, value } = conflictingField(a.victim, a.r);
+    const path = a.r() < 0.5 ? 'check' : 'nocheck';
+    return viaClient(
+      a,
+      path,
+      `reqid:conflict-${field}`,
+      { ...a.victim.request, [field]: value },
+      { kind: 'conflict', victim: a.v, fields: [field] },
+    );
+  },
+  'request-id-same': (a) =>
+    viaClient(
+      a,
+      a.r() < 0.5 ? 'check' : 'nocheck',
+      'reqid:same',
+      { ...a.victim.request },
+      { kind: 'same', victim: a.v },
+    ),
+  'cli-request-id-conflict': (a) =>
+    viaCli(a, 'reqid:cli-conflict-size', victimArgv(a.victim, { size: a.victim.request.size + 1 }), {
+      kind: 'conflict',
+      victim: a.v,
+      fields: ['size'],
+    }),
+  'cli-request-id-same': (a) => viaCli(a, 'reqid:cli-same', victimArgv(a.victim, {}), { kind: 'same', victim: a.v }),
+  'clone-other-project': cloneOtherProject,
+};
+
 function targeted(t: FuzzTargets, i: number, r: Rng): FuzzCase {
   const v = Math.floor(r() * t.victims.length);
   const victim = t.victims[v];
   const attacker = `${t.prefix}-p${i}`;
-  const zeroQuota = r() < 0.5;
-  const base = { index: i, victim: v, zeroQuota };
-  const kind = pick(r, [
-    'raw-other-project',
-    'raw-same-project',
-    'raw-same-request',
-    'raw-forged-resume',
-    'tcli-other-project',
-    'client-volume-id',
-    'check-volume-id',
-    'request-id-conflict',
-    'request-id-same',
-    'cli-request-id-conflict',
-    'cli-request-id-same',
-    'clone-other-project',
-  ] as const);
+  const base = { index: i, victim: v, zeroQuota: r() < 0.5 };
+  const kind = pick(r, Object.keys(TARGETED));
   const otherReq = {
     volume_id: victim.volumeId,
     project_id: attacker,
     size: 1 + Math.floor(r() * 3),
     name: `attack-${i}`,
   };
-  const sameProject = { ...otherReq, project_id: victim.projectId };
-  const own: Expect = { kind: 'own', victim: v };
-  switch (kind) {
-    case 'raw-other-project':
-    case 'tcli-other-project':
-      return {
-        ...base,
-        path: kind === 'raw-other-project' ? 'raw' : 'tcli',
-        category: `own:${kind}`,
-        workflowId: victim.workflowId,
-        args: [{ request: otherReq }],
-        allowDuplicate: true,
-        volumeId: victim.volumeId,
-        projectId: attacker,
-        expect: own,
-      };
-    case 'raw-same-project':
-      return {
-        ...base,
-        zeroQuota: false,
-        path: 'raw',
-        category: `own:${kind}`,
-        workflowId: victim.workflowId,
-        args: [{ request: sameProject }],
-        allowDuplicate: true,
-        volumeId: victim.volumeId,
-        projectId: victim.projectId,
-        expect: own,
-      };
-    case 'raw-same-request':
-      return {
-        ...base,
-        zeroQuota: false,
-        path: 'raw',
-        category: `own:${kind}`,
-        workflowId: victim.workflowId,
-        args: [{ request: { ...victim.request, volume_id: victim.volumeId } }],
-        allowDuplicate: true,
-        volumeId: victim.volumeId,
-        projectId: victim.projectId,
-        expect: own,
-      };
-    case 'raw-forged-resume':
-      return {
-        ...base,
-        path: 'raw',
-        category: `own:${kind}`,
-        workflowId: victim.workflowId,
-        args: [{ request: otherReq, resume: forgedResume(otherReq, 999_999) }],
-        allowDuplicate: true,
-        volumeId: victim.volumeId,
-        projectId: attacker,
-        expect: own,
-      };
-    case 'client-volume-id':
-    case 'check-volume-id':
-      return {
-        ...base,
-        path: kind === 'client-volume-id' ? 'nocheck' : 'check',
-        category: `own:${kind}`,
-        request: otherReq,
-        volumeId: victim.volumeId,
-        projectId: attacker,
-        expect: own,
-      };
-    case 'request-id-conflict': {
-      const { field, value } = conflictingField(victim, r);
-      return {
-        ...base,
-        zeroQuota: false,
-        path: r() < 0.5 ? 'check' : 'nocheck',
-        category: `reqid:conflict-${field}`,
-        request: { ...victim.request, [field]: value },
-        volumeId: victim.volumeId,
-        projectId: victim.projectId,
-        expect: { kind: 'conflict', victim: v, fields: [field] },
-      };
-    }
-    case 'clone-other-project': {
-      // Another project's volume is not this project's to read (Cinder: VolumeNotFound).
-      const request = {
-        volume_id: `${t.prefix}-v${i}`,
-        project_id: attacker,
-        size: victim.request.size + 1,
-        source_volid: victim.volumeId,
-      };
-      base.zeroQuota = false;
-      const path = pick(r, ['check', 'nocheck', 'raw'] as const);
-      const expect: Expect = { kind: 'refuse', fields: ['source_volid'], types: ['VolumeNotFound', 'InvalidInput'] };
-      if (path === 'raw')
-        return {
-          ...base,
-          path,
-          category: `own:${kind}`,
-          workflowId: `create-volume-${request.volume_id}`,
-          args: [{ request }],
-          volumeId: request.volume_id,
-          projectId: attacker,
-          expect,
-        };
-      return {
-        ...base,
-        path,
-        category: `own:${kind}`,
-        request,
-        volumeId: request.volume_id,
-        projectId: attacker,
-        expect,
-      };
-    }
-    case 'request-id-same':
-      return {
-        ...base,
-        zeroQuota: false,
-        path: r() < 0.5 ? 'check' : 'nocheck',
-        category: 'reqid:same',
-        request: { ...victim.request },
-        volumeId: victim.volumeId,
-        projectId: victim.projectId,
-        expect: { kind: 'same', victim: v },
-      };
-    case 'cli-request-id-conflict':
-      return {
-        ...base,
-        zeroQuota: false,
-        path: 'cli',
-        category: 'reqid:cli-conflict-size',
-        argv: victimArgv(victim, { size: victim.request.size + 1 }),
-        volumeId: victim.volumeId,
-        projectId: victim.projectId,
-        expect: { kind: 'conflict', victim: v, fields: ['size'] },
-      };
-    case 'cli-request-id-same':
-      return {
-        ...base,
-        zeroQuota: false,
-        path: 'cli',
-        category: 'reqid:cli-same',
-        argv: victimArgv(victim, {}),
-        volumeId: victim.volumeId,
-        projectId: victim.projectId,
-        expect: { kind: 'same', victim: v },
-      };
-  }
+  return TARGETED[kind]({ t, i, r, v, victim, attacker, base, otherReq });
 }
 
 function conflictingField(victim: VictimInfo, r: Rng): { field: string; value: unknown } {
