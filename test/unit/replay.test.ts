@@ -18,7 +18,7 @@ import { historyFromJsonObject } from '../histories/history-json';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
 /** The scenarios the guard must always have (a missing file must not pass silently). */
-const REQUIRED = ['create-volume-success', 'create-volume-reschedule', 'create-volume-no-reschedule', 'create-volume-cancel'];
+const REQUIRED = ['create-volume-success', 'create-volume-reschedule', 'create-volume-no-reschedule', 'create-volume-cancel', 'delete-volume', 'delete-volume-force-creating'];
 
 interface Recorded {
   scenario: string;
