@@ -198,7 +198,9 @@ async function existingCreate(client: Client, req: CreateVolumeRequest, found: W
   const owner = row?.owner ?? null;
   const first = owner ? client.workflow.getHandle(found.workflowId, owner) : found;
   assertSameRequest(req, (await startMemo(first))[REQUEST_MEMO]);
-  return new VolumeCreateHandle(req.volume_id, found, true, async () => owner);
+  // The handle itself is the owner's chain too, so even its raw result() is the volume's create.
+  const chain = owner ? client.workflow.getHandle(found.workflowId, undefined, { firstExecutionRunId: owner }) : found;
+  return new VolumeCreateHandle(req.volume_id, chain, true, async () => owner);
 }
 
 /** Memo key holding the parameters the create was started with, to tell a repeat from a conflict. */
