@@ -76,7 +76,7 @@ export function createApiActivities(deps: ApiDeps) {
     },
 
     /** QuotaReserveTask. */
-    async reserveQuota(spec: VolumeSpec): Promise<void> {
+    async reserveQuota(spec: Pick<VolumeSpec, 'request' | 'quota_deltas'>): Promise<void> {
       return wrap(() => deps.store.reserveQuota(spec.request.volume_id, spec.request.project_id, spec.quota_deltas, deps.now().toISOString()));
     },
     /** QuotaReserveTask's revert. */
@@ -85,7 +85,7 @@ export function createApiActivities(deps: ApiDeps) {
     },
 
     /** EntryCreateTask: the volume row, status 'creating'. */
-    async createVolumeEntry(spec: VolumeSpec, workflowId: string): Promise<void> {
+    async createVolumeEntry(spec: Pick<VolumeSpec, 'request' | 'volume_type' | 'source'>, workflowId: string): Promise<void> {
       return wrap(async () => {
         await deps.store.createVolume({
           id: spec.request.volume_id,

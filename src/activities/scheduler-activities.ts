@@ -22,11 +22,19 @@ export interface ScheduleRequest {
   filter_properties: FilterProperties;
   /** host@backend the volume must land on, for snapshot and clone sources. */
   resource_backend: string | null;
-  options: CreateOptions;
+  /** What the pass reads of the create's options (creates started before the three flows pass the
+   *  whole options object, a superset). */
+  options: SchedulingPolicy;
   /** Alternates mode only: backend ids (best first) from an earlier full pass, each tried alone
    *  before a full pass. Absent when the mode is off. */
   preferred?: string[];
 }
+
+/** The create options a scheduling pass reads. */
+export type SchedulingPolicy = Pick<
+  CreateOptions,
+  'scheduler_max_attempts' | 'ignore_attempted_hosts' | 'scheduler_default_filters' | 'scheduler_default_weighers' | 'service_down_time_s'
+> & { scheduler_alternates?: number };
 
 export interface ScheduleDecision {
   /** host@backend#pool */

@@ -1,2 +1,3 @@
 /** Every workflow the scheduler worker registers (the bundle's entry point). */
-export { createVolume, cleanupBackendVolume } from './create-volume';
+export { createVolume } from './create-volume';
+export { cleanupBackendVolume } from './cleanup-volume';
