@@ -143,7 +143,7 @@ export function createSchedulerActivities(deps: ActivityDeps) {
         const alternate = existing || !chosen ? preferred.includes(claim.backend_id) : chosen.alternate;
         const alternates = existing || !chosen ? [] : chosen.alternates;
         log.info(
-          { backend_id: claim.backend_id, attempt: req.attempt, retry: filterProperties.retry ?? null, repeated: existing, ...(alternatesMode ? { alternate, alternates } : {}) },
+          { backend_id: claim.backend_id, attempt: req.attempt, retry: filterProperties.retry ?? null, repeated: existing, ...(alternatesMode ? { alternate, alternates, ...(req.preferred ? { preferred: req.preferred } : {}) } : {}) },
           `scheduled volume ${req.volume_id} to ${claim.backend_id}${alternate ? ' (alternate)' : ''}`,
         );
         const decision: ScheduleDecision = { backend_id: claim.backend_id, host, filter_properties: filterProperties };
