@@ -1,4 +1,4 @@
-import { resolveCreateOptions, type CreateOptions } from '../domain/create-options';
+import { resolveRequestOptions, type CreateOptions } from '../domain/create-options';
 import { CinderError } from '../domain/cinder-errors';
 import { validateCreateRequest, volumeSourceOf } from '../domain/validation';
 import { splitBackendId, type CreateVolumeRequest, type VolumeSource, type VolumeType } from '../domain/volume';
@@ -24,7 +24,7 @@ export function createApiActivities(deps: ApiDeps) {
     async extractVolumeRequest(request: unknown, overrides?: unknown): Promise<VolumeSpec> {
       return wrap(async () => {
         const req = validateCreateRequest(request, deps.limits);
-        const options = resolveCreateOptions(deps.createDefaults, overrides);
+        const options = resolveRequestOptions(deps.createDefaults, overrides);
         const typeName = req.volume_type ?? 'default';
         const volumeType = await deps.store.getVolumeType(typeName);
         if (!volumeType) throw new CinderError('VolumeTypeNotFound', `Volume type ${typeName} could not be found (field 'volume_type').`, 'volume_type');
@@ -75,17 +75,20 @@ export function createApiActivities(deps: ApiDeps) {
       });
     },
 
+    // `owner` (the create's first run id, from the workflow, never from its input) ties every row
+    // and reservation to one create: another create's are refused, and undos touch only their own.
+
     /** QuotaReserveTask. */
-    async reserveQuota(spec: Pick<VolumeSpec, 'request' | 'quota_deltas'>): Promise<void> {
-      return wrap(() => deps.store.reserveQuota(spec.request.volume_id, spec.request.project_id, spec.quota_deltas, deps.now().toISOString()));
+    async reserveQuota(spec: Pick<VolumeSpec, 'request' | 'quota_deltas'>, owner?: string): Promise<void> {
+      return wrap(() => deps.store.reserveQuota(spec.request.volume_id, spec.request.project_id, spec.quota_deltas, deps.now().toISOString(), owner));
     },
     /** QuotaReserveTask's revert. */
-    async rollbackQuota(volumeId: string): Promise<void> {
-      return wrap(() => deps.store.rollbackQuota(volumeId, deps.now().toISOString()));
+    async rollbackQuota(volumeId: string, owner?: string): Promise<void> {
+      return wrap(() => deps.store.rollbackQuota(volumeId, deps.now().toISOString(), owner));
     },
 
     /** EntryCreateTask: the volume row, status 'creating'. */
-    async createVolumeEntry(spec: Pick<VolumeSpec, 'request' | 'volume_type' | 'source'>, workflowId: string): Promise<void> {
+    async createVolumeEntry(spec: Pick<VolumeSpec, 'request' | 'volume_type' | 'source'>, workflowId: string, owner?: string): Promise<void> {
       return wrap(async () => {
         await deps.store.createVolume({
           id: spec.request.volume_id,
@@ -93,19 +96,20 @@ export function createApiActivities(deps: ApiDeps) {
           volume_type: spec.volume_type.name,
           source: spec.source,
           workflow_id: workflowId,
+          ...(owner !== undefined ? { owner } : {}),
           now: deps.now().toISOString(),
         });
         volumeLogger(deps, spec.request.volume_id).info({ size: spec.request.size, volume_type: spec.volume_type.name }, 'volume entry created');
       });
     },
     /** EntryCreateTask's revert. */
-    async destroyVolumeEntry(volumeId: string): Promise<void> {
-      return wrap(() => deps.store.destroyVolume(volumeId));
+    async destroyVolumeEntry(volumeId: string, owner?: string): Promise<void> {
+      return wrap(() => deps.store.destroyVolume(volumeId, owner));
     },
 
     /** QuotaCommitTask. */
-    async commitQuota(volumeId: string): Promise<void> {
-      return wrap(() => deps.store.commitQuota(volumeId, deps.now().toISOString()));
+    async commitQuota(volumeId: string, owner?: string): Promise<void> {
+      return wrap(() => deps.store.commitQuota(volumeId, deps.now().toISOString(), owner));
     },
   };
 }

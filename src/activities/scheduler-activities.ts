@@ -28,6 +28,16 @@ export interface ScheduleRequest {
   /** Alternates mode only: backend ids (best first) from an earlier full pass, each tried alone
    *  before a full pass. Absent when the mode is off. */
   preferred?: string[];
+  /** The create's first run id: the row must be this create's (see VolumeStore.createVolume). */
+  owner?: string;
+}
+
+/** What a step on one attempt of one create names: the volume, the attempt, the pool, the owner. */
+export interface AttemptRef {
+  volume_id: string;
+  backend_id: string;
+  attempt: number;
+  owner?: string;
 }
 
 /** The create options a scheduling pass reads. */
@@ -117,6 +127,7 @@ export function createSchedulerActivities(deps: ActivityDeps) {
           volumeId: req.volume_id,
           attempt: req.attempt,
           sizeGb: req.filter_properties.size,
+          ...(req.owner !== undefined ? { owner: req.owner } : {}),
           liveSince,
           now: now.toISOString(),
           choose: (pools: BackendState[]) => {
@@ -158,18 +169,18 @@ export function createSchedulerActivities(deps: ActivityDeps) {
     /** Cinder's CreateVolumeOnFinishTask("create.end"): status 'available', launched_at. Cinder runs it
      *  in c-vol; here it runs on the scheduler pool because it needs only the database: a volume
      *  worker that stops right after its create must not strand a finished volume. */
-    async createVolumeOnFinish(req: { volume_id: string; backend_id: string; attempt: number }): Promise<void> {
+    async createVolumeOnFinish(req: AttemptRef): Promise<void> {
       return asActivity(async () => {
         const now = deps.now().toISOString();
-        await deps.store.updateVolume(req.volume_id, { status: 'available', launched_at: now, host: req.backend_id, error_reason: null }, now);
+        await deps.store.updateVolume(req.volume_id, { status: 'available', launched_at: now, host: req.backend_id, error_reason: null }, now, req.owner);
         await emitEvent(deps, 'volume.create.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt });
       });
     },
 
     /** Gives back the capacity an attempt claimed (no-op if it claimed none or gave it back). */
-    async releaseCapacity(volumeId: string, attempt: number): Promise<boolean> {
+    async releaseCapacity(volumeId: string, attempt: number, owner?: string): Promise<boolean> {
       return asActivity(async () => {
-        const released = await deps.store.releaseCapacity(volumeId, attempt, deps.now().toISOString());
+        const released = await deps.store.releaseCapacity(volumeId, attempt, deps.now().toISOString(), owner);
         if (released) volumeLogger(deps, volumeId).info({ attempt }, `gave back capacity of attempt ${attempt}`);
         return released;
       });
@@ -177,10 +188,10 @@ export function createSchedulerActivities(deps: ActivityDeps) {
 
     /** OnFailureRescheduleTask's pre-reschedule and reschedule halves: clear host, stamp
      *  scheduled_at, log Cinder's line and record the reschedule. The status stays 'creating'. */
-    async prepareReschedule(args: { volume_id: string; attempt: number; backend_id: string; error_type: string; reason: string }): Promise<void> {
+    async prepareReschedule(args: AttemptRef & { error_type: string; reason: string }): Promise<void> {
       return asActivity(async () => {
         const now = deps.now().toISOString();
-        await deps.store.updateVolume(args.volume_id, { host: null, scheduled_at: now }, now);
+        await deps.store.updateVolume(args.volume_id, { host: null, scheduled_at: now }, now, args.owner);
         volumeLogger(deps, args.volume_id).warn(
           { attempt: args.attempt, backend_id: args.backend_id, error_type: args.error_type },
           `Volume ${args.volume_id}: re-scheduling create_volume attempt ${args.attempt} due to ${args.reason}`,
@@ -193,10 +204,10 @@ export function createSchedulerActivities(deps: ActivityDeps) {
 
     /** Sets the volume to 'error' with the reason the user reads; a scheduling failure also emits
      *  Cinder's scheduler.create_volume error notification. */
-    async markVolumeError(args: { volume_id: string; reason: string; error_type: string; scheduling_failed: boolean }): Promise<void> {
+    async markVolumeError(args: { volume_id: string; reason: string; error_type: string; scheduling_failed: boolean; owner?: string }): Promise<void> {
       return asActivity(async () => {
         const now = deps.now().toISOString();
-        await deps.store.updateVolume(args.volume_id, { status: 'error', error_reason: args.reason }, now);
+        await deps.store.updateVolume(args.volume_id, { status: 'error', error_reason: args.reason }, now, args.owner);
         if (args.scheduling_failed) {
           await emitEvent(deps, 'scheduler.create_volume', args.volume_id, { state: 'error', error_type: args.error_type, reason: args.reason }, 'error');
         } else {

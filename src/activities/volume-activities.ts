@@ -12,6 +12,13 @@ export interface BackendCreateRequest {
   /** host@backend#pool chosen by the scheduler for this attempt. */
   backend_id: string;
   attempt: number;
+  /** The create's first run id; absent from creates started before owners. */
+  owner?: string;
+}
+
+/** Whether owner may act on the row (no owner given, the same owner, or a row made before owners). */
+function ownedBy(volume: Volume, owner: string | undefined): boolean {
+  return owner === undefined || volume.owner == null || volume.owner === owner;
 }
 
 /** Heartbeats while fn runs and aborts it when the activity is cancelled or times out, so a
@@ -41,6 +48,7 @@ export function createVolumeActivities(deps: VolumeDeps) {
   async function loadVolume(req: BackendCreateRequest): Promise<Volume> {
     const volume = await store.getVolume(req.volume_id);
     if (!volume) throw new CinderError('VolumeNotFound', `Volume ${req.volume_id} could not be found.`);
+    if (!ownedBy(volume, req.owner)) throw new CinderError('InvalidInput', `Invalid input for field 'volume_id': volume ${req.volume_id} already exists`, 'volume_id');
     if (splitBackendId(req.backend_id).host !== driver.host) {
       throw new CinderError('VolumeBackendAPIException', `volume worker of ${driver.host} got a create for ${req.backend_id}`);
     }
@@ -96,6 +104,10 @@ export function createVolumeActivities(deps: VolumeDeps) {
           return { deleted: false, skipped: true };
         }
         const volume = await store.getVolume(req.volume_id);
+        if (volume && !ownedBy(volume, req.owner)) {
+          log.warn({ backend_id: req.backend_id, attempt: req.attempt }, 'delete skipped: the volume belongs to another create');
+          return { deleted: false, skipped: true };
+        }
         let deleted: boolean;
         try {
           // The name lets fault rules that target one volume match its delete too. A delete does not

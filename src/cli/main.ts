@@ -1,6 +1,7 @@
 /** `cinder-temporal <command>`: the project's command line. */
 import path from 'node:path';
 import { loadConfig } from '../config/config';
+import { escapeLines } from '../domain/text';
 import { startDevServer } from '../dev-server/dev-server';
 import { cachedCliPath, resolveTemporalCli, TEMPORAL_CLI_VERSION } from '../dev-server/temporal-cli';
 import { runDemo } from './demo';
@@ -10,8 +11,9 @@ import { volumeCommands } from './volume-commands';
 
 export { describeFailure, UsageError } from './errors';
 
-const out = (line: string) => process.stdout.write(line + '\n');
-const err = (line: string) => process.stderr.write(line + '\n');
+// Human-readable lines may carry stored text: control characters are shown escaped, never raw.
+const out = (line: string) => process.stdout.write(escapeLines(line) + '\n');
+const err = (line: string) => process.stderr.write(escapeLines(line) + '\n');
 
 export const COMMANDS: Record<string, Command> = {
   ...volumeCommands(),

@@ -7,6 +7,7 @@ import { VolumeNotFound, VolumeService } from '../client/volume-service';
 import { VolumeCreateError, type VolumeCreateHandle } from '../client/volumes';
 import { loadConfig, type AppConfig } from '../config/config';
 import { CinderError } from '../domain/cinder-errors';
+import { escapeControl, escapeLines } from '../domain/text';
 import type { CreateVolumeResult, CreateVolumeState } from '../workflows/create-volume';
 import { parseCommand, parseCreateArgs, parseStatus, usageErrorFor, volumeArg } from './args';
 import { CliFailure, EXIT, type Command } from './errors';
@@ -48,10 +49,15 @@ export class VolumeCommands {
   private svc: VolumeService | null = null;
   private config: AppConfig | null = null;
 
+  readonly io: CliIO;
+
   constructor(
-    readonly io: CliIO = processIO,
+    io: CliIO = processIO,
     private readonly makeService: (config: AppConfig) => VolumeService = (config) => VolumeService.fromConfig(config),
-  ) {}
+  ) {
+    // Stored names, reasons and metadata reach the terminal escaped, never raw (JSON escapes its own).
+    this.io = { ...io, out: (line) => io.out(escapeLines(line)), err: (line) => io.err(escapeLines(line)) };
+  }
 
   private cfg(): AppConfig {
     this.config ??= loadConfig(this.io.env);
@@ -99,13 +105,15 @@ export class VolumeCommands {
     this.with(async () => {
       const { request, wait, json: asJson } = parseCreateArgs(args, this.io.env);
       const svc = this.service();
+      let handle;
       try {
         await svc.checkCreate(request);
+        // A repeated --request-id with other parameters is refused here, naming what differs.
+        handle = await svc.create(request, { check: false });
       } catch (err) {
         if (err instanceof CinderError) throw usageErrorFor(err);
         throw err;
       }
-      const handle = await svc.create(request, { check: false });
       const id = handle.volumeId;
       const said = handle.existing
         ? `Request ${request.request_id ?? id} was already made: returning volume ${id} (no new create started; workflow ${handle.workflowId}).`
@@ -158,9 +166,10 @@ export class VolumeCommands {
       last = line;
       if (tty) {
         const cols = this.io.progressColumns(asJson);
-        this.io.progress(`\r\x1b[2K${cols && line.length >= cols ? line.slice(0, cols - 1) : line}`, asJson);
+        const safe = escapeControl(line);
+        this.io.progress(`\r\x1b[2K${cols && safe.length >= cols ? safe.slice(0, cols - 1) : safe}`, asJson);
         open = true;
-      } else this.io.progress(line + '\n', asJson);
+      } else this.io.progress(escapeControl(line) + '\n', asJson);
     };
     const onSigint = () => {
       if (open) this.io.progress('\n', asJson);

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import { CinderError } from '../domain/cinder-errors';
 import type { CreateOptions } from '../domain/create-options';
 import type { CreateVolumeRequest } from '../domain/volume';
 import { createVolumeWorkflowId, volumeStateQuery, type CreateVolumeResult, type CreateVolumeState } from '../workflows/create-volume';
@@ -105,7 +106,7 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
       // A request id names one volume: a second start must not make a second one, even after the first ended.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      memo: { [START_TOKEN_MEMO]: startToken },
+      memo: { [START_TOKEN_MEMO]: startToken, [REQUEST_MEMO]: requestParameters(full) },
       staticSummary: `create volume ${request.name ?? volumeId}: ${request.size} GiB${request.volume_type ? ` ${request.volume_type}` : ''}${source}`,
       staticDetails: [
         `**volume** ${volumeId}`,
@@ -129,14 +130,50 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
     // A random volume id cannot collide; a given one (request id or volume id) may name a create
     // that is already running, which USE_EXISTING hands back without saying so.
     const mayExist = request.volume_id !== undefined || request.request_id !== undefined;
-    const existing = mayExist && (await startedBy(client.workflow.getHandle(workflowId, handle.firstExecutionRunId))) !== startToken;
-    return new VolumeCreateHandle(volumeId, handle, existing);
+    if (!mayExist) return new VolumeCreateHandle(volumeId, handle, false);
+    const memo = await startMemo(client.workflow.getHandle(workflowId, handle.firstExecutionRunId));
+    if (memo[START_TOKEN_MEMO] === startToken) return new VolumeCreateHandle(volumeId, handle, false);
+    assertSameRequest(full, memo[REQUEST_MEMO]);
+    return new VolumeCreateHandle(volumeId, handle, true);
   } catch (err) {
     if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') {
-      return new VolumeCreateHandle(volumeId, client.workflow.getHandle(workflowId), true);
+      const existing = client.workflow.getHandle(workflowId);
+      assertSameRequest(full, (await startMemo(existing))[REQUEST_MEMO]);
+      return new VolumeCreateHandle(volumeId, existing, true);
     }
     throw err;
   }
+}
+
+/** Memo key holding the parameters the create was started with, to tell a repeat from a conflict. */
+export const REQUEST_MEMO = 'cinder_request';
+
+/** The parameters that make one volume what it is: every request field but the assigned id. */
+function requestParameters(req: CreateVolumeRequest): Record<string, unknown> {
+  const { volume_id: _id, ...params } = req;
+  return params;
+}
+
+const canonical = (v: unknown): string =>
+  v && typeof v === 'object' && !Array.isArray(v)
+    ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`
+    : JSON.stringify(v ?? null);
+
+/**
+ * A repeated request id must repeat the request: the same one gets the same volume, another one is
+ * refused, naming the fields that differ. A create started without the memo (before it existed, or
+ * by a raw start) cannot be compared and is returned as it is.
+ */
+function assertSameRequest(req: CreateVolumeRequest, first: unknown): void {
+  if (!first || typeof first !== 'object') return;
+  const now = requestParameters(req);
+  const before = first as Record<string, unknown>;
+  const fields = [...new Set([...Object.keys(before), ...Object.keys(now)])].sort();
+  const differ = fields.filter((f) => canonical(before[f]) !== canonical(now[f]));
+  if (differ.length === 0) return;
+  const what = differ.map((f) => `${f}: ${canonical(before[f])} then ${canonical(now[f])}`).join('; ');
+  const key = req.request_id !== undefined ? `request id ${req.request_id}` : `volume id ${req.volume_id}`;
+  throw new CinderError('InvalidInput', `Invalid input for field '${differ[0]}': ${key} was first used with other parameters (${what}); nothing was started`, differ[0]);
 }
 
 /** Memo key holding the token of the start call that created the workflow. */
@@ -147,11 +184,9 @@ function isUnknownSearchAttribute(err: unknown): boolean {
   return /search attribute/i.test(text) && /(not defined|unknown|invalid)/i.test(text);
 }
 
-/** The start token in the memo of the run a start returned (its own, or the one it found). */
-async function startedBy(handle: WorkflowHandle): Promise<string | undefined> {
-  const memo = (await handle.describe()).memo ?? {};
-  const token = memo[START_TOKEN_MEMO];
-  return typeof token === 'string' ? token : undefined;
+/** The memo of the run a start returned (its own, or the one it found). */
+async function startMemo(handle: WorkflowHandle): Promise<Record<string, unknown>> {
+  return (await handle.describe()).memo ?? {};
 }
 
 /** A handle on the create of an existing volume. */

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { DEFAULT_CREATE_OPTIONS, resolveCreateOptions, type CreateOptions } from '../domain/create-options';
-import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../domain/validation';
+import { parseOrInvalid } from '../domain/schema-errors';
+import { DEFAULT_REQUEST_LIMITS, requestLimitsSchema, type RequestLimits } from '../domain/validation';
 import type { VolumeType } from '../domain/volume';
 import { BackendConfigError, parseBackendConfigs, type ResolvedBackendConfig } from '../drivers/backend-config';
 import { demoBackends, DEMO_VOLUME_TYPES } from './demo-defaults';
@@ -228,9 +229,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
   let createDefaults: CreateOptions;
   try {
-    createDefaults = resolveCreateOptions(DEFAULT_CREATE_OPTIONS, raw.create_defaults);
+    createDefaults = resolveCreateOptions(DEFAULT_CREATE_OPTIONS, raw.create_defaults, 'create_defaults');
   } catch (err) {
-    throw new ConfigError('create_defaults', (err as Error).message.replace("field 'options.", "field '"));
+    throw new ConfigError('create_defaults', (err as Error).message.replace("field 'create_defaults.", "field '"));
+  }
+  let requestLimits: Partial<RequestLimits>;
+  try {
+    requestLimits = parseOrInvalid(requestLimitsSchema.partial(), raw.request_limits ?? {}, 'request_limits');
+  } catch (err) {
+    throw new ConfigError((err as { field?: string }).field ?? 'request_limits', (err as Error).message);
   }
   let backends: ResolvedBackendConfig[];
   try {
@@ -262,7 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     data_dir: dataDir,
     scheduler_task_queue: String(raw.scheduler_task_queue ?? 'cinder-scheduler'),
     create_defaults: createDefaults,
-    request_limits: { ...DEFAULT_REQUEST_LIMITS, ...((raw.request_limits ?? {}) as Partial<RequestLimits>) },
+    request_limits: { ...DEFAULT_REQUEST_LIMITS, ...requestLimits },
     stats_interval_ms: num('stats_interval_ms', 10_000),
     backends,
     volume_types: volumeTypes.map((t) => ({ name: t.name, extra_specs: t.extra_specs ?? {} })),

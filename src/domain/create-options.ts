@@ -1,5 +1,8 @@
+import { z } from 'zod';
 import type { FilterName, WeigherSpec } from '../scheduler/types';
 import { CinderError } from './cinder-errors';
+import { mustBe, parseOrInvalid } from './schema-errors';
+import { isPlainObject } from './text';
 
 /**
  * How one create behaves: Cinder's scheduler settings plus the timeouts that make a down backend
@@ -53,39 +56,86 @@ export const DEFAULT_CREATE_OPTIONS: CreateOptions = {
   scheduler_alternates: 0,
 };
 
-const FILTER_NAMES: readonly FilterName[] = ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter', 'IgnoreAttemptedHostsFilter'];
-const WEIGHER_NAMES = ['CapacityWeigher', 'AllocatedCapacityWeigher'];
+const FILTER_NAMES = ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter', 'IgnoreAttemptedHostsFilter'] as const;
+const WEIGHER_NAMES = ['CapacityWeigher', 'AllocatedCapacityWeigher'] as const;
 
-function bad(field: string, message: string): never {
-  throw new CinderError('InvalidInput', `Invalid input for field 'options.${field}': ${message}`, `options.${field}`);
+const whole = (min: number, max: number) => {
+  const what = `a whole number from ${min} to ${max}`;
+  return z.number({ error: mustBe(what) }).int({ error: mustBe(what) }).min(min, { error: mustBe(what) }).max(max, { error: mustBe(what) });
+};
+const flag = () => z.boolean({ error: mustBe('true or false') });
+
+/**
+ * Every option's rule, once: the configuration's create_defaults and a request's options are both
+ * checked against it. Bounds keep a create finite: no zero or astronomically long timeouts.
+ */
+const OPTION_RULES = {
+  scheduler_max_attempts: whole(1, 10),
+  ignore_attempted_hosts: flag(),
+  scheduler_default_filters: z
+    .array(z.enum(FILTER_NAMES, { error: mustBe(`one of ${FILTER_NAMES.join(', ')}`) }), { error: mustBe(`a list of ${FILTER_NAMES.join(', ')}`) })
+    .refine((l) => new Set(l).size === l.length, { error: 'must not name a filter twice' }),
+  scheduler_default_weighers: z.array(
+    z.strictObject(
+      {
+        name: z.enum(WEIGHER_NAMES, { error: mustBe(`one of ${WEIGHER_NAMES.join(', ')}`) }),
+        multiplier: z.number({ error: mustBe('a number') }).finite({ error: mustBe('a finite number') }).optional(),
+      },
+      { error: mustBe(`{ name: ${WEIGHER_NAMES.join(' | ')}, multiplier? }`) },
+    ),
+    { error: mustBe(`a list of { name: ${WEIGHER_NAMES.join(' | ')}, multiplier? }`) },
+  ),
+  service_down_time_s: whole(1, 86_400),
+  backend_schedule_to_start_timeout_ms: whole(100, 86_400_000),
+  create_heartbeat_timeout_ms: whole(100, 3_600_000),
+  create_start_to_close_timeout_ms: whole(1_000, 7 * 86_400_000),
+  create_max_activity_attempts: whole(1, 100),
+  retry_initial_interval_ms: whole(10, 600_000),
+  compensation_schedule_to_start_timeout_ms: whole(100, 86_400_000),
+  upsert_search_attributes: flag(),
+  scheduler_alternates: whole(0, 10),
+} satisfies Record<keyof CreateOptions, z.ZodType>;
+
+/**
+ * Options only an operator may set (configuration, not a request): they change what the scheduler
+ * checks, or which backends count as alive, so a caller could otherwise switch off CapacityFilter.
+ */
+export const OPERATOR_ONLY_OPTIONS: readonly (keyof CreateOptions)[] = [
+  'scheduler_default_filters',
+  'scheduler_default_weighers',
+  'ignore_attempted_hosts',
+  'service_down_time_s',
+];
+
+const operatorSchema = z.strictObject(OPTION_RULES).partial();
+const requestSchema = z
+  .strictObject(OPTION_RULES)
+  .omit(Object.fromEntries(OPERATOR_ONLY_OPTIONS.map((k) => [k, true])) as { [K in (typeof OPERATOR_ONLY_OPTIONS)[number]]: true })
+  .partial();
+
+function checkOverrides(overrides: unknown, scope: 'operator' | 'request', root: string): Partial<CreateOptions> {
+  if (overrides === undefined || overrides === null) return {};
+  if (!isPlainObject(overrides)) {
+    throw new CinderError('InvalidInput', `Invalid input for field '${root}': must be an object`, root);
+  }
+  if (scope === 'request') {
+    const key = OPERATOR_ONLY_OPTIONS.find((k) => Object.hasOwn(overrides, k));
+    if (key) {
+      throw new CinderError('InvalidInput', `Invalid input for field '${root}.${key}': is set by the operator (create_defaults), not per request`, `${root}.${key}`);
+    }
+  }
+  // An option is named as a whole (options.scheduler_default_filters), not by its list index.
+  return parseOrInvalid(scope === 'request' ? requestSchema : operatorSchema, overrides, root, 1) as Partial<CreateOptions>;
 }
 
-/** Merges overrides over defaults, checking each named field. */
-export function resolveCreateOptions(defaults: CreateOptions, overrides: unknown): CreateOptions {
-  if (overrides === undefined || overrides === null) return { ...defaults };
-  if (typeof overrides !== 'object' || Array.isArray(overrides)) bad('', 'must be an object');
-  const out: CreateOptions = { ...defaults };
-  for (const [key, value] of Object.entries(overrides as Record<string, unknown>)) {
-    if (!(key in defaults)) bad(key, 'is not a known option');
-    const current = (defaults as unknown as Record<string, unknown>)[key];
-    if (key === 'scheduler_default_filters') {
-      if (!Array.isArray(value) || value.some((f) => !FILTER_NAMES.includes(f as FilterName))) {
-        bad(key, `must be a list of ${FILTER_NAMES.join(', ')}`);
-      }
-    } else if (key === 'scheduler_default_weighers') {
-      if (!Array.isArray(value) || value.some((w) => !w || !WEIGHER_NAMES.includes((w as { name: string }).name))) {
-        bad(key, `must be a list of { name: ${WEIGHER_NAMES.join(' | ')}, multiplier? }`);
-      }
-    } else if (typeof current === 'number') {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) bad(key, 'must be a number >= 0');
-      if (key === 'scheduler_max_attempts' && (!Number.isInteger(value) || value < 1)) bad(key, 'must be a whole number >= 1');
-      if (key === 'scheduler_alternates' && !Number.isInteger(value)) bad(key, 'must be a whole number >= 0');
-    } else if (typeof current === 'boolean' && typeof value !== 'boolean') {
-      bad(key, 'must be true or false');
-    }
-    (out as unknown as Record<string, unknown>)[key] = value;
-  }
-  return out;
+/** The configuration's create_defaults merged over the built-in defaults; every option may be set. */
+export function resolveCreateOptions(defaults: CreateOptions, overrides: unknown, root = 'options'): CreateOptions {
+  return { ...defaults, ...checkOverrides(overrides, 'operator', root) };
+}
+
+/** A request's options merged over the worker's defaults: operator-only options are refused. */
+export function resolveRequestOptions(defaults: CreateOptions, overrides: unknown): CreateOptions {
+  return { ...defaults, ...checkOverrides(overrides, 'request', 'options') };
 }
 
 /** The filter list a pass runs: IgnoreAttemptedHostsFilter follows ignore_attempted_hosts. */

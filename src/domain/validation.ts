@@ -1,4 +1,12 @@
+/**
+ * The request-shape half of Cinder's ExtractVolumeRequestTask, as one schema: everything that can be
+ * checked without the database. Used by the client's check, the CLI and the API flow's first
+ * activity alike. (Not imported by workflow code: the workflow's own shape check is zod-free.)
+ */
+import { z } from 'zod';
 import { CinderError } from './cinder-errors';
+import { mustBe, parseOrInvalid, requiredAs } from './schema-errors';
+import { hasControlCharacter } from './text';
 import type { CreateVolumeRequest, VolumeSource } from './volume';
 
 /** Limits on a create request; operators may tighten them. */
@@ -18,79 +26,108 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   maxNameLength: 255,
 };
 
-const UUIDISH = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** request_limits in the configuration: each a whole number >= 1, no other keys. */
+export const requestLimitsSchema = z.strictObject({
+  maxSizeGb: z.number({ error: mustBe('a whole number >= 1') }).int({ error: mustBe('a whole number >= 1') }).min(1, { error: mustBe('a whole number >= 1') }),
+  maxMetadataItems: z.number({ error: mustBe('a whole number >= 0') }).int({ error: mustBe('a whole number >= 0') }).min(0, { error: mustBe('a whole number >= 0') }),
+  maxMetadataLength: z.number({ error: mustBe('a whole number >= 1') }).int({ error: mustBe('a whole number >= 1') }).min(1, { error: mustBe('a whole number >= 1') }),
+  maxNameLength: z.number({ error: mustBe('a whole number >= 1') }).int({ error: mustBe('a whole number >= 1') }).min(1, { error: mustBe('a whole number >= 1') }),
+});
 
-function invalid(field: string, message: string): never {
-  throw new CinderError('InvalidInput', `Invalid input for field '${field}': ${message}`, field);
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ID_TEXT = 'an id of letters, digits, ".", "_" or "-" (at most 64 characters)';
+
+const id = () => z.string({ error: requiredAs(ID_TEXT) }).regex(ID, { error: mustBe(ID_TEXT) });
+/** Optional fields take null as absent (Cinder's API does); the parsed request leaves them out. */
+const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
+
+/** Text a person reads back: bounded, and without control characters (but tab/newline if allowed). */
+function text(max: number, allowTabNewline = false) {
+  const what = `a string of at most ${max} characters`;
+  return z
+    .string({ error: mustBe(what) })
+    .max(max, { error: (iss) => `must be at most ${max} characters, got ${String(iss.input).length}` })
+    .refine((s) => !hasControlCharacter(s, allowTabNewline), {
+      error: allowTabNewline ? 'must not contain control characters other than tab and newline' : 'must not contain control characters',
+    });
 }
 
-function optionalString(req: Record<string, unknown>, field: string, maxLength: number): void {
-  const v = req[field];
-  if (v === undefined || v === null) return;
-  if (typeof v !== 'string') invalid(field, `must be a string, got ${typeof v}`);
-  if (v.length > maxLength) invalid(field, `must be at most ${maxLength} characters`);
+function metadataSchema(limits: RequestLimits) {
+  const max = limits.maxMetadataLength;
+  return z
+    .record(z.string(), z.unknown(), { error: mustBe('an object of string keys and values') })
+    .superRefine((md, ctx) => {
+      const entries = Object.entries(md);
+      if (entries.length > limits.maxMetadataItems) {
+        ctx.addIssue({ code: 'custom', message: `has ${entries.length} items, more than the limit of ${limits.maxMetadataItems}` });
+        return;
+      }
+      for (const [k, v] of entries) {
+        const fail = (message: string) => ctx.addIssue({ code: 'custom', path: [k], message });
+        if (k.length === 0 || k.length > max) fail(`key must be 1 to ${max} characters`);
+        else if (hasControlCharacter(k)) fail('key must not contain control characters');
+        else if (typeof v !== 'string') fail('value must be a string');
+        else if (v.length > max) fail(`value must be at most ${max} characters`);
+        else if (hasControlCharacter(v, true)) fail('value must not contain control characters other than tab and newline');
+        else continue;
+        return;
+      }
+    });
 }
 
-function optionalId(req: Record<string, unknown>, field: string): void {
-  const v = req[field];
-  if (v === undefined || v === null) return;
-  if (typeof v !== 'string' || !UUIDISH.test(v)) invalid(field, 'must be an id of letters, digits, ".", "_" or "-"');
+const SOURCE_FIELDS = ['snapshot_id', 'source_volid', 'image_id'] as const;
+
+function buildRequestSchema(limits: RequestLimits) {
+  const sizeText = 'a positive whole number of GiB';
+  return z
+    .strictObject(
+      {
+        volume_id: id(),
+        request_id: optional(id()),
+        project_id: id(),
+        size: z
+          .number({ error: requiredAs(sizeText) })
+          .int({ error: mustBe(sizeText) })
+          .positive({ error: mustBe(sizeText) })
+          .max(limits.maxSizeGb, { error: (iss) => `${String(iss.input)} GiB exceeds the maximum of ${limits.maxSizeGb} GiB` }),
+        name: optional(text(limits.maxNameLength)),
+        description: optional(text(limits.maxNameLength, true)),
+        volume_type: optional(text(limits.maxNameLength)),
+        availability_zone: optional(text(limits.maxNameLength)),
+        snapshot_id: optional(id()),
+        source_volid: optional(id()),
+        image_id: optional(id()),
+        metadata: optional(metadataSchema(limits)),
+      },
+      { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object' : undefined) },
+    )
+    .superRefine((req, ctx) => {
+      const given = SOURCE_FIELDS.filter((f) => req[f] !== undefined);
+      if (given.length > 1) {
+        ctx.addIssue({ code: 'custom', path: [given[1]], message: `cannot be combined with ${given[0]}: give at most one source` });
+      }
+    })
+    .transform((req) => Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as CreateVolumeRequest);
+}
+
+const schemas = new WeakMap<RequestLimits, ReturnType<typeof buildRequestSchema>>();
+
+/** The request schema for these limits (built once per limits object). */
+export function createRequestSchema(limits: RequestLimits = DEFAULT_REQUEST_LIMITS) {
+  let s = schemas.get(limits);
+  if (!s) schemas.set(limits, (s = buildRequestSchema(limits)));
+  return s;
 }
 
 /**
- * The request-shape half of Cinder's ExtractVolumeRequestTask: everything that can be checked
- * without the database. Throws CinderError('InvalidInput') naming the field.
+ * Checks a create request's shape and returns it without absent/null optional fields. Throws
+ * CinderError('InvalidInput') naming the field: `Invalid input for field 'size': ...`.
  */
 export function validateCreateRequest(request: unknown, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): CreateVolumeRequest {
   if (typeof request !== 'object' || request === null || Array.isArray(request)) {
-    invalid('request', 'must be an object');
+    throw new CinderError('InvalidInput', "Invalid input for field 'request': must be an object", 'request');
   }
-  const req = request as Record<string, unknown>;
-  const known = new Set([
-    'volume_id', 'request_id', 'project_id', 'size', 'name', 'description', 'volume_type',
-    'availability_zone', 'snapshot_id', 'source_volid', 'image_id', 'metadata',
-  ]);
-  for (const key of Object.keys(req)) if (!known.has(key)) invalid(key, 'is not a known field');
-
-  if (req.volume_id === undefined) invalid('volume_id', 'is required');
-  optionalId(req, 'volume_id');
-  optionalId(req, 'request_id');
-  if (req.project_id === undefined) invalid('project_id', 'is required');
-  optionalId(req, 'project_id');
-
-  const size = req.size;
-  if (size === undefined || size === null) invalid('size', 'is required');
-  if (typeof size !== 'number' || !Number.isInteger(size) || size <= 0) {
-    invalid('size', `must be a positive whole number of GiB, got ${JSON.stringify(size)}`);
-  }
-  if (size > limits.maxSizeGb) invalid('size', `${size} GiB exceeds the maximum of ${limits.maxSizeGb} GiB`);
-
-  optionalString(req, 'name', limits.maxNameLength);
-  optionalString(req, 'description', limits.maxNameLength);
-  optionalString(req, 'volume_type', limits.maxNameLength);
-  optionalString(req, 'availability_zone', limits.maxNameLength);
-  optionalId(req, 'snapshot_id');
-  optionalId(req, 'source_volid');
-  optionalId(req, 'image_id');
-  const sources = ['snapshot_id', 'source_volid', 'image_id'].filter((f) => req[f] !== undefined && req[f] !== null);
-  if (sources.length > 1) invalid(sources[1], `cannot be combined with ${sources[0]}: give at most one source`);
-
-  if (req.metadata !== undefined && req.metadata !== null) {
-    const md = req.metadata;
-    if (typeof md !== 'object' || Array.isArray(md)) invalid('metadata', 'must be an object of string keys and values');
-    const entries = Object.entries(md as Record<string, unknown>);
-    if (entries.length > limits.maxMetadataItems) {
-      invalid('metadata', `has ${entries.length} items, more than the limit of ${limits.maxMetadataItems}`);
-    }
-    for (const [k, v] of entries) {
-      if (k.length === 0 || k.length > limits.maxMetadataLength) {
-        invalid(`metadata.${k}`, `key must be 1 to ${limits.maxMetadataLength} characters`);
-      }
-      if (typeof v !== 'string') invalid(`metadata.${k}`, 'value must be a string');
-      if (v.length > limits.maxMetadataLength) invalid(`metadata.${k}`, `value must be at most ${limits.maxMetadataLength} characters`);
-    }
-  }
-  return req as unknown as CreateVolumeRequest;
+  return parseOrInvalid(createRequestSchema(limits), request, '');
 }
 
 /** Which kind of create this is (Cinder's ExtractVolumeSpecTask). */

@@ -44,6 +44,8 @@ export interface Volume {
   source: VolumeSource;
   metadata: Record<string, string>;
   workflow_id: string | null;
+  /** The create that owns the row: its workflow's first run id (null on rows made before owners). */
+  owner?: string | null;
   request_id: string | null;
   error_reason: string | null;
   created_at: string;

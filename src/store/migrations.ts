@@ -291,6 +291,19 @@ CREATE TABLE fault_rules (
 CREATE INDEX fault_rules_host_op ON fault_rules (host, op);
 `,
   },
+  {
+    // Which create owns a row or reservation: its workflow's first run id. Null on rows made before.
+    version: 2,
+    name: 'owners of volumes and quota reservations',
+    up: `
+ALTER TABLE volumes ADD COLUMN owner TEXT;
+ALTER TABLE quota_reservations ADD COLUMN owner TEXT;
+`,
+    postgres: `
+ALTER TABLE volumes ADD COLUMN owner ${PG_TEXT};
+ALTER TABLE quota_reservations ADD COLUMN owner ${PG_TEXT};
+`,
+  },
 ];
 
 /**

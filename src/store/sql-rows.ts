@@ -68,6 +68,7 @@ export function toVolume(r: VolumeRecord): Volume {
     source: JSON.parse(r.source) as VolumeSource,
     metadata: JSON.parse(r.metadata) as Record<string, string>,
     workflow_id: r.workflow_id,
+    owner: r.owner ?? null,
     request_id: r.request_id,
     error_reason: r.error_reason,
     created_at: r.created_at,

@@ -85,6 +85,11 @@ function quotaExceeded(resource: string, requested: number, limit: number, consu
   );
 }
 
+/** A second create for a volume id that another create owns: refused before anything changes. */
+export function volumeAlreadyExists(volumeId: string): CinderError {
+  return new CinderError('InvalidInput', `Invalid input for field 'volume_id': volume ${volumeId} already exists`, 'volume_id');
+}
+
 /** `WHERE a AND b ...` of the conditions whose value is defined ('' when none is), and their
  *  parameters: every `?` of a condition takes its value. */
 function whereDefined(conditions: Array<[condition: string, value: unknown]>): { where: string; params: unknown[] } {
@@ -200,9 +205,21 @@ export class SqlVolumeStore implements VolumeStore {
     return new Map(rows.map((r) => [r.resource, { in_use: r.in_use, reserved: r.reserved }]));
   }
 
-  async reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string): Promise<void> {
+  async reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string, owner?: string): Promise<void> {
     await this.write(async (tx) => {
-      if (await tx.get('SELECT 1 FROM quota_reservations WHERE volume_id = ? LIMIT 1', [volumeId])) return;
+      const held = await tx.all<{ project_id: string; owner: string | null }>('SELECT project_id, owner FROM quota_reservations WHERE volume_id = ?', [
+        volumeId,
+      ]);
+      if (held.length > 0) {
+        // A retried activity finds its own reservation; any other create's is not its to reuse.
+        const mine = held.every((r) => r.project_id === projectId && (owner === undefined || r.owner === owner || r.owner === null));
+        if (!mine || (owner !== undefined && held.some((r) => r.owner === null) && !(await this.ownedRow(tx, volumeId, owner, false)).ok)) {
+          throw volumeAlreadyExists(volumeId);
+        }
+        return;
+      }
+      const row = await this.volumeRow(tx, volumeId);
+      if (row && owner !== undefined && row.owner !== owner) throw volumeAlreadyExists(volumeId);
       const usage = await this.quotaUsage(tx, projectId);
       const limits = await this.projectLimits(tx, projectId);
       // Like Cinder: every resource is checked, and the first over quota in name order is reported
@@ -220,29 +237,32 @@ export class SqlVolumeStore implements VolumeStore {
       }
       for (const [resource, delta] of Object.entries(deltas)) {
         await tx.run(
-          `INSERT INTO quota_reservations (volume_id, project_id, resource, delta, status, created_at, updated_at)
-           VALUES (?, ?, ?, ?, 'reserved', ?, ?)`,
-          [volumeId, projectId, resource, delta, now, now],
+          `INSERT INTO quota_reservations (volume_id, project_id, resource, delta, status, created_at, updated_at, owner)
+           VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?)`,
+          [volumeId, projectId, resource, delta, now, now, owner ?? null],
         );
       }
     });
   }
 
-  async commitQuota(volumeId: string, now: string): Promise<void> {
-    await this.settleQuota(volumeId, 'committed', now);
+  async commitQuota(volumeId: string, now: string, owner?: string): Promise<void> {
+    // Commit runs after the owner's own row was written, so a pre-owner reservation is its own.
+    await this.settleQuota(volumeId, 'committed', now, owner, true);
   }
 
-  async rollbackQuota(volumeId: string, now: string): Promise<void> {
-    await this.settleQuota(volumeId, 'rolled_back', now);
+  async rollbackQuota(volumeId: string, now: string, owner?: string): Promise<void> {
+    // Strictly the owner's: a refused create's undo never touches the reservation it collided with.
+    await this.settleQuota(volumeId, 'rolled_back', now, owner, false);
   }
 
-  /** Moves a reservation not yet committed or rolled back to status; a settled one stays as it is. */
-  private async settleQuota(volumeId: string, status: 'committed' | 'rolled_back', now: string): Promise<void> {
-    await this.sql.run(`UPDATE quota_reservations SET status = ?, updated_at = ? WHERE volume_id = ? AND status = 'reserved'`, [
-      status,
-      now,
-      volumeId,
-    ]);
+  /** Moves a reservation not yet committed or rolled back to status; a settled one stays as it is.
+   *  With an owner, only that owner's reservation (and, if adoptLegacy, one made before owners). */
+  private async settleQuota(volumeId: string, status: 'committed' | 'rolled_back', now: string, owner: string | undefined, adoptLegacy: boolean): Promise<void> {
+    const mine = owner === undefined ? '' : adoptLegacy ? ' AND (owner = ? OR owner IS NULL)' : ' AND owner = ?';
+    await this.sql.run(
+      `UPDATE quota_reservations SET status = ?, updated_at = ? WHERE volume_id = ? AND status = 'reserved'${mine}`,
+      owner === undefined ? [status, now, volumeId] : [status, now, volumeId, owner],
+    );
   }
 
   async getQuotaUsage(projectId: string): Promise<QuotaUsage[]> {
@@ -266,16 +286,32 @@ export class SqlVolumeStore implements VolumeStore {
     return r ? toVolume(r) : null;
   }
 
+  /**
+   * Inside a write transaction: the row, and whether `owner` may act on it. No owner (an activity
+   * scheduled before owners existed) acts as before. A row made before owners is taken over by the
+   * first owner that touches it while it is still 'creating' (when adopt is set, it is recorded).
+   */
+  private async ownedRow(tx: SqlExecutor, id: string, owner: string | undefined, adopt = true): Promise<{ row: Volume | null; ok: boolean }> {
+    const row = await this.volumeRow(tx, id);
+    if (!row || owner === undefined || row.owner === owner) return { row, ok: true };
+    if (row.owner === null && row.status === 'creating') {
+      if (adopt) await tx.run('UPDATE volumes SET owner = ? WHERE id = ? AND owner IS NULL', [owner, id]);
+      return { row: { ...row, owner }, ok: true };
+    }
+    return { row, ok: false };
+  }
+
   async createVolume(v: NewVolume): Promise<Volume> {
     const req = v.request;
     try {
       return await this.write(async (tx) => {
-        const existing = await this.volumeRow(tx, v.id);
+        const { row: existing, ok } = await this.ownedRow(tx, v.id, v.owner);
+        if (existing && (!ok || existing.project_id !== req.project_id)) throw volumeAlreadyExists(v.id);
         if (existing) return existing;
         const r = await tx.get<VolumeRecord>(
           `INSERT INTO volumes (id, project_id, name, description, size, status, volume_type, availability_zone, host, source,
-             metadata, workflow_id, request_id, error_reason, created_at, updated_at, scheduled_at, launched_at)
-           VALUES (?, ?, ?, ?, ?, 'creating', ?, ?, NULL, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL)
+             metadata, workflow_id, request_id, error_reason, created_at, updated_at, scheduled_at, launched_at, owner)
+           VALUES (?, ?, ?, ?, ?, 'creating', ?, ?, NULL, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL, ?)
            RETURNING *`,
           [
             v.id,
@@ -291,6 +327,7 @@ export class SqlVolumeStore implements VolumeStore {
             req.request_id ?? null,
             v.now,
             v.now,
+            v.owner ?? null,
           ],
         );
         return toVolume(r!);
@@ -328,9 +365,11 @@ export class SqlVolumeStore implements VolumeStore {
     return rows.map(toVolume);
   }
 
-  async updateVolume(id: string, patch: VolumePatch, now: string): Promise<Volume> {
+  async updateVolume(id: string, patch: VolumePatch, now: string, owner?: string): Promise<Volume> {
     return this.write(async (tx) => {
-      if (!(await this.volumeRow(tx, id))) throw new CinderError('VolumeNotFound', `Volume ${id} could not be found.`);
+      const { row, ok } = await this.ownedRow(tx, id, owner);
+      if (!row) throw new CinderError('VolumeNotFound', `Volume ${id} could not be found.`);
+      if (!ok) throw volumeAlreadyExists(id);
       const fields = PATCHABLE_VOLUME_FIELDS.filter((f) => patch[f] !== undefined);
       const set = [...fields.map((f) => `${f} = ?`), 'updated_at = ?'].join(', ');
       const r = await tx.get<VolumeRecord>(`UPDATE volumes SET ${set} WHERE id = ? RETURNING *`, [...fields.map((f) => patch[f]), now, id]);
@@ -338,8 +377,9 @@ export class SqlVolumeStore implements VolumeStore {
     });
   }
 
-  async destroyVolume(id: string): Promise<void> {
+  async destroyVolume(id: string, owner?: string): Promise<void> {
     await this.write(async (tx) => {
+      if (!(await this.ownedRow(tx, id, owner, false)).ok) return; // another create's row: not ours to undo
       // A destroyed volume holds no capacity: give back claims its saga did not release (a safety
       // net; the workflow releases them first). The claim rows stay as history.
       const active = await tx.all<ClaimRecord>(`SELECT * FROM capacity_claims WHERE volume_id = ? AND status = 'active' ORDER BY attempt`, [id]);
@@ -420,9 +460,11 @@ export class SqlVolumeStore implements VolumeStore {
   async claimCapacity(args: ClaimCapacityArgs): Promise<ClaimResult> {
     const liveSince = canonicalTime(args.liveSince);
     return this.write(async (tx) => {
+      const { row, ok } = await this.ownedRow(tx, args.volumeId, args.owner);
+      if (row && !ok) throw volumeAlreadyExists(args.volumeId);
       const existing = await this.claimRow(tx, args.volumeId, args.attempt);
       if (existing) return { claim: existing, existing: true };
-      if (!(await this.volumeRow(tx, args.volumeId))) throw new CinderError('VolumeNotFound', `Volume ${args.volumeId} could not be found.`);
+      if (!row) throw new CinderError('VolumeNotFound', `Volume ${args.volumeId} could not be found.`);
 
       // Read under the write lock: no other process changes these pools until this one commits.
       const live = (await tx.all<PoolRecord>('SELECT * FROM pools WHERE updated_at >= ? ORDER BY backend_id', [liveSince])).map((r) =>
@@ -472,8 +514,9 @@ export class SqlVolumeStore implements VolumeStore {
     return true;
   }
 
-  async releaseCapacity(volumeId: string, attempt: number, now: string): Promise<boolean> {
+  async releaseCapacity(volumeId: string, attempt: number, now: string, owner?: string): Promise<boolean> {
     return this.write(async (tx) => {
+      if (!(await this.ownedRow(tx, volumeId, owner, false)).ok) return false;
       const claim = await this.claimRow(tx, volumeId, attempt);
       return claim ? this.releaseClaim(tx, claim, now) : false;
     });

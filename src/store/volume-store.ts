@@ -39,6 +39,8 @@ export interface ClaimCapacityArgs {
   volumeId: string;
   attempt: number;
   sizeGb: number;
+  /** The creating workflow's first run id (see createVolume). */
+  owner?: string;
   liveSince: string;
   now: string;
   /** Pure and synchronous: called inside the claim transaction with the live pools. */
@@ -76,6 +78,8 @@ export interface NewVolume {
   volume_type: string;
   source: VolumeSource;
   workflow_id: string;
+  /** The creating workflow's first run id; absent from creates started before owners. */
+  owner?: string;
   now: string;
 }
 
@@ -116,23 +120,29 @@ export interface VolumeStore {
   setQuotaLimit(projectId: string, resource: QuotaResource, limit: number): Promise<void>;
   /** Reserves every delta or none; throws CinderError('VolumeLimitExceeded' for volumes*, 'QuotaError'
    *  otherwise) naming the resource, its limit, usage and the request. Repeating it is a no-op. */
-  reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string): Promise<void>;
-  commitQuota(volumeId: string, now: string): Promise<void>;
+  reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string, owner?: string): Promise<void>;
+  commitQuota(volumeId: string, now: string, owner?: string): Promise<void>;
   /** Undoes a reservation not yet committed; a committed one is left alone (Cinder keeps an error
    *  volume's quota until it is deleted). */
-  rollbackQuota(volumeId: string, now: string): Promise<void>;
+  rollbackQuota(volumeId: string, now: string, owner?: string): Promise<void>;
   getQuotaUsage(projectId: string): Promise<QuotaUsage[]>;
 
   // volumes
-  /** Inserts with status 'creating'; if the row exists (retried activity) returns it unchanged. */
+  /** Inserts with status 'creating'; if the row exists and is the same owner's (a retried activity)
+   *  returns it unchanged; another owner's row: CinderError('InvalidInput', already exists).
+   *
+   *  Owners: every call that takes `owner` acts only on rows of that owner. A row without one (made
+   *  before owners) is taken over by the first owner that touches it while it is still 'creating';
+   *  once settled it belongs to nobody new. Without `owner` (an activity scheduled before owners
+   *  existed) the call acts as before. */
   createVolume(volume: NewVolume): Promise<Volume>;
   getVolume(id: string): Promise<Volume | null>;
   getVolumeByRequestId(projectId: string, requestId: string): Promise<Volume | null>;
   listVolumes(filter?: VolumeFilter): Promise<Volume[]>;
   /** Throws CinderError('VolumeNotFound') when there is no such row. */
-  updateVolume(id: string, patch: VolumePatch, now: string): Promise<Volume>;
-  /** Deletes the row (undo of the entry create); absent is fine. */
-  destroyVolume(id: string): Promise<void>;
+  updateVolume(id: string, patch: VolumePatch, now: string, owner?: string): Promise<Volume>;
+  /** Deletes the row (undo of the entry create); absent, or another owner's, is left alone. */
+  destroyVolume(id: string, owner?: string): Promise<void>;
 
   // pools and capacity
   /** Upserts the pools of one volume service and refreshes its heartbeat. allocated_capacity_gb =
@@ -147,7 +157,7 @@ export interface VolumeStore {
   claimCapacity(args: ClaimCapacityArgs): Promise<ClaimResult>;
   /** Gives back an active claim's capacity (allocated, provisioned, numeric free) and marks it
    *  released; releasing a released or missing claim is a no-op. Returns whether it released. */
-  releaseCapacity(volumeId: string, attempt: number, now: string): Promise<boolean>;
+  releaseCapacity(volumeId: string, attempt: number, now: string, owner?: string): Promise<boolean>;
   listClaims(volumeId?: string): Promise<CapacityClaim[]>;
 
   // events (Cinder notifications)

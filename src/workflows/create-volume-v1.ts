@@ -26,6 +26,7 @@ import type { CreateOptions } from '../domain/create-options';
 import { volumeObjectName, volumeTaskQueue } from '../domain/volume';
 import type { FilterProperties } from '../scheduler/types';
 import { failureInfo, type FailureInfo } from './failure-info';
+import { checkCreateVolumeInput } from './input-check';
 import { cleanupBackendVolume } from './cleanup-volume';
 import type { AttemptRecord, CreateVolumeInput, CreateVolumeResult, CreateVolumeState } from './create-volume-types';
 import { volumeStateQuery } from './create-volume-types';
@@ -57,7 +58,13 @@ const volumeActivity = (host: string, summary: string, extra: ActivityOptions) =
  * compensation before it runs; a failed attempt is compensated before the next one is scheduled.
  */
 export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVolumeResult> {
+  const info = workflowInfo();
+  const problem = checkCreateVolumeInput(input, info);
+  if (problem) rejectInput(input, problem.field, problem.message);
   const volumeId = input.request.volume_id;
+  // Ties the volume's row, quota and claims to this create (stable across continue-as-new); never
+  // taken from the input, so a second start on the same volume id cannot act on it.
+  const owner = info.firstExecutionRunId;
   const state: CreateVolumeState = {
     volume_id: volumeId,
     status: 'creating',
@@ -71,7 +78,7 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
   };
   setHandler(volumeStateQuery, () => state);
 
-  const spec = input.resume?.spec ?? (await runApiFlow(input, state));
+  const spec = input.resume?.spec ?? (await runApiFlow(input, state, owner));
   const options = spec.options;
   state.max_attempts = options.scheduler_max_attempts;
   const sched = (summary: string) => schedulerActivity(summary, options);
@@ -105,7 +112,7 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
     state.phase = 'done';
     state.last_error = { type: f.type, message: f.message };
     await CancellationScope.nonCancellable(() =>
-      sched('mark volume error').markVolumeError({ volume_id: volumeId, reason: f.message, error_type: f.type, scheduling_failed: schedulingFailed }),
+      sched('mark volume error').markVolumeError({ volume_id: volumeId, reason: f.message, error_type: f.type, scheduling_failed: schedulingFailed, owner }),
     );
     upsert([{ key: VolumeStatus, value: 'error' }]);
     showDetails(state);
@@ -147,8 +154,9 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
               resource_backend: spec.resource_backend,
               options,
               ...(preferred ? { preferred } : {}),
+              owner,
             }),
-          undo: () => sched(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(volumeId, attempt),
+          undo: () => sched(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(volumeId, attempt, owner),
         });
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -175,7 +183,7 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
       showDetails(state);
 
       // Cinder's volume manager flow, on the chosen backend's own queue.
-      const req: BackendCreateRequest = { volume_id: volumeId, backend_id: decision.backend_id, attempt };
+      const req: BackendCreateRequest = { volume_id: volumeId, backend_id: decision.backend_id, attempt, owner };
       const objectName = volumeObjectName(volumeId);
       let createFailure: FailureInfo | null = null;
       try {
@@ -228,6 +236,7 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
           backend_id: decision.backend_id,
           error_type: f.type,
           reason: exc,
+          owner,
         });
         continue;
       }
@@ -257,22 +266,22 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
 
 /** Cinder's api flow: validate, reserve quota, write the row, commit quota. A failure here undoes
  *  what ran and leaves nothing behind (no row, no quota). */
-async function runApiFlow(input: CreateVolumeInput, state: CreateVolumeState): Promise<VolumeSpec> {
+async function runApiFlow(input: CreateVolumeInput, state: CreateVolumeState, owner: string): Promise<VolumeSpec> {
   const saga = new Saga();
   const volumeId = input.request.volume_id;
   try {
     const spec = await apiActivity('validate request').extractVolumeRequest(input.request, input.options);
     await saga.run({
       name: 'QuotaReserveTask',
-      run: () => apiActivity(`reserve quota: ${spec.request.size} GiB`).reserveQuota(spec),
-      undo: () => apiActivity('compensate: roll back quota reservation').rollbackQuota(volumeId),
+      run: () => apiActivity(`reserve quota: ${spec.request.size} GiB`).reserveQuota(spec, owner),
+      undo: () => apiActivity('compensate: roll back quota reservation').rollbackQuota(volumeId, owner),
     });
     await saga.run({
       name: 'EntryCreateTask',
-      run: () => apiActivity('create volume entry').createVolumeEntry(spec, workflowInfo().workflowId),
-      undo: () => apiActivity('compensate: destroy volume entry').destroyVolumeEntry(volumeId),
+      run: () => apiActivity('create volume entry').createVolumeEntry(spec, workflowInfo().workflowId, owner),
+      undo: () => apiActivity('compensate: destroy volume entry').destroyVolumeEntry(volumeId, owner),
     });
-    await saga.run({ name: 'QuotaCommitTask', run: () => apiActivity('commit quota').commitQuota(volumeId) });
+    await saga.run({ name: 'QuotaCommitTask', run: () => apiActivity('commit quota').commitQuota(volumeId, owner) });
     // Committed: from here a failure leaves an 'error' volume that still counts, as in Cinder.
     saga.discard();
     return spec;
@@ -285,6 +294,18 @@ async function runApiFlow(input: CreateVolumeInput, state: CreateVolumeState): P
     if (isCancellation(err)) throw err;
     throw ApplicationFailure.create({ type: f.type, message: f.message, nonRetryable: true, details: [state] });
   }
+}
+
+/** Fails the run on input that cannot be used, before any step has run: nothing to undo. */
+function rejectInput(input: unknown, field: string, message: string): never {
+  const request = (input as { request?: { volume_id?: unknown } } | null)?.request;
+  const volumeId = typeof request?.volume_id === 'string' ? request.volume_id : '';
+  const state: CreateVolumeState = {
+    volume_id: volumeId, status: 'error', phase: 'done', attempt: 0, max_attempts: null, backend_id: null,
+    retry: null, last_error: { type: 'InvalidInput', message }, attempts: [],
+  };
+  setCurrentDetails(`**refused** InvalidInput: ${message}`);
+  throw ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true, details: [state, { field }] });
 }
 
 /**

@@ -3,6 +3,8 @@ import {
   CancellationScope,
   ParentClosePolicy,
   continueAsNew,
+  setCurrentDetails,
+  upsertSearchAttributes,
   isCancellation,
   patched,
   proxyActivities,
@@ -21,10 +23,12 @@ import { volumeObjectName, volumeTaskQueue } from '../domain/volume';
 import type { FilterProperties } from '../scheduler/types';
 import { cleanupBackendVolume } from './cleanup-volume';
 import { createVolumeV1 } from './create-volume-v1';
-import type { AttemptRecord, CreateVolumeInput, CreateVolumeResult } from './create-volume-types';
+import type { AttemptRecord, CreateVolumeInput, CreateVolumeResult, CreateVolumeState } from './create-volume-types';
 import { failureInfo, type FailureInfo } from './failure-info';
+import { checkCreateVolumeInput } from './input-check';
 import { onFailureReschedule } from './reschedule';
 import { Saga } from './saga';
+import { VolumeStatus } from './search-attributes';
 import { VolumeCreateState } from './volume-state';
 
 export * from './create-volume-types';
@@ -58,11 +62,17 @@ const backendStep = (host: string, summary: string, extra: ActivityOptions) =>
  * backend create) until one succeeds, onFailureReschedule says no, or the attempts run out.
  */
 export async function createVolume(input: CreateVolumeInput): Promise<CreateVolumeResult> {
+  const info = workflowInfo();
+  const problem = checkCreateVolumeInput(input, info);
+  if (problem) rejectInput(input, problem.field, problem.message);
   // Histories recorded before this code take the frozen path, so running creates finish unchanged.
   if (!patched(PATCH_THREE_FLOWS)) return createVolumeV1(input);
+  // Ties the volume's row, quota and claims to this create (stable across continue-as-new); never
+  // taken from the input, so a second start on the same volume id cannot act on it.
+  const owner = info.firstExecutionRunId;
   const tracker = new VolumeCreateState(input);
-  const spec = input.resume?.spec ?? (await runApiFlow(input, tracker));
-  const run = new CreateRun(input, spec, tracker);
+  const spec = input.resume?.spec ?? (await runApiFlow(input, tracker, owner));
+  const run = new CreateRun(input, spec, tracker, owner);
   try {
     for (;;) {
       if (workflowInfo().continueAsNewSuggested && tracker.state.attempts.length > 0) {
@@ -85,7 +95,7 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
 
 /** Cinder's api flow: validate, reserve quota, write the row, commit quota. A refusal undoes what
  *  ran and leaves nothing behind (no row, no quota); the create then reads VolumeStatus="error". */
-async function runApiFlow(input: CreateVolumeInput, tracker: VolumeCreateState): Promise<VolumeSpec> {
+async function runApiFlow(input: CreateVolumeInput, tracker: VolumeCreateState, owner: string): Promise<VolumeSpec> {
   const saga = new Saga();
   const volumeId = input.request.volume_id;
   try {
@@ -93,16 +103,16 @@ async function runApiFlow(input: CreateVolumeInput, tracker: VolumeCreateState):
     const quota = { request: spec.request, quota_deltas: spec.quota_deltas };
     await saga.run({
       name: 'QuotaReserveTask',
-      run: () => dbStep(`reserve quota: ${spec.request.size} GiB`).reserveQuota(quota),
-      undo: () => dbStep('compensate: roll back quota reservation').rollbackQuota(volumeId),
+      run: () => dbStep(`reserve quota: ${spec.request.size} GiB`).reserveQuota(quota, owner),
+      undo: () => dbStep('compensate: roll back quota reservation').rollbackQuota(volumeId, owner),
     });
     const entry = { request: spec.request, volume_type: spec.volume_type, source: spec.source };
     await saga.run({
       name: 'EntryCreateTask',
-      run: () => dbStep('create volume entry').createVolumeEntry(entry, workflowInfo().workflowId),
-      undo: () => dbStep('compensate: destroy volume entry').destroyVolumeEntry(volumeId),
+      run: () => dbStep('create volume entry').createVolumeEntry(entry, workflowInfo().workflowId, owner),
+      undo: () => dbStep('compensate: destroy volume entry').destroyVolumeEntry(volumeId, owner),
     });
-    await saga.run({ name: 'QuotaCommitTask', run: () => dbStep('commit quota').commitQuota(volumeId) });
+    await saga.run({ name: 'QuotaCommitTask', run: () => dbStep('commit quota').commitQuota(volumeId, owner) });
     // Committed: from here a failure leaves an 'error' volume that still counts, as in Cinder.
     saga.discard();
     return spec;
@@ -138,8 +148,9 @@ async function runSchedulerFlow(run: CreateRun): Promise<ScheduleDecision> {
           resource_backend: run.spec.resource_backend,
           options: run.policy,
           ...(preferred ? { preferred } : {}),
+          owner: run.owner,
         }),
-      undo: () => run.db(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(run.volumeId, attempt),
+      undo: () => run.db(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(run.volumeId, attempt, run.owner),
     });
   } catch (err) {
     if (isCancellation(err)) throw err;
@@ -156,7 +167,7 @@ async function runSchedulerFlow(run: CreateRun): Promise<ScheduleDecision> {
  *  failure of an attempt that did not make the volume, after its compensations ran. */
 async function runManagerFlow(run: CreateRun, decision: ScheduleDecision): Promise<FailureInfo | null> {
   const { options, record } = run;
-  const req: BackendCreateRequest = { volume_id: run.volumeId, backend_id: decision.backend_id, attempt: record!.attempt };
+  const req: BackendCreateRequest = { volume_id: run.volumeId, backend_id: decision.backend_id, attempt: record!.attempt, owner: run.owner };
   const objectName = volumeObjectName(run.volumeId);
   let failure: FailureInfo | null = null;
   try {
@@ -236,9 +247,11 @@ class CreateRun {
   record: AttemptRecord | null = null;
 
   constructor(
-    private readonly input: CreateVolumeInput,
+    input: CreateVolumeInput,
     readonly spec: VolumeSpec,
     readonly tracker: VolumeCreateState,
+    /** The create's first run id (see createVolume). */
+    readonly owner: string,
   ) {
     const o = spec.options;
     this.volumeId = input.request.volume_id;
@@ -310,6 +323,7 @@ class CreateRun {
       backend_id: decision.backend_id,
       error_type: errorType,
       reason: retry.exc!,
+      owner: this.owner,
     });
   }
 
@@ -317,7 +331,7 @@ class CreateRun {
   async markError(f: Pick<FailureInfo, 'type' | 'message'>, schedulingFailed: boolean): Promise<void> {
     this.tracker.set({ status: 'error', phase: 'done', last_error: { type: f.type, message: f.message } });
     await CancellationScope.nonCancellable(() =>
-      this.db('mark volume error').markVolumeError({ volume_id: this.volumeId, reason: f.message, error_type: f.type, scheduling_failed: schedulingFailed }),
+      this.db('mark volume error').markVolumeError({ volume_id: this.volumeId, reason: f.message, error_type: f.type, scheduling_failed: schedulingFailed, owner: this.owner }),
     );
   }
 
@@ -335,6 +349,23 @@ class CreateRun {
     if (current && current.outcome === 'running') Object.assign(current, { outcome: 'failed', error_type: CANCELLED.type, error: CANCELLED.message, compensations: records });
     await this.markError(CANCELLED, false);
   }
+}
+
+/** Fails the run on input that cannot be used, before any step has run: nothing to undo. A start
+ *  that set VolumeStatus="creating" is set to "error", so the README's query finds it. */
+function rejectInput(input: unknown, field: string, message: string): never {
+  const request = (input as { request?: { volume_id?: unknown } } | null)?.request;
+  const volumeId = typeof request?.volume_id === 'string' ? request.volume_id : '';
+  const state: CreateVolumeState = {
+    volume_id: volumeId, status: 'error', phase: 'done', attempt: 0, max_attempts: null, backend_id: null,
+    retry: null, last_error: { type: 'InvalidInput', message }, attempts: [],
+  };
+  setCurrentDetails(`**refused** InvalidInput: ${message}`);
+  // Behind the patch: refusals recorded before it replay without the upsert.
+  if (workflowInfo().typedSearchAttributes.get(VolumeStatus) !== undefined && patched(PATCH_THREE_FLOWS)) {
+    upsertSearchAttributes([{ key: VolumeStatus, value: 'error' }]);
+  }
+  throw ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true, details: [state, { field }] });
 }
 
 /** Keeps the first failures visible when the scheduler gives up (Cinder loses them, spec §7). */

@@ -92,7 +92,9 @@ describe('create-volume: alternates mode', { timeout: 240_000 }, () => {
 
   it('takes the alternate even where a new pass would pick the failed pool again (IgnoreAttemptedHostsFilter off)', async () => {
     await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'alt-no-ignore' });
-    const h = await c.create({ name: 'alt-no-ignore', size: 1 }, { scheduler_alternates: 1, ignore_attempted_hosts: false });
+    // IgnoreAttemptedHostsFilter is the operator's to switch off: a scheduler worker configured so.
+    const queue = await c.schedulerWith('no-ignore', { CINDER_IGNORE_ATTEMPTED_HOSTS: 'false' });
+    const h = await c.create({ name: 'alt-no-ignore', size: 1 }, { scheduler_alternates: 1 }, queue);
     const result = await h.result();
     assert.equal(result.backend_id, B, 'A, the heaviest pool, would win a new pass');
     assert.deepEqual(result.retry, { num_attempts: 2, backends: [A, B], hosts: [A, B] });

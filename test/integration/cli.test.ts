@@ -171,6 +171,23 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     assert.equal(entries.length, 1);
   });
 
+  it('a repeated --request-id with other parameters is refused, naming what differs, and starts nothing', async () => {
+    const rid = `req-conflict-${c.id}`;
+    const expected = volumeIdForRequest(project, rid);
+    const first = await cli(['create', '--size', '1', '--name', 'cli-first', '--request-id', rid, '--json']);
+    assert.equal(first.code, 0, show(first));
+    const second = await cli(['create', '--size', '2', '--name', 'cli-first', '--request-id', rid]);
+    assert.equal(second.code, 2, show(second));
+    assert.match(second.stderr, new RegExp(`^--size: request id ${rid} was first used with other parameters \\(size: 1 then 2\\); nothing was started`, 'm'), show(second));
+    const third = await cli(['create', '--size', '1', '--name', 'other-name', '--request-id', rid]);
+    assert.equal(third.code, 2, show(third));
+    assert.match(third.stderr, /^--name: .*name: "cli-first" then "other-name"/m, show(third));
+    await getVolumeCreate(c.client, expected).result();
+    assert.equal((await c.client.workflow.count(`VolumeId = "${expected}"`)).count, 1);
+    const rows = (await c.store.listVolumes({ project_id: project })).filter((v) => v.request_id === rid);
+    assert.deepEqual(rows.map((v) => [v.id, v.size, v.name]), [[expected, 1, 'cli-first']]);
+  });
+
   it('bad input exits 2 naming the option, and starts no workflow and writes no row', async () => {
     const badProject = `bad-${c.id}`;
     const cases: Array<{ args: string[]; message: RegExp }> = [

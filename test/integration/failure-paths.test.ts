@@ -36,6 +36,9 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
 
   after(() => c?.stopAfterLeakCheck());
 
+  /** IgnoreAttemptedHostsFilter is the operator's to switch off, not a request's. */
+  const noIgnoreQueue = () => c.schedulerWith('no-ignore', { CINDER_IGNORE_ATTEMPTED_HOSTS: 'false' });
+
   /** Each test its own project: error volumes keep counting against the project's quota. */
   let projects = 0;
   const project = () => `p-${c.id}-${++projects}`;
@@ -98,7 +101,7 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
   it('with IgnoreAttemptedHostsFilter off, one failing backend is tried 3 times, then NoValidBackend', async () => {
     const name = 'same-backend-fails';
     await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: null, volume_name: name });
-    const h = await c.create({ project_id: project(), name, size: 1 }, { ignore_attempted_hosts: false });
+    const h = await c.create({ project_id: project(), name, size: 1 }, undefined, await noIgnoreQueue());
     const err = await expectCreateFailure(h, 'NoValidBackend');
     assert.ok(err.message.includes(`Exceeded max scheduling attempts 3 for resource ${h.volumeId}`), err.message);
     assert.deepEqual(err.state!.attempts.map((a) => [a.backend_id, a.outcome]), [[A, 'failed'], [A, 'failed'], [A, 'failed']]);
@@ -193,7 +196,7 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
   it('with IgnoreAttemptedHostsFilter off, the retry may land on the same pool, and succeeds there', async () => {
     const name = 'same-pool-retry';
     await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: name });
-    const h = await c.create({ project_id: project(), name, size: 1 }, { ignore_attempted_hosts: false });
+    const h = await c.create({ project_id: project(), name, size: 1 }, undefined, await noIgnoreQueue());
     const result = await h.result();
     assert.equal(result.backend_id, A);
     assert.deepEqual(result.retry, { num_attempts: 2, backends: [A, A], hosts: [A, A] });

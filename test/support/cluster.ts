@@ -141,12 +141,26 @@ export class Cluster {
     return this.workers.get(key)!;
   }
 
-  create(request: Partial<NewVolumeRequest> = {}, options?: Partial<CreateOptions>): Promise<VolumeCreateHandle> {
+  create(request: Partial<NewVolumeRequest> = {}, options?: Partial<CreateOptions>, taskQueue = this.taskQueue): Promise<VolumeCreateHandle> {
     return createVolume(
       this.client,
       { project_id: `project-${this.id}`, size: 1, ...request } as NewVolumeRequest,
-      { taskQueue: this.taskQueue, ...(options ? { options } : {}) },
+      { taskQueue, ...(options ? { options } : {}) },
     );
+  }
+
+  private readonly operatorQueues = new Map<string, Promise<string>>();
+
+  /** The task queue of a second scheduler worker whose operator settings differ (env, e.g.
+   *  CINDER_IGNORE_ATTEMPTED_HOSTS=false): options a request may not set. Started once per key. */
+  schedulerWith(key: string, env: NodeJS.ProcessEnv): Promise<string> {
+    let queue = this.operatorQueues.get(key);
+    if (!queue) {
+      const taskQueue = `${this.taskQueue}-${key}`;
+      queue = this.startWorker(`scheduler-${key}`, ['scheduler'], { CINDER_SCHEDULER_TASK_QUEUE: taskQueue, ...env }).then(() => taskQueue);
+      this.operatorQueues.set(key, queue);
+    }
+    return queue;
   }
 
   /** The backend's configuration as its volume worker reads it (to build a driver in a test). */

@@ -81,9 +81,89 @@ export function sqliteTarget(): StoreTarget {
 /** Every suite of the contract. */
 export function defineStoreContract(name: string, target: StoreTarget): void {
   defineBasicContract(name, target);
+  defineOwnershipContract(name, target);
   defineQuotaContract(name, target);
   defineCapacityContract(name, target);
   defineConcurrencyContract(name, target);
+}
+
+// ---------------------------------------------------------------------------------------------
+// owners: one volume id, one create
+
+function isAlreadyExists(id: string) {
+  return (e: unknown) => e instanceof CinderError && e.cinderType === 'InvalidInput' && e.field === 'volume_id' && e.message.includes(`volume ${id} already exists`);
+}
+
+export function defineOwnershipContract(name: string, target: StoreTarget): void {
+  describe(`${name}: owners`, () => {
+    /** A settled volume of owner run-1 in project p1: row, committed quota, an active claim. */
+    async function victim(s: VolumeStore) {
+      await s.reportPoolStats('h1@lvm', [report('h1@lvm#p1')], T0);
+      await s.reserveQuota('v', 'p1', { volumes: 1, gigabytes: 2 }, T0, 'run-1');
+      await s.createVolume({ ...newVolume('v'), owner: 'run-1' });
+      await s.commitQuota('v', T0, 'run-1');
+      await s.claimCapacity({ volumeId: 'v', attempt: 1, sizeGb: 2, owner: 'run-1', liveSince: T0, now: T0, choose: chooseFirstFit });
+      await s.updateVolume('v', { status: 'available' }, T1, 'run-1');
+      return { volume: await s.getVolume('v'), claims: await s.listClaims('v'), quota: await s.getQuotaUsage('p1'), pools: await s.listPools() };
+    }
+
+    test('the same owner repeats every step idempotently', async () => {
+      const s = await target.open();
+      await victim(s);
+      await s.reserveQuota('v', 'p1', { volumes: 1, gigabytes: 2 }, T0, 'run-1');
+      assert.equal((await s.createVolume({ ...newVolume('v'), owner: 'run-1' })).owner, 'run-1');
+      const again = await s.claimCapacity({ volumeId: 'v', attempt: 1, sizeGb: 2, owner: 'run-1', liveSince: T0, now: T0, choose: chooseFirstFit });
+      assert.equal(again.existing, true);
+      await s.close();
+    });
+
+    test("another create's every step is refused or a no-op, and changes nothing of the volume", async () => {
+      const s = await target.open();
+      const before = await victim(s);
+      for (const project of ['p1', 'p2']) {
+        await assert.rejects(s.reserveQuota('v', project, { volumes: 1, gigabytes: 2 }, T1, 'run-2'), isAlreadyExists('v'));
+        await assert.rejects(s.createVolume({ ...newVolume('v', { project_id: project }), owner: 'run-2' }), isAlreadyExists('v'));
+      }
+      await s.rollbackQuota('v', T1, 'run-2');
+      await s.commitQuota('v', T1, 'run-2');
+      await assert.rejects(
+        s.claimCapacity({ volumeId: 'v', attempt: 1, sizeGb: 2, owner: 'run-2', liveSince: T0, now: T1, choose: chooseFirstFit }),
+        isAlreadyExists('v'),
+      );
+      await assert.rejects(
+        s.claimCapacity({ volumeId: 'v', attempt: 2, sizeGb: 2, owner: 'run-2', liveSince: T0, now: T1, choose: chooseFirstFit }),
+        isAlreadyExists('v'),
+      );
+      assert.equal(await s.releaseCapacity('v', 1, T1, 'run-2'), false);
+      await assert.rejects(s.updateVolume('v', { status: 'error', error_reason: 'forged' }, T1, 'run-2'), isAlreadyExists('v'));
+      await s.destroyVolume('v', 'run-2');
+      assert.deepEqual(
+        { volume: await s.getVolume('v'), claims: await s.listClaims('v'), quota: await s.getQuotaUsage('p1'), pools: await s.listPools() },
+        before,
+      );
+      await s.close();
+    });
+
+    test('a row made before owners is taken over while creating, and belongs to nobody new once settled', async () => {
+      const s = await target.open();
+      await s.reserveQuota('old', 'p1', { volumes: 1, gigabytes: 2 }, T0);
+      await s.createVolume(newVolume('old'));
+      await s.commitQuota('old', T0, 'run-1');
+      assert.deepEqual((await usage(s)).volumes, { limit: 10, in_use: 1, reserved: 0 });
+      await s.updateVolume('old', { status: 'available' }, T1, 'run-1');
+      assert.equal((await s.getVolume('old'))?.owner, 'run-1');
+
+      await s.reserveQuota('settled', 'p1', { volumes: 1, gigabytes: 2 }, T0);
+      await s.createVolume(newVolume('settled'));
+      await s.updateVolume('settled', { status: 'available' }, T1);
+      await assert.rejects(s.reserveQuota('settled', 'p1', { volumes: 1, gigabytes: 2 }, T1, 'run-9'), isAlreadyExists('settled'));
+      await assert.rejects(s.createVolume({ ...newVolume('settled'), owner: 'run-9' }), isAlreadyExists('settled'));
+      await s.rollbackQuota('settled', T1, 'run-9');
+      assert.deepEqual((await usage(s)).volumes, { limit: 10, in_use: 1, reserved: 1 });
+      assert.equal((await s.getVolume('settled'))?.owner, null);
+      await s.close();
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,6 +227,7 @@ export function defineBasicContract(name: string, target: StoreTarget): void {
         source: { type: 'raw' },
         metadata: { a: 'b' },
         workflow_id: 'create-volume-v1',
+        owner: null,
         request_id: 'r1',
         error_reason: null,
         created_at: T0,

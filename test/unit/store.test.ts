@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { MIGRATIONS, SqliteVolumeStore, openVolumeStore, sqliteFilename } from '../../src/store';
 import { SqliteConnection } from '../../src/store/sqlite-connection';
-import { defineBasicContract, sqliteTarget } from './store-contract';
+import { defineBasicContract, defineOwnershipContract, sqliteTarget } from './store-contract';
 
 const tmp = mkdtempSync(join(tmpdir(), 'store-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -108,3 +108,4 @@ describe('one connection, taken in turns', () => {
 });
 
 defineBasicContract('SQLite', sqliteTarget());
+defineOwnershipContract('SQLite', sqliteTarget());

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CinderError } from '../../src/domain/cinder-errors';
-import { DEFAULT_CREATE_OPTIONS, effectiveFilters, resolveCreateOptions } from '../../src/domain/create-options';
+import { DEFAULT_CREATE_OPTIONS, effectiveFilters, OPERATOR_ONLY_OPTIONS, resolveCreateOptions, resolveRequestOptions } from '../../src/domain/create-options';
+import { escapeControl } from '../../src/domain/text';
 import { validateCreateRequest, volumeSourceOf } from '../../src/domain/validation';
 
 const base = { volume_id: 'v1', project_id: 'p1', size: 1 };
@@ -66,5 +67,66 @@ describe('create options', () => {
     bad({ ignore_attempted_hosts: 'yes' }, 'ignore_attempted_hosts');
     bad({ scheduler_default_filters: ['RetryFilter'] }, 'scheduler_default_filters');
     bad({ nonsense: 1 }, 'nonsense');
+  });
+});
+
+describe('a request is checked field by field, hostile or careless', () => {
+  it('null is as wrong as absent for a required field; optional nulls are dropped', () => {
+    rejects({ ...base, volume_id: null }, 'volume_id', /is required/);
+    rejects({ ...base, project_id: null }, 'project_id', /is required/);
+    rejects({ ...base, size: null }, 'size', /is required/);
+    assert.deepEqual(validateCreateRequest({ ...base, name: null, metadata: null }), base);
+  });
+  it('request_id must be an id string', () => {
+    rejects({ ...base, request_id: [1] }, 'request_id', /must be an id.*got \[1\]/);
+    rejects({ ...base, request_id: 7 }, 'request_id', /must be an id/);
+    assert.equal(validateCreateRequest({ ...base, request_id: 'req-1' }).request_id, 'req-1');
+  });
+  it('refuses control characters in names, ids and metadata, and in descriptions but tab and newline', () => {
+    rejects({ ...base, name: 'a\u001b[2Jb' }, 'name', /control characters/);
+    rejects({ ...base, name: 'a\rb' }, 'name', /control characters/);
+    rejects({ ...base, volume_type: 'x\u0007' }, 'volume_type', /control characters/);
+    rejects({ ...base, description: 'bell\u0007' }, 'description', /other than tab and newline/);
+    rejects({ ...base, metadata: { 'k\u0000': 'v' } }, 'metadata.k\u0000', /key must not contain control characters/);
+    rejects({ ...base, metadata: { k: 'v\u001b' } }, 'metadata.k', /value must not contain control/);
+    assert.equal(validateCreateRequest({ ...base, description: 'line 1\n\tline 2' }).description, 'line 1\n\tline 2');
+  });
+  it('an own __proto__ key is an unknown field', () => {
+    rejects(JSON.parse('{"volume_id":"v1","project_id":"p1","size":1,"__proto__":{"size":2}}'), '__proto__', /not a known field/);
+  });
+  it('escapeControl shows stored control characters as escapes', () => {
+    assert.equal(escapeControl('a\u001b[2J\r\n\t\u0000\u009b'), 'a\\x1b[2J\\r\\n\\t\\x00\\x9b');
+    assert.equal(escapeControl('plain – text'), 'plain – text');
+  });
+});
+
+describe("a request's options", () => {
+  const bad = (o: unknown, field: string, text: RegExp) =>
+    assert.throws(
+      () => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, o),
+      (e: unknown) => e instanceof CinderError && e.cinderType === 'InvalidInput' && e.field === `options.${field}` && text.test(e.message),
+    );
+  it('are bounded whole numbers where a count or a time is meant', () => {
+    bad({ retry_initial_interval_ms: 0 }, 'retry_initial_interval_ms', /whole number from 10 to 600000, got 0/);
+    bad({ retry_initial_interval_ms: 1e300 }, 'retry_initial_interval_ms', /got 1e\+300/);
+    bad({ create_max_activity_attempts: 0 }, 'create_max_activity_attempts', /from 1 to 100/);
+    bad({ create_max_activity_attempts: 1.5 }, 'create_max_activity_attempts', /got 1.5/);
+    bad({ scheduler_max_attempts: '3' }, 'scheduler_max_attempts', /got "3"/);
+    bad({ upsert_search_attributes: 1 }, 'upsert_search_attributes', /true or false/);
+    assert.equal(resolveRequestOptions(DEFAULT_CREATE_OPTIONS, { scheduler_max_attempts: 2 }).scheduler_max_attempts, 2);
+  });
+  it('refuse what only the operator may set: filters, weighers, IgnoreAttemptedHosts, service_down_time', () => {
+    for (const key of OPERATOR_ONLY_OPTIONS) {
+      bad({ [key]: (DEFAULT_CREATE_OPTIONS as unknown as Record<string, unknown>)[key] }, key, /set by the operator/);
+    }
+    bad({ scheduler_default_filters: [] }, 'scheduler_default_filters', /set by the operator/);
+    // The operator's configuration may set them.
+    assert.deepEqual(resolveCreateOptions(DEFAULT_CREATE_OPTIONS, { scheduler_default_filters: ['CapacityFilter'] }).scheduler_default_filters, ['CapacityFilter']);
+  });
+  it('refuse unknown, own __proto__ and non-object options', () => {
+    bad({ nonsense: 1 }, 'nonsense', /not a known field/);
+    bad(JSON.parse('{"__proto__":{"scheduler_max_attempts":1}}'), '__proto__', /not a known field/);
+    assert.throws(() => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, [1]), (e: unknown) => e instanceof CinderError && e.field === 'options');
+    assert.throws(() => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, Object.create({ scheduler_max_attempts: 1 })), (e: unknown) => e instanceof CinderError && e.field === 'options');
   });
 });
