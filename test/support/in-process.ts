@@ -219,7 +219,7 @@ export async function startInProcess(fake: FakeCinder, address = process.env.TEM
     client,
     taskQueue,
     async start(request = {}, options, extra = {}) {
-      const volumeId = randomUUID();
+      const volumeId = request.volume_id ?? randomUUID();
       const full: CreateVolumeRequest = { volume_id: volumeId, project_id: `p-${id}`, size: 1, ...request } as CreateVolumeRequest;
       const input: CreateVolumeInput = { request: full, ...(options ? { options } : {}) };
       return client.workflow.start(createVolume, {
