@@ -193,23 +193,34 @@ export interface InProcessCluster {
 
 let runtimeInstalled = false;
 
-/** Workers for the fake on a fresh task queue; `hosts` are the backends' host@backend. */
-export async function startInProcess(fake: FakeCinder, address = process.env.TEMPORAL_ADDRESS): Promise<InProcessCluster> {
+export interface InProcessOptions {
+  /** Workflow code: the bundle npm test built (or src/workflows), or another workflows file. */
+  workflowsPath?: string;
+  /** Reuse a task queue (e.g. a second build taking over the first one's creates). */
+  taskQueue?: string;
+  /** Run the stub backends' workers too (default true). */
+  backends?: boolean;
+}
+
+/** Workers for the fake on a fresh task queue, and one per stub backend on its own queue. */
+export async function startInProcess(fake: FakeCinder, address = process.env.TEMPORAL_ADDRESS, opts: InProcessOptions = {}): Promise<InProcessCluster> {
   if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run through test/run.ts');
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
     runtimeInstalled = true;
   }
   const id = randomBytes(3).toString('hex');
-  const taskQueue = `inproc-${id}`;
+  const taskQueue = opts.taskQueue ?? `inproc-${id}`;
   const connection = await NativeConnection.connect({ address });
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection });
   const bundle = process.env.CINDER_WORKFLOW_BUNDLE;
-  const code: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = bundle && fs.existsSync(bundle)
-    ? { workflowBundle: { codePath: bundle } }
-    : { workflowsPath: require.resolve('../../src/workflows') };
-  const hosts = [...new Set(fake.script.pools.map((p) => splitBackendId(p).host))];
+  const code: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = opts.workflowsPath
+    ? { workflowsPath: opts.workflowsPath }
+    : bundle && fs.existsSync(bundle)
+      ? { workflowBundle: { codePath: bundle } }
+      : { workflowsPath: require.resolve('../../src/workflows') };
+  const hosts = opts.backends === false ? [] : [...new Set(fake.script.pools.map((p) => splitBackendId(p).host))];
   const workers = await Promise.all([
     Worker.create({ connection, taskQueue, ...code, activities: fake.schedulerActivities() }),
     ...hosts.map((h) => Worker.create({ connection, taskQueue: volumeTaskQueue(h), activities: fake.backendActivities() })),
