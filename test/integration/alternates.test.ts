@@ -45,7 +45,9 @@ describe('create-volume: alternates mode', { timeout: 240_000 }, () => {
   async function scheduleCalls(workflowId: string, volumeId: string): Promise<ScheduleCall[]> {
     const events = (await c.history(workflowId)).events ?? [];
     const passes = activityCalls(events).filter((a) => a.activity === 'scheduleCreateVolume');
-    const logged = c.worker('scheduler').logs().filter((l) => l.volume_id === volumeId && typeof l.msg === 'string' && l.msg.startsWith(`scheduled volume ${volumeId}`) && !l.repeated);
+    // Every scheduler worker's lines (some tests use a worker configured otherwise).
+    const lines = [...c.workers.entries()].filter(([key]) => key.startsWith('scheduler')).flatMap(([, w]) => w.logs());
+    const logged = lines.filter((l) => l.volume_id === volumeId && typeof l.msg === 'string' && l.msg.startsWith(`scheduled volume ${volumeId}`) && !l.repeated);
     assert.equal(logged.length, passes.length, 'one log line per pass');
     return passes.map((p, i) => ({
       summary: p.summary ?? undefined,
