@@ -17,7 +17,10 @@ import { historyFromJsonObject } from '../histories/history-json';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
 /** The scenarios the guard must always have (a missing file must not pass silently). */
-const REQUIRED = ['create-volume-success', 'create-volume-reschedule', 'create-volume-no-reschedule', 'create-volume-cancel'];
+const SCENARIOS = ['success', 'reschedule', 'no-reschedule', 'cancel'];
+/** Recorded before the three flows on local activities (they replay through the frozen body), and
+ *  the current shape (scripts/record-histories.ts). */
+const REQUIRED = SCENARIOS.flatMap((s) => [`create-volume-${s}`, `create-volume-three-flows-${s}`]);
 
 interface Recorded {
   scenario: string;
