@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < runs; i++) {
         const id = randomUUID();
         const t0 = performance.now();
-        const h = await client.workflow.start(shape, { taskQueue: 'bench-api', workflowId: `bench-${id}`, args: [{ volume_id: id, project_id: 'bench', size: 1 }] });
+        const h = await client.workflow.start(shape, { taskQueue: 'bench-api', workflowId: `bench-${id}`, args: [{ volume_id: id, project_id: `bench-${id.slice(0, 8)}`, size: 1 }] });
         await h.result();
         ms.push(performance.now() - t0);
         if (i === 0) events = (await h.fetchHistory()).events?.length ?? 0;

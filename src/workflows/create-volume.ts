@@ -41,9 +41,10 @@ export { cleanupBackendVolume } from './cleanup-volume';
  * database call: a hung call is retried after 10 s; a scheduler worker that dies mid-step costs one
  * workflow-task timeout (10 s), after which another worker replays and runs the step again (every
  * step is safe to run twice). The API flow stays a chain of Cinder's tasks rather than one
- * transaction: measured on this machine (see the commit note), the chain costs 3 marker events
- * and about 2 ms more per create than one activity running the same calls, while it keeps each task
- * and its revert visible in the UI and the store's own transactions unchanged.
+ * activity (one transaction): measured with bench/api-flow.bench.ts (60 sequential runs each,
+ * local dev server), the chain costs 3 more marker events (9 vs 6) and no p50 difference (50 vs
+ * 51 ms; p95 95 vs 72 ms), while each task and its revert stay visible in the UI and the history
+ * reader, and the store keeps its per-step transactions (with their ownership checks).
  */
 const dbStep = (summary: string, retryInitialMs = 200) =>
   proxyLocalActivities<ApiActivities & SchedulerActivities>({
