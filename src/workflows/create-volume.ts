@@ -83,7 +83,10 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
       const decision = await runSchedulerFlow(run);
       const failure = await runManagerFlow(run, decision);
       if (!failure) return run.succeeded(decision);
+      // Decided before the compensations run (it depends only on the failure and the retry state),
+      // so the create reads 'rescheduling' while the failed attempt is cleaned up.
       const next = onFailureReschedule(failure, run.filterProperties.retry, run.options);
+      await run.compensate(next.action === 'reschedule' ? 'rescheduling' : 'compensating');
       if (next.action === 'error') return await run.fail(next.failure, false);
       await run.reschedule(decision, next.retry, failure.type);
     }
@@ -165,7 +168,7 @@ async function runSchedulerFlow(run: CreateRun): Promise<ScheduleDecision> {
 }
 
 /** Cinder's volume manager flow on the chosen backend's own queue: create, then finish. Returns the
- *  failure of an attempt that did not make the volume, after its compensations ran. */
+ *  failure of an attempt that did not make the volume; its compensations are still to run. */
 async function runManagerFlow(run: CreateRun, decision: ScheduleDecision): Promise<FailureInfo | null> {
   const { options, record } = run;
   const req: BackendCreateRequest = { volume_id: run.volumeId, backend_id: decision.backend_id, attempt: record!.attempt, owner: run.owner };
@@ -193,8 +196,7 @@ async function runManagerFlow(run: CreateRun, decision: ScheduleDecision): Promi
     if (isCancellation(err)) throw err;
     failure = failureInfo(err);
     Object.assign(record!, { outcome: 'failed', error_type: failure.type, error: failure.message });
-    run.tracker.set({ phase: 'compensating', last_error: { type: failure.type, message: failure.message } });
-    record!.compensations = await run.saga.compensate();
+    run.tracker.set({ last_error: { type: failure.type, message: failure.message } });
     return failure;
   }
 }
@@ -313,11 +315,18 @@ class CreateRun {
     return { volume_id: this.volumeId, status: 'available', backend_id: decision.backend_id, attempts: s.attempts, retry: s.retry };
   }
 
+  /** Undoes the failed attempt (delete on its backend, capacity back), newest step first. */
+  async compensate(phase: 'compensating' | 'rescheduling'): Promise<void> {
+    this.tracker.set({ phase });
+    this.record!.compensations = await this.saga.compensate();
+    this.tracker.set({ attempts: this.tracker.state.attempts });
+  }
+
   /** OnFailureRescheduleTask's reschedule half: back to the scheduler with the failure in retry.exc. */
   async reschedule(decision: ScheduleDecision, retry: NonNullable<FilterProperties['retry']>, errorType: string): Promise<void> {
     if (this.alternatesMode) this.alternates = this.alternates.filter((id) => id !== decision.backend_id);
     this.filterProperties = { ...this.filterProperties, retry };
-    this.tracker.set({ phase: 'rescheduling', retry });
+    this.tracker.set({ retry });
     await this.db(`reschedule after attempt ${retry.num_attempts}`).prepareReschedule({
       volume_id: this.volumeId,
       attempt: retry.num_attempts,

@@ -41,6 +41,17 @@ async function failureOf(h: Handle): Promise<{ type: string; message: string; st
   assert.fail('the create succeeded');
 }
 
+/** Polls the volumeState query until pred holds (the state a `--wait` client would read). */
+async function eventuallyState(h: Handle, pred: (s: CreateVolumeState) => boolean): Promise<CreateVolumeState> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const s = await h.query<CreateVolumeState>('volumeState');
+    if (pred(s)) return s;
+    if (Date.now() > deadline) assert.fail(`state never matched: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function events(h: Handle) {
   return (await h.fetchHistory()).events ?? [];
 }
@@ -101,6 +112,28 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       assert.equal(history.max_attempts, 3);
       assert.deepEqual(history.attempts[0].compensations.map((x) => x.activity), ['deleteVolumeOnBackend', 'releaseCapacity']);
     });
+  });
+
+  it('reads "rescheduling" while a failed attempt is cleaned up before the next pass, and "compensating" before an error', async () => {
+    const [A, B] = stubPools(2);
+    const fake = new FakeCinder({ pools: [A, B], create: (n, _b, id) => (n === 1 ? { type: id.startsWith('e') ? 'ImageCopyFailure' : 'VolumeBackendAPIException', message: 'failed' } : 'ok') });
+    const c = await startInProcess(fake);
+    try {
+      const held = fake.hold('deleteVolumeOnBackend');
+      const h = await c.start({ volume_id: `r${randomUUID().slice(1)}` });
+      await held.reached;
+      const s = await eventuallyState(h, (x) => x.phase === 'rescheduling');
+      assert.deepEqual([s.status, s.attempt, s.max_attempts, s.backend_id, s.last_error?.type], ['creating', 1, 3, A, 'VolumeBackendAPIException']);
+      assert.match((await h.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails, /\*\*creating\*\* \(rescheduling\)/);
+      const e = await c.start({ volume_id: `e${randomUUID().slice(1)}` });
+      const se = await eventuallyState(e, (x) => x.phase === 'compensating');
+      assert.equal(se.last_error?.type, 'ImageCopyFailure');
+      held.release();
+      assert.equal((await h.result()).backend_id, B);
+      assert.equal((await failureOf(e)).type, 'ImageCopyFailure');
+    } finally {
+      await c.stop();
+    }
   });
 
   it('each no-reschedule type ends the create after one attempt, its message naming the type once', async () => {
