@@ -25,12 +25,13 @@ import { ensureSearchAttributes } from './dev-server/search-attributes-admin';
 import { volumeTaskQueue } from './domain/volume';
 import { createDriver } from './drivers';
 import type { ResolvedBackendConfig } from './drivers/backend-config';
+import type { VolumeDriver } from './drivers/driver';
 import { createLogger, onStdoutClosed } from './logger';
 import { startHealthServer, WorkerHealth } from './observability/health';
 import { createCinderMetrics, metricsInterceptor, recordPoolCapacity, type CinderMetrics } from './observability/metrics';
 import { concreteAddress, installRuntime } from './observability/telemetry';
 import { openVolumeStore } from './store';
-import type { PoolRow, VolumeStore } from './store/volume-store';
+import type { PoolRow, ServiceReport, VolumeStore } from './store/volume-store';
 import { connectionOptions, connectWorker } from './temporal-connection';
 
 export interface Roles {
@@ -41,6 +42,8 @@ export interface Roles {
 
 export const USAGE = `usage: worker [scheduler] [volume --backend host@backend]... | all
        worker --check-config [roles]   validate the configuration and roles, print them, exit
+       worker --demo [roles]           npm start's demo: its two file backends when the configuration
+                                       names none, fault injection on (never in production)
 Configuration: the file named by ${CONFIG_FILE_ENV}, then these environment variables:
 ${Object.entries(ENV_SETTINGS).map(([name, s]) => `  ${name.padEnd(36)} ${s.doc}`).join('\n')}
 `;
@@ -61,7 +64,11 @@ export function parseRoles(argv: string[], config: AppConfig): Roles {
       throw new ConfigError(arg, 'unknown role (roles: scheduler, volume --backend host@backend, all)');
     }
   }
-  if (!roles.scheduler && roles.backends.length === 0) return parseRoles(['all'], config);
+  if (!roles.scheduler && roles.backends.length === 0) {
+    if (config.backends.length === 0) throw noBackends(config);
+    return parseRoles(['all'], config);
+  }
+  if (argv.includes('all') && config.backends.length === 0) throw noBackends(config);
   roles.backends = [...new Set(roles.backends)];
   for (const host of roles.backends) {
     if (!config.backends.some((b) => b.host === host)) {
@@ -69,6 +76,15 @@ export function parseRoles(argv: string[], config: AppConfig): Roles {
     }
   }
   return roles;
+}
+
+/** A worker asked to serve backends whose configuration names none: never fall back on demo pools. */
+function noBackends(config: AppConfig): ConfigError {
+  const where = config.config_file ? `none in ${config.config_file}` : `${CONFIG_FILE_ENV} names no configuration file`;
+  return new ConfigError(
+    'backends',
+    `no backends are configured (${where}): list them under 'backends', or run only the scheduler role; the embedded demo backends are used only by npm start (worker --demo)`,
+  );
 }
 
 /** Worker Versioning options of the scheduler worker: a Worker Deployment version with a default
@@ -101,15 +117,16 @@ export function workflowSource(config: AppConfig): Pick<WorkerOptions, 'workflow
  *  allocation the store adds) when it asks for them. */
 export function startStatsReporter(
   backend: ResolvedBackendConfig,
-  driver: ReturnType<typeof createDriver>,
+  driver: VolumeDriver,
   store: VolumeStore,
   intervalMs: number,
   logger: Logger,
   onReport?: { outcome(ok: boolean, err?: unknown): void; pools?(rows: PoolRow[]): void },
+  service?: ServiceReport,
 ) {
   const report = async () => {
     try {
-      await store.reportPoolStats(backend.host, await driver.getVolumeStats(), new Date().toISOString());
+      await store.reportPoolStats(backend.host, await driver.getVolumeStats(), new Date().toISOString(), service);
     } catch (err) {
       logger.error({ err, host: backend.host }, 'pool stats report failed');
       onReport?.outcome(false, err);
@@ -129,7 +146,7 @@ export function startStatsReporter(
   return { first: report(), stop: () => clearInterval(timer) };
 }
 
-interface Observability {
+export interface Observability {
   metrics: CinderMetrics | null;
   health: WorkerHealth;
 }
@@ -172,9 +189,10 @@ async function schedulerWorker(config: AppConfig, connection: NativeConnection, 
   });
 }
 
-async function volumeWorker(config: AppConfig, host: string, connection: NativeConnection, store: VolumeStore, logger: Logger, obs: Observability) {
+/** One volume role (c-vol) of a worker process: its driver, stats reports and Temporal worker. */
+export async function volumeWorker(config: AppConfig, host: string, connection: NativeConnection, store: VolumeStore, logger: Logger, obs: Observability) {
   const backend = config.backends.find((b) => b.host === host)!;
-  const driver = createDriver(backend, store);
+  const driver = volumeDriver(config, backend, store);
   const metrics = obs.metrics;
   const reporter = startStatsReporter(backend, driver, store, config.stats_interval_ms, logger, {
     outcome: (ok, err) => {
@@ -183,7 +201,8 @@ async function volumeWorker(config: AppConfig, host: string, connection: NativeC
       if (ok) metrics?.statsLastReport.set(Date.now() / 1000, { host });
     },
     ...(metrics ? { pools: (rows: PoolRow[]) => recordPoolCapacity(metrics, rows) } : {}),
-  });
+  }, { fault_injection: config.fault_injection });
+  if (config.fault_injection) logger.warn({ host, fault_injection: true }, `fault injection is on for ${host}: fault rules (cinder-temporal faults) apply to its operations`);
   await reporter.first;
   const worker = await Worker.create({
     connection,
@@ -194,6 +213,12 @@ async function volumeWorker(config: AppConfig, host: string, connection: NativeC
     shutdownGraceTime: config.shutdown_grace_ms,
   });
   return { worker, reporter };
+}
+
+/** The driver of a volume role: fault rules are consulted only when fault injection is configured,
+ *  so a production worker never runs a fault-rule query. */
+export function volumeDriver(config: AppConfig, backend: ResolvedBackendConfig, store: VolumeStore): VolumeDriver {
+  return config.fault_injection ? createDriver(backend, store) : createDriver(backend);
 }
 
 /** Validates what a start would use, without connecting anywhere. */
@@ -210,8 +235,56 @@ function checkConfig(config: AppConfig, roles: Roles): Record<string, unknown> {
     metrics_address: config.metrics_address ?? null,
     health_address: config.health_address ?? null,
     versioning: config.versioning ?? null,
+    fault_injection: config.fault_injection,
+    connect_deadline_ms: config.connect_deadline_ms,
     log: { level: config.log_level, format: config.log_format, sdk_level: config.sdk_log_level },
   };
+}
+
+/** The next wait before retrying to connect: doubling from 250 ms up to 10 s, never past the deadline. */
+export function connectBackoffMs(attempt: number, remainingMs: number): number {
+  return Math.max(0, Math.min(250 * 2 ** (attempt - 1), 10_000, remainingMs));
+}
+
+/**
+ * Connects to the Temporal server, retrying with backoff (each try logged) until connect_deadline_ms
+ * has passed: a worker started before the server, or while it restarts, waits for it instead of
+ * exiting. /readyz says not ready meanwhile (no worker runs yet). Null when a stop came first.
+ */
+async function connectWithRetry(config: AppConfig, logger: Logger, health: WorkerHealth, stopped: () => boolean): Promise<NativeConnection | null> {
+  const deadline = Date.now() + config.connect_deadline_ms;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const connection = await connectWorker(config);
+      health.noteConnect(null);
+      if (attempt > 1) logger.info({ event: 'worker.connected', address: config.temporal.address, attempt }, `connected to ${config.temporal.address} after ${attempt} tries`);
+      return connection;
+    } catch (err) {
+      const remaining = deadline - Date.now();
+      const message = err instanceof Error ? err.message : String(err);
+      if (remaining <= 0 || stopped()) {
+        if (stopped()) return null;
+        throw new ConnectError(`cannot reach the Temporal server at ${config.temporal.address} after ${attempt} tries in ${config.connect_deadline_ms} ms (connect_deadline_ms, CINDER_CONNECT_DEADLINE_MS): ${message}`);
+      }
+      const wait = connectBackoffMs(attempt, remaining);
+      health.noteConnect({ attempt, error: message });
+      logger.warn(
+        { event: 'worker.connect_failed', address: config.temporal.address, attempt, retry_in_ms: wait, deadline_in_ms: remaining, err: message },
+        `cannot reach the Temporal server at ${config.temporal.address} (try ${attempt}); retrying in ${wait} ms`,
+      );
+      const until = Date.now() + wait;
+      while (Date.now() < until && !stopped()) await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
+      if (stopped()) return null;
+    }
+  }
+}
+
+/** The server stayed out of reach until the deadline. */
+export class ConnectError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConnectError';
+  }
 }
 
 function redactUrl(url: string): string {
@@ -223,9 +296,9 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const config = loadConfig();
+  const config = loadConfig(process.env, process.cwd(), { demo: argv.includes('--demo') });
   const checkOnly = argv.includes('--check-config');
-  const roles = parseRoles(argv.filter((a) => a !== '--check-config'), config);
+  const roles = parseRoles(argv.filter((a) => a !== '--check-config' && a !== '--demo'), config);
   if (checkOnly) {
     process.stdout.write(JSON.stringify(checkConfig(config, roles), null, 2) + '\n');
     return;
@@ -272,7 +345,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       })
     : null;
 
-  const connection = await connectWorker(config);
+  const connection = await connectWithRetry(config, logger, health, () => stopRequested !== null);
+  if (!connection) {
+    await healthServer?.close();
+    logger.info({ event: 'worker.stopped', why: stopRequested }, 'worker stopped before it connected');
+    return;
+  }
   const store = await openVolumeStore(config.database_url);
   const reporters: Array<{ stop(): void }> = [];
   try {
@@ -321,7 +399,7 @@ if (require.main === module) {
   main().then(
     () => process.exit(0),
     (err) => {
-      const message = err instanceof ConfigError ? `configuration error: ${err.message}` : err?.stack ?? String(err);
+      const message = err instanceof ConfigError ? `configuration error: ${err.message}` : err instanceof ConnectError ? err.message : err?.stack ?? String(err);
       process.stderr.write(`cinder-temporal worker: ${message}\n`);
       process.exit(err instanceof ConfigError ? 2 : 1);
     },

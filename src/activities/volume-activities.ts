@@ -22,10 +22,11 @@ function ownedBy(volume: Volume, owner: string | undefined): boolean {
 }
 
 /** Heartbeats while fn runs and aborts it when the activity is cancelled or times out, so a
- *  cancelled create stops writing before its compensation deletes what it wrote. */
+ *  cancelled create stops writing before its compensation deletes what it wrote, and a worker that
+ *  dies mid-operation is noticed within the heartbeat timeout (seconds). */
 async function withHeartbeat<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
-  const timeout = ctx.info.heartbeatTimeoutMs ?? 30_000;
+  const timeout = ctx.info.heartbeatTimeoutMs ?? 10_000;
   ctx.heartbeat();
   const timer = setInterval(() => ctx.heartbeat(), Math.max(100, Math.floor(timeout / 3)));
   try {
@@ -113,7 +114,7 @@ export function createVolumeActivities(deps: VolumeDeps) {
           // The name lets fault rules that target one volume match its delete too. A delete does not
           // depend on the size, but the driver refuses a size below 1: a row gone meanwhile must not
           // turn the cleanup into an endless InvalidInput.
-          deleted = await driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name });
+          deleted = await withHeartbeat((signal) => driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name }, { signal }));
         } catch (err) {
           // A compensation never gives up on a backend error: keep Cinder's type, but let Temporal
           // retry it (a non-retryable CinderError would leave the volume behind after one try).

@@ -20,11 +20,12 @@ interface DemoCase {
   title: string;
   request: Omit<NewVolumeRequest, 'project_id'>;
   /** A fault to inject first on the named backend (by index in the config). */
-  fault?: { backend: number; error_type: string };
+  fault?: { backend: number; error_type: string; stage?: 'after_write' };
 }
 
 export async function runDemo(out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<number> {
-  const config = loadConfig();
+  // The demo's own defaults: its two file backends when none are configured, fault injection on.
+  const config = loadConfig(process.env, process.cwd(), { demo: true });
   const run = randomBytes(2).toString('hex');
   const logDir = path.join(config.data_dir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
@@ -61,9 +62,10 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
     const uiUrl = server?.uiUrl ?? process.env.TEMPORAL_UI_URL ?? null;
     const env = { ...process.env, TEMPORAL_ADDRESS: config.temporal.address };
     const roles: string[][] = [['scheduler'], ...config.backends.map((b) => ['volume', '--backend', b.host])];
+    const workerArgs = (r: string[]) => ['--demo', ...r];
     out(`starting ${roles.length} workers: scheduler, ${config.backends.map((b) => `volume ${b.host}`).join(', ')} (logs in ${logDir})`);
     for (const r of roles) {
-      workers.push(new WorkerProcess({ roles: r, env, logFile: path.join(logDir, `worker-${r[r.length - 1].replace(/[@#]/g, '_')}.log`) }));
+      workers.push(new WorkerProcess({ roles: workerArgs(r), env, logFile: path.join(logDir, `worker-${r[r.length - 1].replace(/[@#]/g, '_')}.log`) }));
     }
     await Promise.all(workers.map((w) => w.ready));
 
@@ -81,7 +83,8 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
       {
         title: `${first} fails, rescheduled`,
         request: { name: `demo-${run}-resched`, size: 2 },
-        fault: { backend: 0, error_type: 'VolumeBackendAPIException' },
+        // The driver writes the volume, then fails: the compensation deletes a real file.
+        fault: { backend: 0, error_type: 'VolumeBackendAPIException', stage: 'after_write' },
       },
       { title: 'type ssd (capabilities)', request: { name: `demo-${run}-ssd`, size: 1, volume_type: 'ssd' } },
       { title: 'bad input', request: { name: `demo-${run}-bad`, size: 0 } },
@@ -91,7 +94,7 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
       if (c.fault) {
         await store.addFaultRule({
           host: config.backends[c.fault.backend].host, op: 'create', action: 'error',
-          error_type: c.fault.error_type, remaining: 1, volume_name: c.request.name ?? null,
+          error_type: c.fault.error_type, stage: c.fault.stage ?? null, remaining: 1, volume_name: c.request.name ?? null,
         });
       }
       const handle = await createVolume(client, { ...c.request, project_id: project }, { taskQueue: config.scheduler_task_queue });

@@ -1,8 +1,10 @@
+import { escapeControl } from '../domain/text';
+
 /** Plain-text tables for humans; scripts use --json. */
 export function table(rows: Array<Record<string, unknown>>, columns?: string[]): string {
   if (rows.length === 0) return '(none)';
   const cols = columns ?? Object.keys(rows[0]);
-  const cell = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const cell = (v: unknown) => escapeControl(v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
   return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
@@ -13,11 +15,13 @@ export function properties(obj: Record<string, unknown>): string {
   return table(Object.entries(obj).map(([Property, Value]) => ({ Property, Value })));
 }
 
-const cellText = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+/** A cell's text on one line: stored control characters (a description's newline too) escaped. */
+const cellText = (v: unknown): string =>
+  escapeControl(v === null || v === undefined || v === '' ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 /** A boxed table as the cinder client prints it (prettytable): `+---+` rules and `| a | b |` rows. */
 export function boxTable(rows: Array<Record<string, unknown>>, columns: string[]): string {
-  const body = rows.map((r) => columns.map((c) => cellText(r[c]).replace(/\n/g, ' ')));
+  const body = rows.map((r) => columns.map((c) => cellText(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...body.map((cells) => cells[i].length)));
   const rule = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
   const line = (cells: string[]) => '| ' + cells.map((v, i) => v.padEnd(widths[i])).join(' | ') + ' |';

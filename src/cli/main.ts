@@ -67,7 +67,7 @@ export const COMMANDS: Record<string, Command> = {
   },
   worker: {
     summary: 'run worker roles: scheduler, volume --backend host@backend (default: all)',
-    usage: 'cinder-temporal worker [scheduler] [volume --backend host@backend]...',
+    usage: 'cinder-temporal worker [--demo] [scheduler] [volume --backend host@backend]...',
     run: async (args) => {
       // Loaded only here: the worker SDK (native core) is not needed by the other commands.
       const { main: workerMain } = require('../worker') as typeof import('../worker');

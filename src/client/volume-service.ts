@@ -5,7 +5,7 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { AppConfig } from '../config/config';
 import { CinderError } from '../domain/cinder-errors';
-import type { CreateOptions } from '../domain/create-options';
+import { DEFAULT_CREATE_OPTIONS, resolveRequestOptions, type CreateOptions } from '../domain/create-options';
 import { DEFAULT_REQUEST_LIMITS, validateCreateRequest, type RequestLimits } from '../domain/validation';
 import { splitBackendId, type Volume, type VolumeStatus } from '../domain/volume';
 import { openVolumeStore } from '../store';
@@ -133,7 +133,11 @@ export class VolumeService {
 
   /** Starts a create (idempotent with a request id). With `check` (default), checkCreate runs first. */
   async create(request: NewVolumeRequest, call: { options?: Partial<CreateOptions>; check?: boolean } = {}): Promise<VolumeCreateHandle> {
-    if (call.check !== false) await this.checkCreate(request);
+    if (call.check !== false) {
+      await this.checkCreate(request);
+      // The same rules the workers apply: bounds, no unknown keys, no operator-only options.
+      if (call.options !== undefined) resolveRequestOptions(DEFAULT_CREATE_OPTIONS, call.options);
+    }
     return createVolume(this.client, request, { taskQueue: this.options.taskQueue, ...(call.options ? { options: call.options } : {}) });
   }
 

@@ -86,6 +86,13 @@ export function unwrapCreateFailure(err: unknown): unknown {
  * the workflow id from that, and a start that finds the workflow running or finished returns it.
  */
 export async function createVolume(client: Client, request: NewVolumeRequest, call: CreateVolumeCall = {}): Promise<VolumeCreateHandle> {
+  // The ids name the workflow: a non-string one ([1], Infinity) must not stand for another's.
+  for (const field of ['volume_id', 'request_id', 'project_id'] as const) {
+    const v = (request as unknown as Record<string, unknown> | null)?.[field];
+    if ((v !== undefined || field === 'project_id') && typeof v !== 'string') {
+      throw new CinderError('InvalidInput', `Invalid input for field '${field}': must be a string${v === undefined ? ' (it is required)' : ''}`, field);
+    }
+  }
   const volumeId = request.volume_id ?? (request.request_id ? volumeIdForRequest(request.project_id, request.request_id) : randomUUID());
   const full: CreateVolumeRequest = { ...request, volume_id: volumeId };
   const workflowId = createVolumeWorkflowId(volumeId);

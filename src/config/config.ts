@@ -46,8 +46,20 @@ export interface AppConfig {
   health_address?: string;
   /** Worker Versioning of the scheduler worker (the one that runs workflow code); absent: unversioned. */
   versioning?: VersioningConfig;
+  /** Volume workers consult the fault rules (faults add) before backend operations. Off unless
+   *  configured: demos and tests turn it on; production never pays for the rule lookups. */
+  fault_injection: boolean;
+  /** How long a worker keeps retrying to reach the Temporal server at start before it gives up. */
+  connect_deadline_ms: number;
   /** Which file the config came from, if any. */
   config_file?: string;
+}
+
+/** loadConfig's options: what only `npm start` / `demo` uses. */
+export interface LoadConfigOptions {
+  /** The embedded demo: its two file backends when the configuration names none, and fault
+   *  injection on unless configured off. */
+  demo?: boolean;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -120,6 +132,8 @@ export const ENV_SETTINGS: Readonly<Record<string, { setting: string; parse: Par
   CINDER_HEALTH_ADDRESS: { setting: 'health_address', parse: str, doc: 'host:port of the /healthz and /readyz endpoint, e.g. 0.0.0.0:8080 (default: none; port 0: any free port)' },
   TEMPORAL_DEPLOYMENT_NAME: { setting: 'versioning.deployment_name', parse: str, doc: 'Worker Deployment name of the scheduler worker; with TEMPORAL_WORKER_BUILD_ID turns Worker Versioning on' },
   TEMPORAL_WORKER_BUILD_ID: { setting: 'versioning.build_id', parse: str, doc: 'build id of this scheduler worker (image tag, git sha) for Worker Versioning' },
+  CINDER_FAULT_INJECTION: { setting: 'fault_injection', parse: bool, doc: 'volume workers apply fault rules (cinder-temporal faults): for demos and drills only (default false)' },
+  CINDER_CONNECT_DEADLINE_MS: { setting: 'connect_deadline_ms', parse: int, doc: 'how long a worker retries reaching the Temporal server at start before it exits (default 300000)' },
   CINDER_VERSIONING_BEHAVIOR: { setting: 'versioning.default_behavior', parse: str, doc: 'default versioning behavior of workflows: PINNED (default) or AUTO_UPGRADE' },
 };
 
@@ -154,7 +168,8 @@ function readFile(file: string): Record<string, unknown> {
 const KNOWN_KEYS = new Set([
   'temporal', 'database_url', 'data_dir', 'scheduler_task_queue', 'create_defaults', 'request_limits',
   'stats_interval_ms', 'backends', 'volume_types', 'workflow_bundle_path', 'shutdown_grace_ms', 'log_level',
-  'log_format', 'sdk_log_level', 'metrics_address', 'health_address', 'versioning',
+  'log_format', 'sdk_log_level', 'metrics_address', 'health_address', 'versioning', 'fault_injection',
+  'connect_deadline_ms',
 ]);
 const VERSIONING_KEYS = ['deployment_name', 'build_id', 'default_behavior'];
 
@@ -204,11 +219,11 @@ function versioningConfig(raw: unknown, named: (setting: string) => string): Ver
 }
 
 /**
- * Loads the configuration: embedded defaults (a local demo with two file backends under data_dir),
- * then the file named by CINDER_CONFIG (YAML or JSON), then the environment. Every mistake names its
- * setting.
+ * Loads the configuration: built-in defaults, then the file named by CINDER_CONFIG (YAML or JSON),
+ * then the environment. Every mistake names its setting. Backends come only from the configuration,
+ * except for the demo (options.demo), which falls back on two file backends under data_dir.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), options: LoadConfigOptions = {}): AppConfig {
   const file = env[CONFIG_FILE_ENV] ? path.resolve(cwd, env[CONFIG_FILE_ENV]!) : undefined;
   const raw: Record<string, unknown> = file ? readFile(file) : {};
   for (const key of Object.keys(raw)) {
@@ -241,7 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   let backends: ResolvedBackendConfig[];
   try {
-    backends = raw.backends === undefined ? demoBackends(dataDir) : parseBackendConfigs(raw.backends, 'backends');
+    backends = raw.backends === undefined ? (options.demo ? demoBackends(dataDir) : []) : parseBackendConfigs(raw.backends, 'backends');
   } catch (err) {
     if (err instanceof BackendConfigError) throw new ConfigError(err.setting, err.message);
     throw err;
@@ -251,6 +266,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(key, 'must be a number >= 0');
     return v;
   };
+  const faultInjection = raw.fault_injection ?? options.demo ?? false;
+  if (typeof faultInjection !== 'boolean') throw new ConfigError(named('fault_injection'), `must be true or false, got '${String(faultInjection)}'`);
   const metricsAddress = parseListenAddress(named('metrics_address'), raw.metrics_address);
   const healthAddress = parseListenAddress(named('health_address'), raw.health_address);
   const versioning = versioningConfig(raw.versioning, named);
@@ -281,6 +298,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ...(metricsAddress ? { metrics_address: formatListenAddress(metricsAddress) } : {}),
     ...(healthAddress ? { health_address: formatListenAddress(healthAddress) } : {}),
     ...(versioning ? { versioning } : {}),
+    fault_injection: faultInjection,
+    connect_deadline_ms: num('connect_deadline_ms', 300_000),
     ...(file ? { config_file: file } : {}),
   };
 }

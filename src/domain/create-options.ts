@@ -22,7 +22,7 @@ export interface CreateOptions {
   service_down_time_s: number;
   /** How long a backend create may wait for its volume worker before it counts as a backend failure. */
   backend_schedule_to_start_timeout_ms: number;
-  /** A create that stops heartbeating this long is retried (the worker died). */
+  /** A backend create or delete that stops heartbeating this long is retried (the worker died). */
   create_heartbeat_timeout_ms: number;
   create_start_to_close_timeout_ms: number;
   /** Temporal retries of one activity for non-Cinder errors before the create counts as failed. */
@@ -47,7 +47,7 @@ export const DEFAULT_CREATE_OPTIONS: CreateOptions = {
   scheduler_default_weighers: [{ name: 'CapacityWeigher' }],
   service_down_time_s: 60,
   backend_schedule_to_start_timeout_ms: 60_000,
-  create_heartbeat_timeout_ms: 30_000,
+  create_heartbeat_timeout_ms: 10_000,
   create_start_to_close_timeout_ms: 3_600_000,
   create_max_activity_attempts: 3,
   retry_initial_interval_ms: 1_000,
@@ -59,7 +59,21 @@ export const DEFAULT_CREATE_OPTIONS: CreateOptions = {
 const FILTER_NAMES = ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter', 'IgnoreAttemptedHostsFilter'] as const;
 const WEIGHER_NAMES = ['CapacityWeigher', 'AllocatedCapacityWeigher'] as const;
 
-const whole = (min: number, max: number) => {
+/** The range of each whole-number option (docs/cli.md's table is checked against it by a test). */
+export const OPTION_BOUNDS = {
+  scheduler_max_attempts: [1, 10],
+  service_down_time_s: [1, 86_400],
+  backend_schedule_to_start_timeout_ms: [100, 86_400_000],
+  create_heartbeat_timeout_ms: [100, 3_600_000],
+  create_start_to_close_timeout_ms: [1_000, 7 * 86_400_000],
+  create_max_activity_attempts: [1, 100],
+  retry_initial_interval_ms: [10, 600_000],
+  compensation_schedule_to_start_timeout_ms: [100, 86_400_000],
+  scheduler_alternates: [0, 10],
+} as const satisfies Partial<Record<keyof CreateOptions, readonly [number, number]>>;
+
+const whole = (key: keyof typeof OPTION_BOUNDS) => {
+  const [min, max] = OPTION_BOUNDS[key];
   const what = `a whole number from ${min} to ${max}`;
   return z.number({ error: mustBe(what) }).int({ error: mustBe(what) }).min(min, { error: mustBe(what) }).max(max, { error: mustBe(what) });
 };
@@ -70,7 +84,7 @@ const flag = () => z.boolean({ error: mustBe('true or false') });
  * checked against it. Bounds keep a create finite: no zero or astronomically long timeouts.
  */
 const OPTION_RULES = {
-  scheduler_max_attempts: whole(1, 10),
+  scheduler_max_attempts: whole('scheduler_max_attempts'),
   ignore_attempted_hosts: flag(),
   scheduler_default_filters: z
     .array(z.enum(FILTER_NAMES, { error: mustBe(`one of ${FILTER_NAMES.join(', ')}`) }), { error: mustBe(`a list of ${FILTER_NAMES.join(', ')}`) })
@@ -85,15 +99,15 @@ const OPTION_RULES = {
     ),
     { error: mustBe(`a list of { name: ${WEIGHER_NAMES.join(' | ')}, multiplier? }`) },
   ),
-  service_down_time_s: whole(1, 86_400),
-  backend_schedule_to_start_timeout_ms: whole(100, 86_400_000),
-  create_heartbeat_timeout_ms: whole(100, 3_600_000),
-  create_start_to_close_timeout_ms: whole(1_000, 7 * 86_400_000),
-  create_max_activity_attempts: whole(1, 100),
-  retry_initial_interval_ms: whole(10, 600_000),
-  compensation_schedule_to_start_timeout_ms: whole(100, 86_400_000),
+  service_down_time_s: whole('service_down_time_s'),
+  backend_schedule_to_start_timeout_ms: whole('backend_schedule_to_start_timeout_ms'),
+  create_heartbeat_timeout_ms: whole('create_heartbeat_timeout_ms'),
+  create_start_to_close_timeout_ms: whole('create_start_to_close_timeout_ms'),
+  create_max_activity_attempts: whole('create_max_activity_attempts'),
+  retry_initial_interval_ms: whole('retry_initial_interval_ms'),
+  compensation_schedule_to_start_timeout_ms: whole('compensation_schedule_to_start_timeout_ms'),
   upsert_search_attributes: flag(),
-  scheduler_alternates: whole(0, 10),
+  scheduler_alternates: whole('scheduler_alternates'),
 } satisfies Record<keyof CreateOptions, z.ZodType>;
 
 /**

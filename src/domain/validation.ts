@@ -46,7 +46,7 @@ function text(max: number, allowTabNewline = false) {
   const what = `a string of at most ${max} characters`;
   return z
     .string({ error: mustBe(what) })
-    .max(max, { error: (iss) => `must be at most ${max} characters, got ${String(iss.input).length}` })
+    .max(max, { error: `must be at most ${max} characters` })
     .refine((s) => !hasControlCharacter(s, allowTabNewline), {
       error: allowTabNewline ? 'must not contain control characters other than tab and newline' : 'must not contain control characters',
     });

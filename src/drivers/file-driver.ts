@@ -362,7 +362,7 @@ export class FileVolumeDriver implements VolumeDriver {
       throwIfAborted(opts?.signal, what);
       if (opts?.beforeCommit) {
         try {
-          await opts.beforeCommit();
+          await opts.beforeCommit({ path: partial, bytes });
         } catch (e) {
           keepPartial = true;
           throw e;

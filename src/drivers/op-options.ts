@@ -43,12 +43,20 @@ export function waitForAbort(signal: AbortSignal | undefined, what: string): Pro
   });
 }
 
+/** The write a create has made aside, about to be renamed into place as `volume-<id>`. */
+export interface PendingWrite {
+  /** The partial file. */
+  path: string;
+  /** The size the create was asked for. */
+  bytes: number;
+}
+
 /**
  * OpOptions plus a hook a driver may call once a create's data is written aside, just before it is
- * renamed into place. The fault injector uses it to kill the worker mid-create; a hook that throws
- * stands for a crash at that point, so the driver leaves the partial write where it is. Drivers
- * without a commit step ignore it.
+ * renamed into place. The fault injector uses it to kill the worker mid-create (a hook that throws
+ * stands for a crash at that point, so the driver leaves the partial write where it is) and to cut
+ * the write short (a partial write that still lands). Drivers without a commit step ignore it.
  */
 export interface CommitHookOptions extends OpOptions {
-  beforeCommit?: () => void | Promise<void>;
+  beforeCommit?: (write: PendingWrite) => void | Promise<void>;
 }

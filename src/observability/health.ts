@@ -47,6 +47,8 @@ export class WorkerHealth {
   private readonly reports = new Map<string, StatsReportState>();
   private startedAll = false;
   private stopping = false;
+  /** The last failed try to reach the Temporal server at start, while the worker still retries. */
+  private connectFailure: { attempt: number; error: string } | null = null;
 
   constructor(
     readonly roles: HealthRoles,
@@ -68,6 +70,11 @@ export class WorkerHealth {
     this.stopping = true;
   }
 
+  /** A try to reach the Temporal server failed (attempt, error); null once connected. */
+  noteConnect(failure: { attempt: number; error: string } | null): void {
+    this.connectFailure = failure;
+  }
+
   noteStatsReport(host: string, ok: boolean, error?: unknown): void {
     const prev = this.reports.get(host);
     this.reports.set(host, {
@@ -83,6 +90,7 @@ export class WorkerHealth {
     const status: HealthReport['status'] = this.stopping ? 'stopping' : !this.startedAll ? 'starting' : polling ? 'ok' : 'failing';
     const reasons: string[] = [];
     if (status !== 'ok') reasons.push(`status ${status}`);
+    if (this.connectFailure) reasons.push(`cannot reach the Temporal server yet (try ${this.connectFailure.attempt}): ${this.connectFailure.error}`);
     for (const w of workers) if (w.state !== 'RUNNING') reasons.push(`${w.task_queue}: ${w.state}`);
     const stats: Record<string, StatsReportState> = {};
     for (const host of this.roles.backends) {

@@ -304,6 +304,20 @@ ALTER TABLE volumes ADD COLUMN owner ${PG_TEXT};
 ALTER TABLE quota_reservations ADD COLUMN owner ${PG_TEXT};
 `,
   },
+  {
+    version: 3,
+    name: 'fault rules that fail after the write; whether a volume service injects faults',
+    // stage: NULL (before the operation), after_write, partial_write. fault_injection: NULL for a
+    // service that has not said (an older build), else 0 or 1.
+    up: `
+ALTER TABLE fault_rules ADD COLUMN stage TEXT;
+ALTER TABLE pools ADD COLUMN fault_injection INTEGER;
+`,
+    postgres: `
+ALTER TABLE fault_rules ADD COLUMN stage ${PG_TEXT};
+ALTER TABLE pools ADD COLUMN fault_injection ${PG_INT};
+`,
+  },
 ];
 
 /**

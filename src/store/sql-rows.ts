@@ -47,6 +47,7 @@ export interface FaultRuleRecord {
   probability: number | null;
   delay_ms: number | null;
   volume_name: string | null;
+  stage: FaultRule['stage'];
 }
 
 export interface VolumeTypeRecord {
@@ -135,6 +136,7 @@ export function toFaultRule(r: FaultRuleRecord): FaultRule {
     probability: r.probability,
     delay_ms: r.delay_ms,
     volume_name: r.volume_name,
+    stage: r.stage ?? null,
   };
 }
 

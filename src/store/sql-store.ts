@@ -39,6 +39,7 @@ import type {
   PoolStatsReport,
   QuotaResource,
   QuotaUsage,
+  ServiceReport,
   VolumeEvent,
   VolumeFilter,
   VolumePatch,
@@ -391,7 +392,7 @@ export class SqlVolumeStore implements VolumeStore {
 
   // ---- pools and capacity ----
 
-  async reportPoolStats(host: string, pools: PoolStatsReport[], now: string): Promise<void> {
+  async reportPoolStats(host: string, pools: PoolStatsReport[], now: string, service?: ServiceReport): Promise<void> {
     const updatedAt = canonicalTime(now);
     for (const p of pools) {
       if (splitBackendId(p.backend_id).host !== host) throw new Error(`pool ${p.backend_id} does not belong to volume service ${host}`);
@@ -436,7 +437,16 @@ export class SqlVolumeStore implements VolumeStore {
           ],
         );
       }
+      if (service) await tx.run('UPDATE pools SET fault_injection = ? WHERE host = ?', [service.fault_injection ? 1 : 0, host]);
     });
+  }
+
+  async getServiceFaultInjection(host: string): Promise<boolean | null> {
+    const row = await this.sql.get<{ fault_injection: number | null }>(
+      'SELECT fault_injection FROM pools WHERE host = ? ORDER BY updated_at DESC LIMIT 1',
+      [host],
+    );
+    return row?.fault_injection == null ? null : Number(row.fault_injection) !== 0;
   }
 
   async listPools(): Promise<PoolRow[]> {
@@ -558,8 +568,8 @@ export class SqlVolumeStore implements VolumeStore {
       throw new Error(`fault rule probability must be within 0..1, got ${rule.probability}`);
     }
     const r = await this.sql.get<FaultRuleRecord>(
-      `INSERT INTO fault_rules (host, op, action, error_type, remaining, probability, delay_ms, volume_name)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      `INSERT INTO fault_rules (host, op, action, error_type, remaining, probability, delay_ms, volume_name, stage)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       [
         rule.host,
         rule.op,
@@ -569,6 +579,7 @@ export class SqlVolumeStore implements VolumeStore {
         rule.probability ?? null,
         rule.delay_ms ?? null,
         rule.volume_name ?? null,
+        rule.stage ?? null,
       ],
     );
     return toFaultRule(r!);

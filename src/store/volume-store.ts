@@ -8,6 +8,12 @@ export type PoolStatsReport = Omit<BackendState, 'allocated_capacity_gb'> & {
   volume_names: string[];
 };
 
+/** What a volume service says about itself with its stats report. */
+export interface ServiceReport {
+  /** The service consults fault rules (fault_injection on in its configuration). */
+  fault_injection: boolean;
+}
+
 /** A pool row: the latest stats plus the heartbeat of the volume service that reported them. */
 export interface PoolRow extends BackendState {
   /** host@backend (the volume service). */
@@ -148,7 +154,10 @@ export interface VolumeStore {
   /** Upserts the pools of one volume service and refreshes its heartbeat. allocated_capacity_gb =
    *  sum of active claims on the pool; claims whose object is not in volume_names yet are added to
    *  provisioned and taken off a numeric free, so a report never forgets an in-flight create. */
-  reportPoolStats(host: string, pools: PoolStatsReport[], now: string): Promise<void>;
+  reportPoolStats(host: string, pools: PoolStatsReport[], now: string, service?: ServiceReport): Promise<void>;
+  /** Whether the volume service of host said, in its last stats report, that it injects faults;
+   *  null when it never reported or did not say. */
+  getServiceFaultInjection(host: string): Promise<boolean | null>;
   listPools(): Promise<PoolRow[]>;
   /** Atomically (one transaction, serialized across processes): if a claim for (volumeId, attempt)
    *  exists, return it; else pass the pools updated at or after liveSince to choose (pure, sync),

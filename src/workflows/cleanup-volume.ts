@@ -8,6 +8,7 @@ export async function cleanupBackendVolume(args: BackendCreateRequest & { host: 
     taskQueue: volumeTaskQueue(args.host),
     summary: `compensate: delete ${volumeObjectName(args.volume_id)} on ${args.backend_id}`,
     startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: '10 seconds',
     retry: { initialInterval: args.retry_initial_interval_ms, maximumInterval: '5 minutes' },
   }).deleteVolumeOnBackend(args);
 }

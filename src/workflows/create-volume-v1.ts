@@ -10,6 +10,7 @@ import {
   ParentClosePolicy,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -21,7 +22,7 @@ import {
 import type { ApiActivities, VolumeSpec } from '../activities/api-activities';
 import type { ScheduleDecision, SchedulerActivities } from '../activities/scheduler-activities';
 import type { BackendCreateRequest, VolumeActivities } from '../activities/volume-activities';
-import { isNoRescheduleType } from '../domain/cinder-errors';
+import { isNoRescheduleType, LATER_NO_RESCHEDULE_TYPES, NO_RESCHEDULE_UNION_PATCH } from '../domain/cinder-errors';
 import type { CreateOptions } from '../domain/create-options';
 import { volumeObjectName, volumeTaskQueue } from '../domain/volume';
 import type { FilterProperties } from '../scheduler/types';
@@ -33,16 +34,22 @@ import { volumeStateQuery } from './create-volume-types';
 import { Saga } from './saga';
 import { BackendHost, ProjectId, ScheduleAttempt, VolumeId, VolumeStatus, VolumeType } from './search-attributes';
 
+/** Database steps: one transaction each, which gives up after a lock wait of 10 s (SQLite's busy
+ *  timeout, PostgreSQL's lock_timeout) and is retried. A start-to-close of that size makes a
+ *  scheduler worker killed mid-step cost seconds, not a minute; retrying these steps is safe (each
+ *  is idempotent). */
+const DB_STEP_TIMEOUT = '10 seconds';
+
 const apiActivity = (summary: string) =>
   proxyActivities<ApiActivities>({
-    startToCloseTimeout: '1 minute',
+    startToCloseTimeout: DB_STEP_TIMEOUT,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
     summary,
   });
 
 const schedulerActivity = (summary: string, options: CreateOptions) =>
   proxyActivities<SchedulerActivities>({
-    startToCloseTimeout: '1 minute',
+    startToCloseTimeout: DB_STEP_TIMEOUT,
     retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
     summary,
   });
@@ -222,7 +229,8 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
         if (!filterProperties.retry) {
           return await fail({ ...f, message: `${f.type}: ${f.message} (rescheduling is disabled: scheduler_max_attempts is 1)` }, false);
         }
-        if (isNoRescheduleType(f.type)) {
+        // The types added later stop a reschedule only in creates that reach this point with them.
+        if (isNoRescheduleType(f.type) && (!LATER_NO_RESCHEDULE_TYPES.includes(f.type) || patched(NO_RESCHEDULE_UNION_PATCH))) {
           return await fail({ ...f, message: `${f.type}: ${f.message} (not rescheduled: ${f.type} is a no-reschedule failure)` }, false);
         }
         state.phase = 'rescheduling';
@@ -325,6 +333,8 @@ async function deleteOnFailedBackend(
       const res = await volumeActivity(decision.host, `compensate: delete ${objectName} on ${decision.backend_id}`, {
         scheduleToStartTimeout: options.compensation_schedule_to_start_timeout_ms,
         startToCloseTimeout: '5 minutes',
+        // The delete heartbeats: a worker killed mid-delete is noticed in seconds, not at start-to-close.
+        heartbeatTimeout: options.create_heartbeat_timeout_ms,
         retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
       }).deleteVolumeOnBackend(req);
       return res.skipped ? 'skipped: a later attempt owns the pool' : res.deleted ? 'deleted' : 'nothing to delete';

@@ -214,6 +214,8 @@ async function deleteOnFailedBackend(run: CreateRun, decision: ScheduleDecision,
       const res = await backendStep(decision.host, `compensate: delete ${objectName} on ${decision.backend_id}`, {
         scheduleToStartTimeout: options.compensation_schedule_to_start_timeout_ms,
         startToCloseTimeout: '5 minutes',
+        // The delete heartbeats: a worker killed mid-delete is noticed in seconds, not at start-to-close.
+        heartbeatTimeout: options.create_heartbeat_timeout_ms,
         retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
       }).deleteVolumeOnBackend(req);
       return cleanupOfDelete(res);

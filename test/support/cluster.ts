@@ -36,6 +36,8 @@ export interface ClusterOptions {
   dynamicConfig?: Record<string, unknown>;
   /** The volume database (default: a temp SQLite file), e.g. a PostgreSQL URL. */
   databaseUrl?: string;
+  /** fault_injection in the workers' configuration (default true: tests inject faults). */
+  faultInjection?: boolean;
 }
 
 /** Fast timeouts so failure paths take seconds, not minutes. */
@@ -111,6 +113,7 @@ export class Cluster {
         scheduler_task_queue: this.taskQueue,
         stats_interval_ms: 500,
         shutdown_grace_ms: 5000,
+        fault_injection: this.options.faultInjection ?? true,
         create_defaults: { ...TEST_CREATE_DEFAULTS, ...this.options.createDefaults },
         backends: this.backends.map((b) => this.backendConfig(b.name)),
       }),

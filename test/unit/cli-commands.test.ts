@@ -176,3 +176,32 @@ describe('create command', { timeout: 60_000 }, () => {
     assert.deepEqual(svc.started, []);
   });
 });
+
+describe('stored control characters never reach the terminal raw', () => {
+  it('show, list and an error line print ESC, CR, NUL and BEL escaped; --json keeps them JSON-escaped', async () => {
+    const store = new SqliteVolumeStore(':memory:');
+    await store.putVolumeType({ name: 'default', extra_specs: {} });
+    // A row written before names were checked (or straight into the database).
+    const hostile = 'evil\u001b[2J\r\u0000\u0007';
+    await store.createVolume({
+      id: 'v-ctl', request: { volume_id: 'v-ctl', project_id: 'p1', size: 1, name: hostile, description: 'two\nlines', metadata: { 'k\u001b': 'v\r' } },
+      volume_type: 'default', source: { type: 'raw' }, workflow_id: 'create-volume-v-ctl', now: new Date().toISOString(),
+    });
+    await store.updateVolume('v-ctl', { status: 'error', error_reason: `failed\u001b]0;pwned\u0007` }, new Date().toISOString());
+    const svc = new ScriptedService(store, () => assert.fail('nothing is started'));
+    for (const args of [['show', 'v-ctl'], ['list']]) {
+      const io = capture(false);
+      const cmds = new VolumeCommands(io, () => svc);
+      const code = args[0] === 'show' ? await cmds.show(args.slice(1)) : await cmds.list(args.slice(1));
+      assert.equal(code, 0, io.stderr.join('\n'));
+      const printed = [...io.stdout, ...io.stderr].join('\n');
+      assert.doesNotMatch(printed, /[\u0000-\u0009\u000b-\u001f\u007f]/, `${args[0]} printed a raw control character`);
+      assert.match(printed, /evil\\x1b\[2J\\r\\x00\\x07/, args[0]);
+    }
+    const io = capture(false);
+    assert.equal(await new VolumeCommands(io, () => svc).show(['v-ctl', '--json']), 0);
+    const doc = JSON.parse(io.stdout.join('\n'));
+    assert.equal(doc.volume.name, hostile, 'JSON carries the exact text, escaped by JSON itself');
+    await store.close();
+  });
+});

@@ -8,16 +8,40 @@ import { ConfigError, ENV_SETTINGS, loadConfig } from '../../src/config/config';
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
 
 describe('loadConfig', () => {
-  it('embedded defaults: two demo file backends under .data, SQLite there, Cinder defaults', () => {
+  it('built-in defaults: no backends, no fault injection, SQLite under .data, Cinder defaults', () => {
     const dir = tmp();
     const c = loadConfig({}, dir);
-    assert.deepEqual(c.backends.map((b) => b.host), ['hostA@lvm', 'hostB@lvm']);
-    assert.equal(c.backends[0].pools[0].path, path.join(dir, '.data', 'backends', 'hostA', 'pool1'));
+    assert.deepEqual(c.backends, [], 'backends come only from the configuration');
+    assert.equal(c.fault_injection, false, 'fault injection is off unless configured');
+    assert.equal(c.connect_deadline_ms, 300_000);
     assert.equal(c.database_url, `sqlite:${path.join(dir, '.data', 'cinder.db')}`);
     assert.equal(c.temporal.address, '127.0.0.1:7233');
     assert.equal(c.create_defaults.scheduler_max_attempts, 3);
     assert.equal(c.create_defaults.ignore_attempted_hosts, true);
     assert.equal(c.scheduler_task_queue, 'cinder-scheduler');
+  });
+  it("the demo's defaults (npm start): two file backends under .data, fault injection on", () => {
+    const dir = tmp();
+    const c = loadConfig({}, dir, { demo: true });
+    assert.deepEqual(c.backends.map((b) => b.host), ['hostA@lvm', 'hostB@lvm']);
+    assert.equal(c.backends[0].pools[0].path, path.join(dir, '.data', 'backends', 'hostA', 'pool1'));
+    assert.equal(c.fault_injection, true);
+    // The demo's defaults give way to the configuration.
+    assert.equal(loadConfig({ CINDER_FAULT_INJECTION: 'off' }, dir, { demo: true }).fault_injection, false);
+    fs.writeFileSync(path.join(dir, 'one.yaml'), 'backends:\n  - host: only@lvm\n    pools: [{ name: p, path: /tmp/p, total_capacity_gb: 1 }]\n');
+    assert.deepEqual(loadConfig({ CINDER_CONFIG: 'one.yaml' }, dir, { demo: true }).backends.map((b) => b.host), ['only@lvm']);
+  });
+  it('fault injection: on from the file or CINDER_FAULT_INJECTION; anything but a boolean is refused', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'on.yaml'), 'fault_injection: true\n');
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), 'fault_injection: sometimes\n');
+    assert.equal(loadConfig({ CINDER_CONFIG: 'on.yaml' }, dir).fault_injection, true);
+    assert.equal(loadConfig({ CINDER_FAULT_INJECTION: '1' }, dir).fault_injection, true);
+    assert.equal(loadConfig({ CINDER_CONFIG: 'on.yaml', CINDER_FAULT_INJECTION: '0' }, dir).fault_injection, false, 'the environment wins');
+    assert.throws(() => loadConfig({ CINDER_FAULT_INJECTION: 'maybe' }, dir), (e: unknown) => e instanceof ConfigError && e.setting === 'CINDER_FAULT_INJECTION');
+    assert.throws(() => loadConfig({ CINDER_CONFIG: 'bad.yaml' }, dir), (e: unknown) => e instanceof ConfigError && e.setting === 'fault_injection');
+    assert.equal(loadConfig({ CINDER_CONNECT_DEADLINE_MS: '5000' }, dir).connect_deadline_ms, 5000);
+    assert.throws(() => loadConfig({ CINDER_CONNECT_DEADLINE_MS: 'soon' }, dir), (e: unknown) => e instanceof ConfigError && e.setting === 'CINDER_CONNECT_DEADLINE_MS');
   });
   it('the environment overrides the file, which overrides the defaults', () => {
     const dir = tmp();

@@ -253,6 +253,65 @@ describe('FaultInjectingDriver', () => {
     assert.equal(exits.length, 2);
   });
 
+  test('after_write: the volume is created whole, then the error; a retry finds the volume done', async () => {
+    const { driver, faults, file, dir } = setup();
+    faults.add({ op: 'create', action: 'error', error_type: 'ExportFailure', stage: 'after_write', remaining: 1 });
+    await assert.rejects(driver.createVolume(vol('a', null, 2)), cinder('ExportFailure', `Injected fault on ${HOST}: ExportFailure while creating volume-a (after writing it)`));
+    assert.equal((await fs.stat(path.join(dir, 'volume-a'))).size, 2 * 1024 ** 3, 'the volume is there, whole');
+    await driver.createVolume(vol('a', null, 2));
+    assert.equal(await driver.deleteVolume(vol('a', null, 2)), true, 'a real file to delete');
+  });
+
+  test('partial_write: volume-<id> lands smaller than asked, then the error; a retry refuses the short file', async () => {
+    const { driver, faults, dir } = setup();
+    faults.add({ op: 'create', action: 'error', stage: 'partial_write', remaining: 1 });
+    const bytes = 1024 ** 3;
+    await assert.rejects(
+      driver.createVolume(vol('a')),
+      cinder('VolumeBackendAPIException', `Injected fault on ${HOST}: VolumeBackendAPIException while creating volume-a (after writing ${bytes / 2} of ${bytes} bytes)`),
+    );
+    assert.deepEqual(await fs.readdir(dir), ['volume-a'], 'the short write landed under the real name, no partial beside it');
+    assert.equal((await fs.stat(path.join(dir, 'volume-a'))).size, bytes / 2);
+    await assert.rejects(driver.createVolume(vol('a')), cinder('VolumeBackendAPIException', `volume-a already exists in pool p of ${HOST} with ${bytes / 2} bytes, not the ${bytes} asked for`));
+    assert.equal(await driver.deleteVolume(vol('a')), true);
+    assert.deepEqual(await fs.readdir(dir), []);
+  });
+
+  test('any exception name: Cinder\'s are CinderErrors, others plain errors of that name (a driver bug)', async () => {
+    const { driver, faults } = setup();
+    faults.add({ op: 'create', action: 'error', error_type: 'MetadataCreateFailure', volume_name: 'm' });
+    faults.add({ op: 'create', action: 'error', error_type: 'ProcessExecutionError', volume_name: 'p' });
+    faults.add({ op: 'create', action: 'error', error_type: 'Error', volume_name: 'e', stage: 'after_write' });
+    await assert.rejects(driver.createVolume(vol('m', 'm')), cinder('MetadataCreateFailure'));
+    for (const [id, type] of [['p', 'ProcessExecutionError'], ['e', 'Error']]) {
+      await assert.rejects(driver.createVolume(vol(id, id)), (e: unknown) => {
+        assert.ok(e instanceof Error && !(e instanceof CinderError), `${type}: a plain error, not a CinderError`);
+        assert.equal(e.name, type);
+        assert.equal(e.constructor.name, type, 'its own class: Temporal names the failure after it');
+        assert.match(e.message, new RegExp(`^Injected fault on ${HOST}: ${type} while creating volume-${id}`));
+        return true;
+      });
+    }
+  });
+
+  test('after_write on copy_image and delete: the copy is done / the volume is gone, then the error', async () => {
+    const { driver, faults, file, dir } = setup();
+    const imageFile = path.join(root, `img-aw${counter}.raw`);
+    await fs.writeFile(imageFile, 'image data');
+    const image: Image = { id: 'i', name: 'i', size_gb: 1, disk_format: 'raw', status: 'active', path: imageFile };
+    faults.add({ op: 'copy_image', action: 'error', stage: 'after_write', remaining: 1 });
+    await assert.rejects(driver.copyImageToVolume(vol('a'), image), cinder('ImageCopyFailure'));
+    const head = Buffer.alloc(10);
+    const fh = await fs.open(path.join(dir, 'volume-a'), 'r');
+    await fh.read(head, 0, 10, 0);
+    await fh.close();
+    assert.equal(head.toString(), 'image data', 'the image was copied before the error');
+    faults.add({ op: 'delete', action: 'error', stage: 'after_write', remaining: 1 });
+    await assert.rejects(driver.deleteVolume(vol('a')), cinder('VolumeBackendAPIException'));
+    assert.equal(await file.volumeExists(vol('a')), false, 'deleted, though it said it failed');
+    assert.equal(await driver.deleteVolume(vol('a')), false, 'the retried delete finds nothing');
+  });
+
   test('createDriver wraps in fault injection only when given a fault source', () => {
     const config = { host: HOST, pools: [{ name: 'p', path: path.join(root, 'cd'), total_capacity_gb: 1 }] };
     assert.ok(createDriver(config) instanceof FileVolumeDriver);

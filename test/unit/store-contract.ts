@@ -384,6 +384,7 @@ export function defineBasicContract(name: string, target: StoreTarget): void {
         probability: null,
         delay_ms: null,
         volume_name: null,
+        stage: null,
       });
       assert.equal((await a.takeFault('h@lvm', 'create', 'x'))?.remaining, 2);
       assert.equal(await a.takeFault('h@lvm', 'delete', 'x'), null);
@@ -395,6 +396,15 @@ export function defineBasicContract(name: string, target: StoreTarget): void {
       assert.equal(fired, 2);
       assert.equal((await b.listFaultRules('h@lvm'))[0].remaining, 0);
       await b.close();
+    });
+
+    test('a rule keeps where it raises: after the write, or after a partial write', async () => {
+      const s = await target.open();
+      await s.addFaultRule({ host: 'h@lvm', op: 'create', action: 'error', error_type: 'ExportFailure', remaining: 1, stage: 'after_write', volume_name: 'a' });
+      await s.addFaultRule({ host: 'h@lvm', op: 'create', action: 'error', error_type: 'ProcessExecutionError', remaining: 1, stage: 'partial_write', volume_name: 'b' });
+      assert.deepEqual([(await s.takeFault('h@lvm', 'create', 'a'))?.stage, (await s.takeFault('h@lvm', 'create', 'b'))?.stage], ['after_write', 'partial_write']);
+      assert.deepEqual((await s.listFaultRules('h@lvm')).map((r) => [r.error_type, r.stage, r.remaining]), [['ExportFailure', 'after_write', 0], ['ProcessExecutionError', 'partial_write', 0]]);
+      await s.close();
     });
 
     test('an uncounted rule fires every time', async () => {
@@ -643,6 +653,21 @@ async function pool(s: VolumeStore, backendId: string) {
 
 export function defineCapacityContract(name: string, target: StoreTarget): void {
   describe(`${name}: pool stats`, () => {
+    test('a volume service says with its report whether it injects faults; the newest report wins', async () => {
+      const s = await target.open();
+      assert.equal(await s.getServiceFaultInjection('h1@x'), null, 'never reported');
+      await s.reportPoolStats('h1@x', [report('h1@x#a'), report('h1@x#b')], T0);
+      assert.equal(await s.getServiceFaultInjection('h1@x'), null, 'reported without saying (an older build)');
+      await s.reportPoolStats('h1@x', [report('h1@x#a'), report('h1@x#b')], T1, { fault_injection: true });
+      assert.equal(await s.getServiceFaultInjection('h1@x'), true);
+      await s.reportPoolStats('h1@x', [report('h1@x#a'), report('h1@x#b')], '2025-01-01T00:02:00.000Z', { fault_injection: false });
+      assert.equal(await s.getServiceFaultInjection('h1@x'), false);
+      assert.equal(await s.getServiceFaultInjection('h2@x'), null, 'another service');
+      // The flag is the service's, not a pool stat: pool rows read as before.
+      assert.deepEqual(Object.keys((await s.listPools())[0]).includes('fault_injection'), false);
+      await s.close();
+    });
+
     test('every capacity form round-trips exactly', async () => {
       const s = await target.open();
       await s.reportPoolStats(
@@ -1059,7 +1084,7 @@ export function defineConcurrencyContract(name: string, target: StoreTarget): vo
         [],
       );
       const { migrations, defaultTypes } = await target.inspect(db.location);
-      assert.deepEqual(migrations, [{ version: 1 }]);
+      assert.deepEqual([...migrations].sort((x, y) => x.version - y.version), MIGRATIONS.map((m) => ({ version: m.version })));
       assert.equal(defaultTypes, 1);
     });
 

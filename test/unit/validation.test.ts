@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CinderError } from '../../src/domain/cinder-errors';
-import { DEFAULT_CREATE_OPTIONS, effectiveFilters, OPERATOR_ONLY_OPTIONS, resolveCreateOptions, resolveRequestOptions } from '../../src/domain/create-options';
+import { DEFAULT_CREATE_OPTIONS, effectiveFilters, OPERATOR_ONLY_OPTIONS, OPTION_BOUNDS, resolveCreateOptions, resolveRequestOptions } from '../../src/domain/create-options';
 import { escapeControl } from '../../src/domain/text';
 import { validateCreateRequest, volumeSourceOf } from '../../src/domain/validation';
 
@@ -128,5 +130,23 @@ describe("a request's options", () => {
     bad(JSON.parse('{"__proto__":{"scheduler_max_attempts":1}}'), '__proto__', /not a known field/);
     assert.throws(() => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, [1]), (e: unknown) => e instanceof CinderError && e.field === 'options');
     assert.throws(() => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, Object.create({ scheduler_max_attempts: 1 })), (e: unknown) => e instanceof CinderError && e.field === 'options');
+  });
+});
+
+describe("docs/cli.md's options table", () => {
+  it('matches the schema: every option, its range, and which ones only the operator may set', () => {
+    const doc = readFileSync(path.join(__dirname, '../../docs/cli.md'), 'utf8');
+    const rows = doc.split('\n').filter((l) => l.startsWith('| `') && /\| (whole number|true or false|\*\*no\*\*)/.test(l));
+    const documented = new Map<string, string>();
+    for (const row of rows) {
+      const [names, rule] = row.split('|').slice(1, 3);
+      for (const m of names.matchAll(/`([a-z_]+)`/g)) documented.set(m[1], rule.trim());
+    }
+    assert.deepEqual([...documented.keys()].sort(), Object.keys(DEFAULT_CREATE_OPTIONS).sort(), 'every option has a row');
+    for (const [key, [min, max]] of Object.entries(OPTION_BOUNDS)) {
+      if (OPERATOR_ONLY_OPTIONS.includes(key as keyof typeof DEFAULT_CREATE_OPTIONS)) continue;
+      assert.ok(documented.get(key)?.startsWith(`whole number ${min}–${max}`), `${key}: ${documented.get(key)}`);
+    }
+    for (const key of OPERATOR_ONLY_OPTIONS) assert.match(documented.get(key) ?? '', /^\*\*no\*\*/, key);
   });
 });

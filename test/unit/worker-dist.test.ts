@@ -39,7 +39,14 @@ describe('compiled worker (dist/worker.js)', { timeout: 180_000 }, () => {
     const help = await run(process.execPath, [worker, '--help'], { cwd: ROOT, env: cleanEnv() });
     assert.match(help.stdout, /usage: worker/);
 
-    const check = await run(process.execPath, [worker, '--check-config', 'all'], { cwd: ROOT, env: cleanEnv() });
+    // Without a configuration there are no backends: serving them is refused; the demo has its own.
+    const noBackends = await run(process.execPath, [worker, '--check-config', 'all'], { cwd: ROOT, env: cleanEnv() }).then(
+      () => assert.fail('a worker with no backends configured must refuse to serve them'),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(noBackends.code, 2);
+    assert.match(noBackends.stderr, /configuration error: backends: no backends are configured/);
+    const check = await run(process.execPath, [worker, '--check-config', '--demo', 'all'], { cwd: ROOT, env: cleanEnv() });
     const summary = JSON.parse(check.stdout) as { ok: boolean; workflow_code: { path?: string }; roles: { scheduler: boolean } };
     assert.equal(summary.ok, true);
     assert.equal(summary.roles.scheduler, true);

@@ -16,7 +16,7 @@ import { startHealthServer, WorkerHealth, type PolledWorker } from '../../src/ob
 import { CINDER_METRICS, createCinderMetrics, failureType, recordActivityOutcome, recordPoolCapacity } from '../../src/observability/metrics';
 import { sdkLogFields, volumeIdOfWorkflow } from '../../src/observability/telemetry';
 import type { PoolRow } from '../../src/store/volume-store';
-import { parseRoles, USAGE, versioningOptions, workflowSource } from '../../src/worker';
+import { connectBackoffMs, parseRoles, USAGE, versioningOptions, workflowSource } from '../../src/worker';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'worker-ops-'));
 
@@ -120,8 +120,23 @@ describe('worker options', () => {
   });
 
   it('roles: a backend named twice is served once', () => {
-    const config = loadConfig({}, tmp());
+    const config = loadConfig({}, tmp(), { demo: true });
     assert.deepEqual(parseRoles(['volume', '--backend', 'hostA@lvm', 'volume', '--backend', 'hostA@lvm'], config), { scheduler: false, backends: ['hostA@lvm'] });
+  });
+
+  it('roles: with no backends configured, a worker asked to serve backends refuses; the scheduler alone runs', () => {
+    const config = loadConfig({}, tmp());
+    for (const argv of [[], ['all'], ['volume', '--backend', 'hostA@lvm']]) {
+      assert.throws(() => parseRoles(argv, config), (e: unknown) => e instanceof ConfigError && e.setting === 'backends' && /no backend/.test(e.message), argv.join(' '));
+    }
+    assert.throws(() => parseRoles([], config), /npm start/, 'the error says where the demo backends went');
+    assert.deepEqual(parseRoles(['scheduler'], config), { scheduler: true, backends: [] });
+  });
+
+  it('connect backoff: doubles from 250 ms, at most 10 s, never past the deadline', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8].map((n) => connectBackoffMs(n, 60_000)), [250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    assert.equal(connectBackoffMs(6, 1200), 1200);
+    assert.equal(connectBackoffMs(1, 0), 0);
   });
 });
 
@@ -136,6 +151,20 @@ class FakeWorker implements PolledWorker {
 }
 
 describe('health', () => {
+  it('not ready while the Temporal server cannot be reached at start, with the last try as the reason', () => {
+    const h = new WorkerHealth({ scheduler: true, backends: [] }, 30_000);
+    h.noteConnect({ attempt: 3, error: 'transport error: connection refused' });
+    const r = h.report();
+    assert.equal(r.status, 'starting');
+    assert.equal(r.ready, false);
+    assert.ok(r.reasons.includes('cannot reach the Temporal server yet (try 3): transport error: connection refused'), r.reasons.join('; '));
+    h.noteConnect(null);
+    h.addWorker('scheduler', new FakeWorker('RUNNING', { taskQueue: 'cinder-scheduler' }));
+    h.markStarted();
+    assert.deepEqual(h.report().reasons, []);
+    assert.equal(h.report().ready, true);
+  });
+
   it('starting, ok, failing, stopping; ready only with fresh stats reports', () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const h = new WorkerHealth({ scheduler: true, backends: ['hostA@lvm'] }, 30_000, () => now);
