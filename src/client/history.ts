@@ -199,7 +199,12 @@ export function failureError(failure: Failure | null | undefined): HistoryError 
   // Activity and child-workflow wrappers carry the real failure as their cause.
   while (f && (f.activityFailureInfo || f.childWorkflowExecutionFailureInfo) && f.cause) f = f.cause;
   if (!f) return { type: 'Error', message: 'unknown failure' };
-  if (f.applicationFailureInfo) return { type: f.applicationFailureInfo.type || 'Error', message: f.message ?? '' };
+  if (f.applicationFailureInfo) {
+    const type = f.applicationFailureInfo.type || 'Error';
+    // Creates from before the three flows put the type in front of the message too: say it once.
+    const message = f.message ?? '';
+    return { type, message: message.startsWith(`${type}: `) ? message.slice(type.length + 2) : message };
+  }
   if (f.timeoutFailureInfo) {
     const { type, message } = timeoutFailure(timeoutName(f.timeoutFailureInfo.timeoutType));
     return { type, message };

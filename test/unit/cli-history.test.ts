@@ -35,6 +35,13 @@ const pick = (a: { attempt: number; backend_id: string; outcome: string; error_t
 
 // Both shapes: recorded before the three flows (normal activities) and after (local-activity markers).
 for (const shape of ['', 'three-flows-']) describe(`volume history from recorded histories (test/histories, ${shape ? 'three flows' : 'before the three flows'})`, () => {
+  it('a failure names its type once (creates before the three flows repeated it in the message)', () => {
+    const { h } = recorded(shape + 'no-reschedule');
+    assert.equal(h.error?.type, 'ImageTooBig');
+    assert.ok(!h.error!.message.startsWith('ImageTooBig'), h.error!.message);
+    assert.match(historyText(h), /Create failed: ImageTooBig: (?!ImageTooBig)/);
+  });
+
   it('success: one attempt, as the workflow returned it', () => {
     const { h, own } = recorded(shape + 'success');
     assert.equal(h.status, 'available');
