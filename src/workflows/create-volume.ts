@@ -78,11 +78,12 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
     for (;;) {
       if (workflowInfo().continueAsNewSuggested && tracker.state.attempts.length > 0) {
         // Between attempts: the retry state is the whole memory a new run needs.
+        await run.settleCleanups();
         await continueAsNew<typeof createVolume>({ ...input, resume: run.carry() });
       }
       const decision = await runSchedulerFlow(run);
       const failure = await runManagerFlow(run, decision);
-      if (!failure) return run.succeeded(decision);
+      if (!failure) return await run.succeeded(decision);
       // Decided before the compensations run (it depends only on the failure and the retry state),
       // so the create reads 'rescheduling' while the failed attempt is cleaned up.
       const next = onFailureReschedule(failure, run.filterProperties.retry, run.options);
@@ -186,9 +187,7 @@ async function runManagerFlow(run: CreateRun, decision: ScheduleDecision): Promi
           cancellationType: 'WAIT_CANCELLATION_COMPLETED',
           retry: { initialInterval: options.retry_initial_interval_ms, maximumAttempts: options.create_max_activity_attempts },
         }).createVolumeFromSpec(req),
-      undo: async () => {
-        record!.cleanup = await deleteOnFailedBackend(run, decision, req, failure);
-      },
+      undo: () => run.cleanUp(record!, deleteOnFailedBackend(run, decision, req, failure)),
     });
     await run.db(`finish ${objectName}: available`).createVolumeOnFinish(req);
     return null;
@@ -250,6 +249,9 @@ class CreateRun {
   alternates: string[];
   saga = new Saga();
   record: AttemptRecord | null = null;
+  /** Deletes of failed attempts still running while the next attempt goes on (see compensate). */
+  private cleanups: Promise<void>[] = [];
+  private overlapCleanup = false;
 
   constructor(
     input: CreateVolumeInput,
@@ -310,18 +312,55 @@ class CreateRun {
     this.tracker.set({ attempts, retry: this.filterProperties.retry ?? null, backend_id: decision.backend_id, attempt, phase: 'creating' });
   }
 
-  succeeded(decision: ScheduleDecision): CreateVolumeResult {
+  async succeeded(decision: ScheduleDecision): Promise<CreateVolumeResult> {
     this.record!.outcome = 'succeeded';
+    await this.settleCleanups();
     const s = this.tracker.state;
     this.tracker.set({ status: 'available', phase: 'done' });
     return { volume_id: this.volumeId, status: 'available', backend_id: decision.backend_id, attempts: s.attempts, retry: s.retry };
   }
 
-  /** Undoes the failed attempt (delete on its backend, capacity back), newest step first. */
+  /**
+   * Undoes the failed attempt (delete on its backend, capacity back), newest step first. Before a
+   * reschedule with IgnoreAttemptedHostsFilter on, the next pass cannot choose the failed pool, so
+   * the delete runs on that backend while the next pass and create go on (Cinder too re-casts to
+   * the scheduler first): a reschedule then costs one backend round trip, not two. The create ends
+   * only after every such delete has finished. Off, the next pass may choose the same pool, whose
+   * volume must be gone first, so the delete is awaited.
+   */
   async compensate(phase: 'compensating' | 'rescheduling'): Promise<void> {
     this.tracker.set({ phase });
-    this.record!.compensations = await this.saga.compensate();
+    this.overlapCleanup = phase === 'rescheduling' && this.options.ignore_attempted_hosts;
+    try {
+      this.record!.compensations = await this.saga.compensate();
+    } finally {
+      this.overlapCleanup = false;
+    }
     this.tracker.set({ attempts: this.tracker.state.attempts });
+  }
+
+  /** The failed attempt's delete, awaited now or, when it may overlap the next attempt, later. */
+  cleanUp(record: AttemptRecord, deleting: Promise<CleanupLabel>): Promise<void> {
+    const done = deleting.then((label) => {
+      record.cleanup = label;
+      this.tracker.set({ attempts: this.tracker.state.attempts });
+    });
+    if (!this.overlapCleanup) return done;
+    this.cleanups.push(
+      done.catch((err) => {
+        // A delete that failed for good (it retries without end, so only a bug): on its own record.
+        const entry = record.compensations?.find((c) => c.name === 'CreateVolumeFromSpecTask');
+        if (entry) Object.assign(entry, { ok: false, error: err instanceof Error ? err.message : String(err) });
+      }),
+    );
+    return Promise.resolve();
+  }
+
+  /** Waits for the deletes still running (not cancellable: they were started as compensations). */
+  async settleCleanups(): Promise<void> {
+    const running = this.cleanups;
+    this.cleanups = [];
+    if (running.length > 0) await CancellationScope.nonCancellable(() => Promise.all(running));
   }
 
   /** OnFailureRescheduleTask's reschedule half: back to the scheduler with the failure in retry.exc. */
@@ -349,6 +388,7 @@ class CreateRun {
 
   /** Ends the create in 'error'; the workflow fails with Cinder's exception name as its type. */
   async fail(f: Pick<FailureInfo, 'type' | 'message'>, schedulingFailed: boolean): Promise<never> {
+    await this.settleCleanups();
     await this.markError(f, schedulingFailed);
     throw ApplicationFailure.create({ type: f.type, message: f.message, nonRetryable: true, details: [this.tracker.state] });
   }
@@ -357,6 +397,7 @@ class CreateRun {
   async cancelled(): Promise<void> {
     this.tracker.set({ phase: 'compensating' });
     const records = await this.saga.compensate();
+    await this.settleCleanups();
     const current = this.record;
     if (current && current.outcome === 'running') Object.assign(current, { outcome: 'failed', error_type: CANCELLED.type, error: CANCELLED.message, compensations: records });
     await this.markError(CANCELLED, false);

@@ -41,6 +41,14 @@ async function failureOf(h: Handle): Promise<{ type: string; message: string; st
   assert.fail('the create succeeded');
 }
 
+async function eventually(pred: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > deadline) assert.fail('condition never held');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Polls the volumeState query until pred holds (the state a `--wait` client would read). */
 async function eventuallyState(h: Handle, pred: (s: CreateVolumeState) => boolean): Promise<CreateVolumeState> {
   const deadline = Date.now() + 20_000;
@@ -120,7 +128,8 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
     const c = await startInProcess(fake);
     try {
       const held = fake.hold('deleteVolumeOnBackend');
-      const h = await c.start({ volume_id: `r${randomUUID().slice(1)}` });
+      // IgnoreAttemptedHostsFilter off: the next pass may take the same pool, so the delete comes first.
+      const h = await c.start({ volume_id: `r${randomUUID().slice(1)}` }, { ignore_attempted_hosts: false });
       await held.reached;
       const s = await eventuallyState(h, (x) => x.phase === 'rescheduling');
       assert.deepEqual([s.status, s.attempt, s.max_attempts, s.backend_id, s.last_error?.type], ['creating', 1, 3, A, 'VolumeBackendAPIException']);
@@ -129,8 +138,30 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       const se = await eventuallyState(e, (x) => x.phase === 'compensating');
       assert.equal(se.last_error?.type, 'ImageCopyFailure');
       held.release();
-      assert.equal((await h.result()).backend_id, B);
+      assert.equal((await h.result()).backend_id, A, 'the same pool, after its delete');
       assert.equal((await failureOf(e)).type, 'ImageCopyFailure');
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('a reschedule overlaps the failed attempt\'s delete with the next attempt, and ends only after it', async () => {
+    const [A, B] = stubPools(2);
+    const fake = new FakeCinder({ pools: [A, B], create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException' } : 'ok') });
+    const c = await startInProcess(fake);
+    try {
+      const held = fake.hold('deleteVolumeOnBackend');
+      const h = await c.start();
+      await held.reached;
+      // The next pass and the create on B run while A's delete is still held (the capacity of A
+      // was given back at once: the next pass cannot choose A with IgnoreAttemptedHostsFilter on).
+      const s = await eventuallyState(h, (x) => x.attempts.length === 2);
+      assert.deepEqual(s.attempts.map((a) => [a.backend_id, a.outcome, a.cleanup ?? null]), [[A, 'failed', null], [B, 'running', null]]);
+      await eventually(() => fake.argsOf('createVolumeOnFinish').length === 1);
+      assert.equal((await h.describe()).status.name, 'RUNNING', 'not done while a delete runs');
+      held.release();
+      const r = await h.result();
+      assert.deepEqual(r.attempts.map((a) => [a.backend_id, a.outcome, a.cleanup ?? null]), [[A, 'failed', 'nothing to delete'], [B, 'succeeded', null]]);
     } finally {
       await c.stop();
     }
@@ -264,11 +295,12 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
   });
 
   describe('cancellation in each phase compensates what ran and marks the volume', () => {
-    const cases: Array<{ phase: string; at: string; create?: FakeScript['create']; expectTail: string[] }> = [
+    const cases: Array<{ phase: string; at: string; create?: FakeScript['create']; options?: Record<string, unknown>; expectTail: string[] }> = [
       { phase: 'api', at: 'reserveQuota', expectTail: ['reserveQuota', 'rollbackQuota'] },
       { phase: 'scheduling', at: 'scheduleCreateVolume', expectTail: ['scheduleCreateVolume', 'releaseCapacity', 'markVolumeError'] },
       { phase: 'creating', at: 'createVolumeFromSpec', create: () => 'hang', expectTail: ['createVolumeFromSpec', 'deleteVolumeOnBackend', 'releaseCapacity', 'markVolumeError'] },
-      { phase: 'rescheduling', at: 'prepareReschedule', create: () => ({ type: 'VolumeBackendAPIException' }), expectTail: ['releaseCapacity', 'prepareReschedule', 'markVolumeError'] },
+      // IgnoreAttemptedHostsFilter off: the delete is done before the reschedule (on, it overlaps).
+      { phase: 'rescheduling', at: 'prepareReschedule', create: () => ({ type: 'VolumeBackendAPIException' }), options: { ignore_attempted_hosts: false }, expectTail: ['releaseCapacity', 'prepareReschedule', 'markVolumeError'] },
     ];
     for (const k of cases) {
       it(`while ${k.phase}`, async () => {
@@ -277,7 +309,7 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
         const c = await startInProcess(fake);
         try {
           const reached = fake.hang(k.at);
-          const h = await c.start({}, {}, { workflowTaskTimeout: '2 seconds' });
+          const h = await c.start({}, k.options ?? {}, { workflowTaskTimeout: '2 seconds' });
           await reached;
           await h.cancel();
           const f = await failureOf(h);
@@ -300,7 +332,8 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       const c = await startInProcess(fake);
       try {
         const held = fake.hold('deleteVolumeOnBackend');
-        const h = await c.start({}, {}, { workflowTaskTimeout: '2 seconds' });
+        // Off, the delete is awaited before the next pass (on, it overlaps the next attempt).
+        const h = await c.start({}, { ignore_attempted_hosts: false }, { workflowTaskTimeout: '2 seconds' });
         await held.reached;
         await h.cancel();
         await new Promise((r) => setTimeout(r, 500));
