@@ -1,7 +1,12 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import type { LogFormat, LogLevelName } from './config/config';
 
-export type LogFormat = 'auto' | 'json' | 'pretty';
+export type { LogFormat } from './config/config';
+
+/** Fields that carry a secret wherever they appear in a log event (one or two levels deep). */
+const SECRET_FIELDS = ['apiKey', 'api_key', 'password', 'authorization', 'metadata.authorization'];
+export const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]);
 
 /** Whether lines go out as JSON: always for 'json', never for 'pretty', and for 'auto' unless
  *  stdout is a terminal (a pipe, a file or a log collector gets JSON). */
@@ -11,15 +16,16 @@ export function logsAsJson(format: LogFormat, stdoutIsTty = process.stdout.isTTY
 
 /**
  * The process's logger: one JSON event per line on stdout (what log collectors and the test harness
- * read), or pino-pretty's coloured lines for a person at a terminal. `format` defaults to
- * CINDER_LOG_FORMAT, then 'auto'.
+ * read), or pino-pretty's coloured lines for a person at a terminal. Level and format come from the
+ * loaded configuration (log_level, log_format), not from the environment directly.
  */
-export function createLogger(
-  level = process.env.CINDER_LOG_LEVEL ?? 'info',
-  bindings: Record<string, unknown> = {},
-  format: LogFormat = (process.env.CINDER_LOG_FORMAT as LogFormat | undefined) || 'auto',
-): Logger {
-  const options = { level, base: { pid: process.pid, ...bindings }, timestamp: pino.stdTimeFunctions.isoTime };
+export function createLogger(level: LogLevelName = 'info', bindings: Record<string, unknown> = {}, format: LogFormat = 'auto'): Logger {
+  const options = {
+    level,
+    base: { pid: process.pid, ...bindings },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '***' },
+  };
   // Through process.stdout, not pino's own fd writer: that one retries a write to a closed pipe
   // forever (EPIPE), which would freeze a worker whose parent is gone; process.stdout reports it
   // as an 'error' event instead (see onStdoutClosed).

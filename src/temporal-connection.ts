@@ -1,35 +1,22 @@
-import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { toClientOptions } from '@temporalio/envconfig';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { AppConfig } from './config/config';
+import { tracingClientInterceptors } from './observability/tracing';
 
-type Tls = { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string } | true | undefined;
-
-/** TLS as the SDK wants it: client cert pair for mTLS, plain TLS for an API key. */
-function tlsOptions(config: AppConfig): Tls {
-  const tls = config.temporal.tls;
-  if (tls?.client_cert_path || tls?.client_key_path || tls?.server_ca_cert_path) {
-    if (!!tls.client_cert_path !== !!tls.client_key_path) {
-      throw new Error('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together');
-    }
-    return {
-      ...(tls.client_cert_path && tls.client_key_path
-        ? { clientCertPair: { crt: fs.readFileSync(tls.client_cert_path), key: fs.readFileSync(tls.client_key_path) } }
-        : {}),
-      ...(tls.server_ca_cert_path ? { serverRootCACertificate: fs.readFileSync(tls.server_ca_cert_path) } : {}),
-      ...(tls.server_name ? { serverNameOverride: tls.server_name } : {}),
-    };
-  }
-  return config.temporal.api_key ? true : undefined;
-}
-
-export function connectionOptions(config: AppConfig) {
-  const tls = tlsOptions(config);
-  return {
-    address: config.temporal.address,
-    ...(tls ? { tls } : {}),
-    ...(config.temporal.api_key ? { apiKey: config.temporal.api_key } : {}),
-  };
+/** The SDK's connection options, made by envconfig from the loaded settings (it reads the TLS files
+ *  and turns TLS on for an API key, as the Temporal CLI does). */
+export function connectionOptions(config: AppConfig): NativeConnectionOptions {
+  const t = config.temporal;
+  const { connectionOptions: options } = toClientOptions({
+    address: t.address,
+    namespace: t.namespace,
+    ...(t.api_key ? { apiKey: t.api_key } : {}),
+    ...(t.tls ? { tls: t.tls } : {}),
+    ...(t.grpc_meta ? { grpcMeta: t.grpc_meta } : {}),
+  });
+  // Unset fields left out, so the SDK's own defaults apply.
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as NativeConnectionOptions;
 }
 
 export function connectWorker(config: AppConfig): Promise<NativeConnection> {
@@ -38,5 +25,5 @@ export function connectWorker(config: AppConfig): Promise<NativeConnection> {
 
 export async function connectClient(config: AppConfig): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(config));
-  return new Client({ connection, namespace: config.temporal.namespace });
+  return new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
 }

@@ -18,10 +18,12 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createApiActivities } from './activities/api-activities';
+import { WORKFLOW_INTERCEPTOR_MODULES } from './build-bundle';
 import { createSchedulerActivities } from './activities/scheduler-activities';
 import { createVolumeActivities } from './activities/volume-activities';
 import { ConfigError, ENV_SETTINGS, CONFIG_FILE_ENV, loadConfig, parseListenAddress, type AppConfig, type VersioningConfig } from './config/config';
-import { ensureSearchAttributes } from './dev-server/search-attributes-admin';
+import { ensureSearchAttributes } from './client/search-attributes-admin';
+import { redactUrl } from './domain/secrets';
 import { volumeTaskQueue } from './domain/volume';
 import { createDriver } from './drivers';
 import type { ResolvedBackendConfig } from './drivers/backend-config';
@@ -30,6 +32,7 @@ import { createLogger, onStdoutClosed } from './logger';
 import { startHealthServer, WorkerHealth } from './observability/health';
 import { createCinderMetrics, metricsInterceptor, recordPoolCapacity, type CinderMetrics } from './observability/metrics';
 import { concreteAddress, installRuntime } from './observability/telemetry';
+import { startTracing, tracingActivityInterceptor, workflowSpanSinks, type Tracing } from './observability/tracing';
 import { openVolumeStore } from './store';
 import type { PoolRow, ServiceReport, VolumeStore } from './store/volume-store';
 import { connectionOptions, connectWorker } from './temporal-connection';
@@ -149,10 +152,19 @@ export function startStatsReporter(
 export interface Observability {
   metrics: CinderMetrics | null;
   health: WorkerHealth;
+  /** Absent or null: no traces exported (the interceptors still run, recording nothing). */
+  tracing?: Tracing | null;
 }
 
-function interceptors(obs: Observability): Pick<WorkerOptions, 'interceptors'> {
-  return obs.metrics ? { interceptors: { activity: [metricsInterceptor(obs.metrics)] } } : {};
+/** Activity interceptors (traces always: without a provider they record nothing; metrics when
+ *  served) and, for workflow code bundled at start, the workflow interceptor modules. */
+function interceptors(obs: Observability, workflowsFromSource = false): Pick<WorkerOptions, 'interceptors'> {
+  return {
+    interceptors: {
+      activity: [tracingActivityInterceptor, ...(obs.metrics ? [metricsInterceptor(obs.metrics)] : [])],
+      ...(workflowsFromSource ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
+    },
+  };
 }
 
 async function schedulerWorker(config: AppConfig, connection: NativeConnection, store: VolumeStore, logger: Logger, obs: Observability): Promise<Worker> {
@@ -172,16 +184,18 @@ async function schedulerWorker(config: AppConfig, connection: NativeConnection, 
     logger.warn({ err: String(err) }, 'cannot check or register search attributes; creates will not upsert them (see README: Temporal UI)');
   }
   const deps = { store, logger, now: () => new Date() };
+  const source = workflowSource(config);
   return Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.scheduler_task_queue,
-    ...workflowSource(config),
+    ...source,
     activities: {
       ...createApiActivities({ ...deps, limits: config.request_limits, createDefaults }),
       ...createSchedulerActivities(deps),
     },
-    ...interceptors(obs),
+    ...interceptors(obs, 'workflowsPath' in source),
+    sinks: workflowSpanSinks(obs.tracing ?? null),
     // Only the workflow code is versioned: volume workers (one per backend) serve every build's
     // creates, so their activities are the contract between builds (see docs/deploy.md).
     ...versioningOptions(config.versioning),
@@ -230,7 +244,8 @@ function checkConfig(config: AppConfig, roles: Roles): Record<string, unknown> {
     roles,
     task_queues: [...(roles.scheduler ? [config.scheduler_task_queue] : []), ...roles.backends.map(volumeTaskQueue)],
     workflow_code: source.workflowBundle ? { bundle: config.workflow_bundle_path } : source.workflowsPath ? { path: source.workflowsPath } : null,
-    temporal: { address: config.temporal.address, namespace: config.temporal.namespace },
+    temporal: { address: config.temporal.address, namespace: config.temporal.namespace, profile: config.temporal.profile ?? null },
+    traces: config.tracing ? redactUrl(config.tracing.otlp_traces_endpoint) : null,
     database: redactUrl(config.database_url),
     metrics_address: config.metrics_address ?? null,
     health_address: config.health_address ?? null,
@@ -287,10 +302,6 @@ export class ConnectError extends Error {
   }
 }
 
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
@@ -337,7 +348,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (!metricsAddress) throw err;
     throw new ConfigError('metrics_address', `cannot serve metrics on ${metricsAddress} (CINDER_METRICS_ADDRESS): ${(err as Error).message}`);
   }
-  const obs: Observability = { metrics: metricsAddress ? createCinderMetrics(Runtime.instance().metricMeter) : null, health };
+  const tracing = startTracing(config.tracing, 'cinder-temporal-worker', {
+    'cinder.roles': [...(roles.scheduler ? ['scheduler'] : []), ...roles.backends.map((b) => `volume:${b}`)].join(','),
+  });
+  const obs: Observability = { metrics: metricsAddress ? createCinderMetrics(Runtime.instance().metricMeter) : null, health, tracing };
   const healthBind = parseListenAddress('health_address', config.health_address);
   const healthServer = healthBind
     ? await startHealthServer(healthBind, health).catch((err: Error) => {
@@ -381,6 +395,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         metrics_address: metricsAddress ?? null,
         health_address: healthServer?.address ?? null,
         versioning: config.versioning ?? null,
+        profile: config.temporal.profile ?? null,
+        traces: config.tracing ? redactUrl(config.tracing.otlp_traces_endpoint) : null,
         workflow_bundle: roles.scheduler ? config.workflow_bundle_path ?? null : undefined,
       },
       'worker running',
@@ -391,6 +407,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     await store.close();
     await connection.close();
     await healthServer?.close();
+    await tracing?.shutdown().catch((err: unknown) => logger.warn({ err: String(err) }, 'cannot flush the last spans'));
     logger.info({ event: 'worker.stopped', why: stopRequested }, 'worker stopped');
   }
 }

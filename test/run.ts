@@ -1,13 +1,15 @@
 /**
  * `npm test`: one Temporal dev server for the whole run (or the cluster in TEMPORAL_ADDRESS), the
  * workflow bundle built once for every worker process, then node's test runner over every
- * test file. Whatever happens, the server it started is stopped.
+ * test file. Whatever happens, the server it started is stopped. It installs nothing: the system
+ * packages the tests need (Chromium, PostgreSQL) are README's prerequisites, and .ci/run installs
+ * them with scripts/ensure-*.sh.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildWorkflowBundle } from '../scripts/build-bundle';
+import { buildWorkflowBundle } from '../src/build-bundle';
 import { freePort, startDevServer, type RunningDevServer } from '../src/dev-server/dev-server';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -19,26 +21,7 @@ function testFiles(dir: string): string[] {
     .sort();
 }
 
-/** What the tests need besides npm packages (Chromium, PostgreSQL): scripts/ensure-*.sh, idempotent
- *  and quick when already installed, so `npm test` works on a fresh machine. A variable that points
- *  the tests elsewhere makes its script unnecessary. */
-const ENSURE_SKIPPED_BY: Record<string, string> = {
-  'ensure-chromium.sh': 'CHROMIUM_PATH',
-  'ensure-postgres.sh': 'CINDER_TEST_POSTGRES_URL',
-};
-
-function ensurePrerequisites(): void {
-  const dir = path.join(ROOT, 'scripts');
-  for (const script of fs.readdirSync(dir).filter((f) => /^ensure-.*\.sh$/.test(f)).sort()) {
-    const skip = ENSURE_SKIPPED_BY[script];
-    if (skip && process.env[skip]) continue;
-    const r = spawnSync('sh', [path.join(dir, script)], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0) throw new Error(`scripts/${script} failed (exit ${r.status ?? r.signal}): see its message above`);
-  }
-}
-
 async function main(): Promise<number> {
-  ensurePrerequisites();
   const only = process.argv.slice(2);
   const files = only.length > 0 ? only.map((f) => path.resolve(f)) : testFiles(path.join(ROOT, 'test'));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cinder-test-run-'));

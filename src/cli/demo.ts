@@ -14,6 +14,7 @@ import { startDevServer, type RunningDevServer } from '../dev-server/dev-server'
 import { WorkerProcess } from '../dev-server/worker-process';
 import { openVolumeStore } from '../store';
 import { connectionOptions } from '../temporal-connection';
+import { tracingClientInterceptors } from '../observability/tracing';
 import { table } from './format';
 
 interface DemoCase {
@@ -46,7 +47,9 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
   process.once('SIGTERM', onSignal);
 
   try {
-    if (!process.env.TEMPORAL_ADDRESS) {
+    // A cluster named by the environment or a chosen temporal.toml profile is used, not started.
+    const named = process.env.TEMPORAL_ADDRESS || process.env.TEMPORAL_PROFILE || process.env.TEMPORAL_CONFIG_FILE;
+    if (!named) {
       const [host, port] = config.temporal.address.split(':');
       server = await startDevServer({
         ip: host,
@@ -57,7 +60,8 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
         progress: out,
       });
     } else {
-      out(`using the Temporal cluster at ${config.temporal.address} (TEMPORAL_ADDRESS)`);
+      const from = config.temporal.profile ? `profile ${config.temporal.profile.name} of ${config.temporal.profile.file}` : 'TEMPORAL_ADDRESS';
+      out(`using the Temporal cluster at ${config.temporal.address} (${from})`);
     }
     const uiUrl = server?.uiUrl ?? process.env.TEMPORAL_UI_URL ?? null;
     const env = { ...process.env, TEMPORAL_ADDRESS: config.temporal.address };
@@ -71,7 +75,7 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
 
     const store = await openVolumeStore(config.database_url);
     const connection = await Connection.connect(connectionOptions(config));
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
     const project = 'demo';
     // The demo project may create as many volumes as it likes, run after run.
     await store.setQuotaLimit(project, 'volumes', -1);

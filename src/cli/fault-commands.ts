@@ -3,7 +3,7 @@
  *  configured with fault_injection consult them; `faults add` refuses a rule none would apply. */
 import { loadConfig, type AppConfig } from '../config/config';
 import { ERROR_NAME } from '../domain/cinder-errors';
-import type { FaultRule } from '../drivers/faults';
+import type { FaultRule } from '../domain/faults';
 import { openVolumeStore } from '../store';
 import type { VolumeStore } from '../store/volume-store';
 import { parseCommand } from './args';

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { loadConfig } from '../config/config';
 import { escapeLines } from '../domain/text';
+import { startTracing, type Tracing } from '../observability/tracing';
 import { startDevServer } from '../dev-server/dev-server';
 import { cachedCliPath, resolveTemporalCli, TEMPORAL_CLI_VERSION } from '../dev-server/temporal-cli';
 import { runDemo } from './demo';
@@ -69,7 +70,9 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'run worker roles: scheduler, volume --backend host@backend (default: all)',
     usage: 'cinder-temporal worker [--demo] [scheduler] [volume --backend host@backend]...',
     run: async (args) => {
-      // Loaded only here: the worker SDK (native core) is not needed by the other commands.
+      // Loaded only here: the worker SDK (native core) is not needed by the other commands. A
+      // require, not import(): the compiled CommonJS dist/ resolves '../worker' without an extension.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { main: workerMain } = require('../worker') as typeof import('../worker');
       await workerMain(args);
       return 0;
@@ -100,6 +103,14 @@ export async function run(argv: string[]): Promise<void> {
     out(`usage: ${command.usage}\n\n${command.summary}${command.help ? `\n\n${command.help}` : ''}`);
     code = 0;
   } else {
+    // Traces of the CLI's own calls (a create's start span) when an OTLP endpoint is configured; a
+    // configuration mistake is the command's to report.
+    let tracing: Tracing | null = null;
+    try {
+      tracing = startTracing(loadConfig().tracing, 'cinder-temporal-cli');
+    } catch {
+      tracing = null;
+    }
     try {
       code = await command.run(args);
     } catch (e) {
@@ -110,6 +121,8 @@ export async function run(argv: string[]): Promise<void> {
       else err(`${failure.type === 'ConfigError' ? 'configuration error: ' : 'ERROR: '}${failure.message}`);
       if (args.includes('--json')) out(JSON.stringify({ error: { type: failure.type, message: failure.message, ...(failure.option ? { option: failure.option } : {}) } }));
       code = failure.code;
+    } finally {
+      await tracing?.shutdown().catch(() => undefined);
     }
   }
   process.exit(code);

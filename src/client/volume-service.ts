@@ -11,6 +11,7 @@ import { splitBackendId, type Volume, type VolumeStatus } from '../domain/volume
 import { openVolumeStore } from '../store';
 import type { PoolRow, VolumeStore } from '../store/volume-store';
 import { connectionOptions } from '../temporal-connection';
+import { tracingClientInterceptors } from '../observability/tracing';
 import type { CreateVolumeState } from '../workflows/create-volume';
 import { volumeHistory, type VolumeHistory } from './history';
 import { createVolume, getVolumeCreate, volumeIdForRequest, type NewVolumeRequest, type VolumeCreateHandle } from './volumes';
@@ -71,7 +72,7 @@ export class VolumeService {
    *  database only when a call first needs them. */
   static fromConfig(config: AppConfig): VolumeService {
     const connection = Connection.lazy(connectionOptions(config));
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
     const service = new VolumeService(client, () => openVolumeStore(config.database_url), {
       taskQueue: config.scheduler_task_queue,
       serviceDownTimeS: config.create_defaults.service_down_time_s,

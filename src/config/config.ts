@@ -7,16 +7,12 @@ import { DEFAULT_REQUEST_LIMITS, requestLimitsSchema, type RequestLimits } from 
 import type { VolumeType } from '../domain/volume';
 import { BackendConfigError, parseBackendConfigs, type ResolvedBackendConfig } from '../drivers/backend-config';
 import { demoBackends, DEMO_VOLUME_TYPES } from './demo-defaults';
+import { loadTemporalSettings, TemporalSettingError, type TemporalSettings } from './temporal-config';
 
 /** Everything a worker or the CLI needs, after defaults, the config file and the environment. */
 export interface AppConfig {
-  temporal: {
-    address: string;
-    namespace: string;
-    /** mTLS client certificate and key (Temporal Cloud, self-hosted with TLS). */
-    tls?: { client_cert_path?: string; client_key_path?: string; server_ca_cert_path?: string; server_name?: string };
-    api_key?: string;
-  };
+  /** The Temporal connection (temporal.toml profile, `temporal:` section, TEMPORAL_* variables). */
+  temporal: TemporalSettings;
   /** `sqlite:<path>` (default) or a PostgreSQL URL. */
   database_url: string;
   /** Where local state lives: the dev server's db, the default SQLite file, demo pools. */
@@ -44,6 +40,8 @@ export interface AppConfig {
   metrics_address?: string;
   /** host:port of the health endpoint (`/healthz`, `/readyz`); absent: none. Port 0 picks a free port. */
   health_address?: string;
+  /** OpenTelemetry traces over OTLP/HTTP; absent: no traces exported. */
+  tracing?: { otlp_traces_endpoint: string; service_name?: string };
   /** Worker Versioning of the scheduler worker (the one that runs workflow code); absent: unversioned. */
   versioning?: VersioningConfig;
   /** Volume workers consult the fault rules (faults add) before backend operations. Off unless
@@ -106,14 +104,28 @@ const bool: Parser = (raw, name) => {
 
 /** Every environment variable the configuration reads, and the setting it sets. The docker files
  *  are checked against this list, so a variable they set is one that is read. */
-export const ENV_SETTINGS: Readonly<Record<string, { setting: string; parse: Parser; doc: string }>> = {
-  TEMPORAL_ADDRESS: { setting: 'temporal.address', parse: str, doc: 'host:port of the Temporal frontend (default 127.0.0.1:7233)' },
-  TEMPORAL_NAMESPACE: { setting: 'temporal.namespace', parse: str, doc: 'namespace (default "default")' },
-  TEMPORAL_TLS_CLIENT_CERT_PATH: { setting: 'temporal.tls.client_cert_path', parse: str, doc: 'mTLS client certificate (PEM)' },
-  TEMPORAL_TLS_CLIENT_KEY_PATH: { setting: 'temporal.tls.client_key_path', parse: str, doc: 'mTLS client key (PEM)' },
-  TEMPORAL_TLS_SERVER_CA_CERT_PATH: { setting: 'temporal.tls.server_ca_cert_path', parse: str, doc: 'CA that signed the server certificate' },
-  TEMPORAL_TLS_SERVER_NAME: { setting: 'temporal.tls.server_name', parse: str, doc: 'server name to verify (SNI)' },
-  TEMPORAL_API_KEY: { setting: 'temporal.api_key', parse: str, doc: 'API key (Temporal Cloud); implies TLS' },
+export interface EnvSetting {
+  setting: string;
+  parse: Parser;
+  doc: string;
+  /** Read by @temporalio/envconfig (temporal-config.ts), not by the loop in loadConfig. */
+  envconfig?: true;
+}
+
+export const ENV_SETTINGS: Readonly<Record<string, EnvSetting>> = {
+  TEMPORAL_ADDRESS: { setting: 'temporal.address', parse: str, envconfig: true, doc: 'host:port of the Temporal frontend (default 127.0.0.1:7233)' },
+  TEMPORAL_NAMESPACE: { setting: 'temporal.namespace', parse: str, envconfig: true, doc: 'namespace (default "default")' },
+  TEMPORAL_PROFILE: { setting: 'temporal.profile', parse: str, envconfig: true, doc: 'profile of the temporal.toml file to start from (default "default")' },
+  TEMPORAL_CONFIG_FILE: { setting: 'temporal.config_file', parse: str, envconfig: true, doc: 'the temporal.toml file (default ~/.config/temporalio/temporal.toml, when it exists)' },
+  TEMPORAL_TLS: { setting: 'temporal.tls.disabled', parse: str, envconfig: true, doc: 'true: TLS on, false: TLS off (the file key says the opposite: disabled)' },
+  TEMPORAL_TLS_CLIENT_CERT_PATH: { setting: 'temporal.tls.client_cert_path', parse: str, envconfig: true, doc: 'mTLS client certificate (PEM)' },
+  TEMPORAL_TLS_CLIENT_CERT_DATA: { setting: 'temporal.tls.client_cert_data', parse: str, envconfig: true, doc: 'mTLS client certificate, inline PEM' },
+  TEMPORAL_TLS_CLIENT_KEY_PATH: { setting: 'temporal.tls.client_key_path', parse: str, envconfig: true, doc: 'mTLS client key (PEM)' },
+  TEMPORAL_TLS_CLIENT_KEY_DATA: { setting: 'temporal.tls.client_key_data', parse: str, envconfig: true, doc: 'mTLS client key, inline PEM' },
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: { setting: 'temporal.tls.server_ca_cert_path', parse: str, envconfig: true, doc: 'CA that signed the server certificate' },
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: { setting: 'temporal.tls.server_ca_cert_data', parse: str, envconfig: true, doc: 'CA that signed the server certificate, inline PEM' },
+  TEMPORAL_TLS_SERVER_NAME: { setting: 'temporal.tls.server_name', parse: str, envconfig: true, doc: 'server name to verify (SNI)' },
+  TEMPORAL_API_KEY: { setting: 'temporal.api_key', parse: str, envconfig: true, doc: 'API key (Temporal Cloud); implies TLS' },
   CINDER_DATABASE_URL: { setting: 'database_url', parse: str, doc: 'volume database: sqlite:<path> or postgres://...' },
   CINDER_DATA_DIR: { setting: 'data_dir', parse: str, doc: 'local state folder (default .data)' },
   CINDER_SCHEDULER_TASK_QUEUE: { setting: 'scheduler_task_queue', parse: str, doc: 'task queue of the scheduler pool (default cinder-scheduler)' },
@@ -132,6 +144,9 @@ export const ENV_SETTINGS: Readonly<Record<string, { setting: string; parse: Par
   CINDER_HEALTH_ADDRESS: { setting: 'health_address', parse: str, doc: 'host:port of the /healthz and /readyz endpoint, e.g. 0.0.0.0:8080 (default: none; port 0: any free port)' },
   TEMPORAL_DEPLOYMENT_NAME: { setting: 'versioning.deployment_name', parse: str, doc: 'Worker Deployment name of the scheduler worker; with TEMPORAL_WORKER_BUILD_ID turns Worker Versioning on' },
   TEMPORAL_WORKER_BUILD_ID: { setting: 'versioning.build_id', parse: str, doc: 'build id of this scheduler worker (image tag, git sha) for Worker Versioning' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: { setting: 'tracing.otlp_endpoint', parse: str, doc: 'OTLP/HTTP base URL (e.g. http://otel-collector:4318): traces go to <url>/v1/traces (default: no traces)' },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { setting: 'tracing.otlp_traces_endpoint', parse: str, doc: 'OTLP/HTTP traces URL as is (wins over OTEL_EXPORTER_OTLP_ENDPOINT)' },
+  OTEL_SERVICE_NAME: { setting: 'tracing.service_name', parse: str, doc: 'service.name of the spans (default cinder-temporal-worker, or cinder-temporal-cli)' },
   CINDER_FAULT_INJECTION: { setting: 'fault_injection', parse: bool, doc: 'volume workers apply fault rules (cinder-temporal faults): for demos and drills only (default false)' },
   CINDER_CONNECT_DEADLINE_MS: { setting: 'connect_deadline_ms', parse: int, doc: 'how long a worker retries reaching the Temporal server at start before it exits (default 300000)' },
   CINDER_VERSIONING_BEHAVIOR: { setting: 'versioning.default_behavior', parse: str, doc: 'default versioning behavior of workflows: PINNED (default) or AUTO_UPGRADE' },
@@ -169,8 +184,24 @@ const KNOWN_KEYS = new Set([
   'temporal', 'database_url', 'data_dir', 'scheduler_task_queue', 'create_defaults', 'request_limits',
   'stats_interval_ms', 'backends', 'volume_types', 'workflow_bundle_path', 'shutdown_grace_ms', 'log_level',
   'log_format', 'sdk_log_level', 'metrics_address', 'health_address', 'versioning', 'fault_injection',
-  'connect_deadline_ms',
+  'connect_deadline_ms', 'tracing',
 ]);
+const TRACING_KEYS = ['otlp_endpoint', 'otlp_traces_endpoint', 'service_name'];
+
+/** Traces are on when an OTLP endpoint is set: the traces URL as given, or the base URL with
+ *  /v1/traces appended (the OpenTelemetry spec's rule for OTEL_EXPORTER_OTLP_ENDPOINT). */
+function tracingConfig(raw: unknown): AppConfig['tracing'] {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('tracing', `must be a mapping of ${TRACING_KEYS.join(', ')}`);
+  const t = raw as Record<string, unknown>;
+  for (const key of Object.keys(t)) {
+    if (!TRACING_KEYS.includes(key)) throw new ConfigError(`tracing.${key}`, `is not a known setting (known: ${TRACING_KEYS.join(', ')})`);
+  }
+  const base = t.otlp_endpoint ? String(t.otlp_endpoint).replace(/\/+$/, '') : undefined;
+  const url = t.otlp_traces_endpoint ? String(t.otlp_traces_endpoint) : base ? `${base}/v1/traces` : undefined;
+  if (!url) return undefined;
+  return { otlp_traces_endpoint: url, ...(t.service_name ? { service_name: String(t.service_name) } : {}) };
+}
 const VERSIONING_KEYS = ['deployment_name', 'build_id', 'default_behavior'];
 
 function oneOf<T extends string>(setting: string, value: unknown, allowed: readonly T[], fallback: T, normalize = (v: string) => v): T {
@@ -231,8 +262,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   // A value from the environment is named by its variable in errors, one from the file by its key.
   const fromEnv = new Map<string, string>();
-  for (const [name, { setting, parse }] of Object.entries(ENV_SETTINGS)) {
-    const value = env[name];
+  for (const [name, { setting, parse, envconfig }] of Object.entries(ENV_SETTINGS)) {
+    const value = envconfig ? undefined : env[name];
     if (value !== undefined && value !== '') {
       setPath(raw, setting, parse(value, name));
       fromEnv.set(setting, name);
@@ -240,7 +271,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   const named = (setting: string) => fromEnv.get(setting) ?? setting;
   const dataDir = path.resolve(cwd, String(raw.data_dir ?? '.data'));
-  const temporalRaw = (raw.temporal ?? {}) as AppConfig['temporal'];
+  let temporal: TemporalSettings;
+  try {
+    temporal = loadTemporalSettings(env, raw.temporal, cwd);
+  } catch (err) {
+    if (err instanceof TemporalSettingError) throw new ConfigError(err.setting, err.message);
+    throw err;
+  }
 
   let createDefaults: CreateOptions;
   try {
@@ -271,17 +308,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const metricsAddress = parseListenAddress(named('metrics_address'), raw.metrics_address);
   const healthAddress = parseListenAddress(named('health_address'), raw.health_address);
   const versioning = versioningConfig(raw.versioning, named);
+  const tracing = tracingConfig(raw.tracing);
   const volumeTypes = (raw.volume_types ?? DEMO_VOLUME_TYPES) as VolumeType[];
   if (!Array.isArray(volumeTypes) || volumeTypes.some((t) => typeof t?.name !== 'string')) {
     throw new ConfigError('volume_types', 'must be a list of { name, extra_specs }');
   }
   return {
-    temporal: {
-      address: temporalRaw.address ?? '127.0.0.1:7233',
-      namespace: temporalRaw.namespace ?? 'default',
-      ...(temporalRaw.tls ? { tls: temporalRaw.tls } : {}),
-      ...(temporalRaw.api_key ? { api_key: temporalRaw.api_key } : {}),
-    },
+    temporal,
     database_url: String(raw.database_url ?? `sqlite:${path.join(dataDir, 'cinder.db')}`),
     data_dir: dataDir,
     scheduler_task_queue: String(raw.scheduler_task_queue ?? 'cinder-scheduler'),
@@ -298,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ...(metricsAddress ? { metrics_address: formatListenAddress(metricsAddress) } : {}),
     ...(healthAddress ? { health_address: formatListenAddress(healthAddress) } : {}),
     ...(versioning ? { versioning } : {}),
+    ...(tracing ? { tracing } : {}),
     fault_injection: faultInjection,
     connect_deadline_ms: num('connect_deadline_ms', 300_000),
     ...(file ? { config_file: file } : {}),

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES, searchAttributeCliType } from '../workflows/search-attributes';
-import { ensureSearchAttributes } from './search-attributes-admin';
+import { ensureSearchAttributes } from '../client/search-attributes-admin';
 import { resolveTemporalCli, type CliSource } from './temporal-cli';
 
 export interface DevServerOptions {
@@ -128,7 +128,10 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
 
   if (!cli) {
     progress('no Temporal CLI found and no Go toolchain: using the SDK download of the dev server');
-    const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+    // A dev dependency: a production install (npm ci --omit=dev) has a cluster, not this fallback.
+    const { TestWorkflowEnvironment } = await import('@temporalio/testing').catch((err: Error) => {
+      throw new Error(`no Temporal CLI found, and @temporalio/testing (a dev dependency) cannot be loaded to download one: ${err.message}`);
+    });
     const env = await TestWorkflowEnvironment.createLocal({
       server: {
         ip, port, ui, uiPort, namespace, dbFilename: opts.dbFilename,

@@ -3,9 +3,32 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
-/** The worker entry point, run through tsx so no build step is needed locally. */
-const WORKER_ENTRY = path.resolve(__dirname, '..', 'worker.ts');
-const TSX_LOADER = require.resolve('tsx');
+/** How to start the worker next to this module: compiled (dist/, plain node) or, in a checkout run
+ *  through tsx, from the TypeScript sources with tsx (a dev dependency, resolved only then). */
+export function workerCommand(moduleFile = __filename): string[] {
+  const fromSource = moduleFile.endsWith('.ts');
+  const entry = path.resolve(path.dirname(moduleFile), '..', fromSource ? 'worker.ts' : 'worker.js');
+  return fromSource ? ['--import', require.resolve('tsx'), entry] : [entry];
+}
+
+/** The last `capacity` parsed log lines, oldest first: a long-lived parent keeps bounded memory. */
+export class LogRing {
+  private readonly items: Array<Record<string, unknown>> = [];
+  private next = 0;
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a whole number >= 1, got ${capacity}`);
+  }
+  push(line: Record<string, unknown>): void {
+    if (this.items.length < this.capacity) this.items.push(line);
+    else this.items[this.next] = line;
+    this.next = (this.next + 1) % this.capacity;
+  }
+  toArray(): Array<Record<string, unknown>> {
+    return this.items.length < this.capacity ? [...this.items] : [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
+  }
+}
+
+export const DEFAULT_KEEP_LOG_LINES = 2000;
 
 export interface WorkerProcessOptions {
   /** Roles, as worker.ts takes them: ['scheduler'], ['volume', '--backend', 'hostA@lvm'], ['all']. */
@@ -16,6 +39,8 @@ export interface WorkerProcessOptions {
   /** Called with each parsed JSON log line. */
   onLog?: (line: Record<string, unknown>) => void;
   readyTimeoutMs?: number;
+  /** How many parsed log lines logs() keeps (the newest; default 2000). The log file keeps all. */
+  keepLogLines?: number;
 }
 
 /** A worker in its own process, as it runs in production; tied to its parent by an IPC channel,
@@ -24,10 +49,13 @@ export class WorkerProcess {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly lines: Array<Record<string, unknown>> = [];
+  private readonly lines: LogRing;
+  /** The worker.running line, kept even after the ring has moved past it. */
+  private runningLine: Record<string, unknown> | null = null;
 
   constructor(readonly options: WorkerProcessOptions) {
-    this.child = spawn(process.execPath, ['--import', TSX_LOADER, WORKER_ENTRY, ...options.roles], {
+    this.lines = new LogRing(options.keepLogLines ?? DEFAULT_KEEP_LOG_LINES);
+    this.child = spawn(process.execPath, [...workerCommand(), ...options.roles], {
       // JSON lines whatever the user's CINDER_LOG_FORMAT: readiness is read from them.
       env: { ...options.env, CINDER_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -45,7 +73,7 @@ export class WorkerProcess {
     });
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker ${options.roles.join(' ')} not ready in time; stderr: ${stderr}`)), options.readyTimeoutMs ?? 60_000);
-      this.exited.then(({ code, signal }) => {
+      void this.exited.then(({ code, signal }) => {
         clearTimeout(timer);
         reject(new Error(`worker ${options.roles.join(' ')} exited (${signal ?? code}) before it was ready: ${stderr}`));
       });
@@ -60,6 +88,7 @@ export class WorkerProcess {
         this.lines.push(line);
         options.onLog?.(line);
         if (line.event === 'worker.running') {
+          this.runningLine = line;
           clearTimeout(timer);
           resolve();
         }
@@ -72,9 +101,11 @@ export class WorkerProcess {
     return this.child.pid;
   }
 
-  /** Log lines seen so far (JSON). */
+  /** The newest log lines seen (JSON, at most keepLogLines), with the worker.running line first
+   *  when the ring has dropped it. */
   logs(): ReadonlyArray<Record<string, unknown>> {
-    return this.lines;
+    const kept = this.lines.toArray();
+    return this.runningLine && !kept.includes(this.runningLine) ? [this.runningLine, ...kept] : kept;
   }
 
   get running(): boolean {

@@ -1,4 +1,4 @@
-import type { PoolStatsReport } from '../store/volume-store';
+import type { PoolStatsReport } from '../domain/pools';
 import type { Image } from '../domain/volume';
 
 /** The volume a driver acts on. */

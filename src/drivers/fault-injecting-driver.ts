@@ -7,9 +7,9 @@
 import { promises as fs } from 'node:fs';
 import { CINDER_ERROR_TYPES, CinderError } from '../domain/cinder-errors';
 import { volumeObjectName, type Image } from '../domain/volume';
-import type { PoolStatsReport } from '../store/volume-store';
+import type { PoolStatsReport } from '../domain/pools';
 import type { DriverSnapshot, DriverVolume, OpOptions, VolumeDriver } from './driver';
-import type { FaultOp, FaultRule, FaultSource } from './faults';
+import type { FaultOp, FaultRule, FaultSource } from '../domain/faults';
 import { abortableSleep, waitForAbort, type CommitHookOptions, type PendingWrite } from './op-options';
 
 export interface FaultInjectingOptions {

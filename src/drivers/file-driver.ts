@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CinderError } from '../domain/cinder-errors';
 import { splitBackendId, volumeObjectName, type Image } from '../domain/volume';
-import type { PoolStatsReport } from '../store/volume-store';
+import type { PoolStatsReport } from '../domain/pools';
 import { parseBackendConfig, type BackendConfig, type ResolvedBackendConfig, type ResolvedPoolConfig } from './backend-config';
 import type { DriverSnapshot, DriverVolume, OpOptions, VolumeDriver } from './driver';
 import { DriverAbortError, isAbortError, throwIfAborted, type CommitHookOptions } from './op-options';

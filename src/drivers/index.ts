@@ -1,12 +1,12 @@
 import type { BackendConfig } from './backend-config';
 import type { VolumeDriver } from './driver';
 import { FaultInjectingDriver, type FaultInjectingOptions } from './fault-injecting-driver';
-import type { FaultSource } from './faults';
+import type { FaultSource } from '../domain/faults';
 import { FileVolumeDriver } from './file-driver';
 
 export * from './backend-config';
 export type * from './driver';
-export type * from './faults';
+export type * from '../domain/faults';
 export * from './file-driver';
 export * from './fault-injecting-driver';
 export * from './op-options';

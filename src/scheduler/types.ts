@@ -3,6 +3,10 @@
  * snake_case keys because it travels in workflow history and an operator reads it there as they know
  * it from Cinder. The public shapes match /work/shared/scheduler-contract.d.ts exactly.
  */
+import type { BackendState, FilterName, WeigherSpec } from '../domain/pools';
+
+// Defined in domain/ (the store and the drivers use them too); part of the scheduler's contract.
+export type { BackendState, FilterName, WeigherName, WeigherSpec } from '../domain/pools';
 
 /** Cinder's filter_properties['retry']. */
 export interface Retry {
@@ -13,26 +17,6 @@ export interface Retry {
   hosts: string[];
   /** The previous attempt's error as text, when there was one. */
   exc?: string;
-}
-
-/** One pool as the scheduler sees it: the latest stats its volume service reported. */
-export interface BackendState {
-  /** 'host@backend#pool' */
-  backend_id: string;
-  availability_zone: string;
-  total_capacity_gb: number | 'infinite' | 'unknown';
-  /** null means the stats collection is broken: CapacityFilter fails the pool. */
-  free_capacity_gb: number | 'infinite' | 'unknown' | null;
-  allocated_capacity_gb: number;
-  provisioned_capacity_gb: number;
-  /** 0..100 */
-  reserved_percentage: number;
-  max_over_subscription_ratio: number;
-  thin_provisioning_support: boolean;
-  thick_provisioning_support: boolean;
-  /** Everything the pool reports (volume_backend_name, storage_protocol, vendor_name, any extra
-   *  capability, nested objects allowed); CapabilitiesFilter matches extra specs against it. */
-  capabilities: Record<string, unknown>;
 }
 
 /** What one scheduling request carries. */
@@ -46,12 +30,6 @@ export interface FilterProperties {
   retry?: Retry;
 }
 
-export type FilterName =
-  | 'AvailabilityZoneFilter'
-  | 'CapacityFilter'
-  | 'CapabilitiesFilter'
-  | 'IgnoreAttemptedHostsFilter';
-
 export type BackendFilter = (backend: BackendState, props: FilterProperties) => boolean;
 
 /**
@@ -61,14 +39,6 @@ export type BackendFilter = (backend: BackendState, props: FilterProperties) => 
  */
 export type PreparedFilter = (backend: BackendState) => boolean;
 export type FilterPreparer = (props: FilterProperties) => PreparedFilter;
-
-export type WeigherName = 'CapacityWeigher' | 'AllocatedCapacityWeigher';
-
-export interface WeigherSpec {
-  name: WeigherName;
-  /** Defaults: CapacityWeigher 1.0, AllocatedCapacityWeigher -1.0 (Cinder's). */
-  multiplier?: number;
-}
 
 export interface ScheduleOptions {
   maxAttempts: number;

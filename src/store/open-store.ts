@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { redactUrl as redact, scrubSecrets } from '../domain/secrets';
 import { PostgresVolumeStore, type PostgresStoreOptions } from './postgres-store';
 import { SqliteVolumeStore, type SqliteStoreOptions } from './sqlite-store';
 import type { VolumeStore } from './volume-store';
@@ -22,7 +23,7 @@ export async function openVolumeStore(url: string, options: OpenStoreOptions = {
     try {
       return await PostgresVolumeStore.open(url, options);
     } catch (err) {
-      const message = scrub(err instanceof Error ? err.message : String(err), url);
+      const message = scrubSecrets(err instanceof Error ? err.message : String(err), [], url);
       throw new Error(`Could not open the PostgreSQL volume database ${redact(url)}: ${message}`, { cause: err });
     }
   }
@@ -49,27 +50,4 @@ export function sqliteFilename(url: string): string {
   }
   if (path === '') throw new Error(`Volume database url ${JSON.stringify(url)} names no file.`);
   return path;
-}
-
-/** Keeps a password out of error messages: the user:password@ form and a password= parameter. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
-}
-
-/** Removes the url's password from a message from the driver, in case it quotes it. */
-function scrub(message: string, url: string): string {
-  const secrets = [/\/\/[^:/@]*:([^@/]*)@/.exec(url)?.[1], /[?&]password=([^&#]*)/i.exec(url)?.[1]].filter((s): s is string => !!s);
-  let out = message.split(url).join(redact(url));
-  for (const secret of secrets) {
-    for (const form of new Set([secret, safeDecode(secret)])) if (form.length > 0) out = out.split(form).join('***');
-  }
-  return out;
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }

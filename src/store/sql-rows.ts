@@ -4,8 +4,8 @@
  * for: capacities that may be 'infinite' or 'unknown', canonical timestamps.
  */
 import type { Image, Snapshot, Volume, VolumeSource, VolumeType } from '../domain/volume';
-import type { FaultOp, FaultRule } from '../drivers/faults';
-import type { BackendState } from '../scheduler/types';
+import type { FaultOp, FaultRule } from '../domain/faults';
+import type { BackendState } from '../domain/pools';
 import type { CapacityClaim, PoolRow, VolumeEvent } from './volume-store';
 
 export type Capacity = number | 'infinite' | 'unknown';

@@ -8,8 +8,8 @@
 import { CinderError } from '../domain/cinder-errors';
 import { splitBackendId, volumeObjectName } from '../domain/volume';
 import type { Image, Snapshot, Volume, VolumeType } from '../domain/volume';
-import type { FaultOp, FaultRule } from '../drivers/faults';
-import type { BackendState } from '../scheduler/types';
+import type { FaultOp, FaultRule } from '../domain/faults';
+import type { BackendState } from '../domain/pools';
 import type { SqlConnection, SqlExecutor } from './sql-connection';
 import {
   canonicalTime,

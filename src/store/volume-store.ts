@@ -1,12 +1,8 @@
-import type { BackendState } from '../scheduler/types';
+import type { BackendState, PoolStatsReport } from '../domain/pools';
 import type { CreateVolumeRequest, Image, Snapshot, Volume, VolumeSource, VolumeStatus, VolumeType } from '../domain/volume';
-import type { FaultRule, FaultOp } from '../drivers/faults';
+import type { FaultRule, FaultOp } from '../domain/faults';
 
-/** One pool's stats as its volume driver measured them (the store adds allocation and pending claims). */
-export type PoolStatsReport = Omit<BackendState, 'allocated_capacity_gb'> & {
-  /** Backend object names present in the pool (`volume-<id>`), so claims not yet on disk count. */
-  volume_names: string[];
-};
+export type { PoolStatsReport } from '../domain/pools';
 
 /** What a volume service says about itself with its stats report. */
 export interface ServiceReport {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { volumeHistory } from '../../src/client/history';
 import { GiB } from '../../src/drivers/file-driver';
-import type { FaultRule } from '../../src/drivers/faults';
+import type { FaultRule } from '../../src/domain/faults';
 import { eventually, expectCreateFailure, startCluster, type Cluster } from '../support/cluster';
 
 const ROOT = path.resolve(__dirname, '..', '..');

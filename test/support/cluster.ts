@@ -36,6 +36,8 @@ export interface ClusterOptions {
   dynamicConfig?: Record<string, unknown>;
   /** The volume database (default: a temp SQLite file), e.g. a PostgreSQL URL. */
   databaseUrl?: string;
+  /** Extra environment of every worker process (e.g. OTEL_EXPORTER_OTLP_ENDPOINT). */
+  env?: NodeJS.ProcessEnv;
   /** fault_injection in the workers' configuration (default true: tests inject faults). */
   faultInjection?: boolean;
 }
@@ -95,6 +97,7 @@ export class Cluster {
       TEMPORAL_ADDRESS: this.address,
       CINDER_CONFIG: this.configFile,
       CINDER_LOG_LEVEL: 'info',
+      ...this.options.env,
     };
   }
 

@@ -251,7 +251,10 @@ describe('docker/Dockerfile', () => {
     assert.ok(dist, `${bundle} comes from a COPY --from`);
     const buildRuns = runs(dist.from).join('\n');
     assert.match(buildRuns, /tsc -p tsconfig\.build\.json/);
-    assert.match(buildRuns, /scripts\/build-bundle\.ts dist\/workflow-bundle\.js/);
+    assert.match(buildRuns, /node dist\/build-bundle\.js dist\/workflow-bundle\.js/);
+    for (const stage of stages) {
+      for (const r of runs(stage.name)) assert.doesNotMatch(r, /\btsx\b/, `${stage.name} runs no tsx: ${r}`);
+    }
     assert.equal(bundle, '/app/dist/workflow-bundle.js');
     for (const key of Object.keys(finalEnv)) assert.ok(key === 'NODE_ENV' || knownEnv.has(key), `the image sets ${key}, which the configuration does not read`);
     const cmd = final.instructions.find((i) => i.op === 'CMD');

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { CinderError } from '../../src/domain/cinder-errors';
 import type { Image } from '../../src/domain/volume';
 import type { DriverVolume } from '../../src/drivers/driver';
-import type { FaultOp, FaultRule, FaultSource } from '../../src/drivers/faults';
+import type { FaultOp, FaultRule, FaultSource } from '../../src/domain/faults';
 import { FaultInjectingDriver, FileVolumeDriver, createDriver } from '../../src/drivers/index';
 
 const HOST = 'node1@file';

@@ -6,13 +6,14 @@
  * children) fails here with the SDK's DeterminismViolationError, before it reaches a cluster.
  *
  * The workflow code is the prebuilt bundle when CINDER_WORKFLOW_BUNDLE names one (npm test builds it
- * from src/workflows), else src/workflows bundled here.
+ * from src/workflows with the OpenTelemetry workflow interceptors), else the same bundled here.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { bundleOptions } from '../../src/build-bundle';
 import { historyFromJsonObject } from '../histories/history-json';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
@@ -43,7 +44,7 @@ describe('replay of recorded histories against the current workflow code', { tim
       options = { workflowBundle: { codePath: bundlePath }, replayName: 'cinder-replay' };
     } else {
       const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => process.stderr.write(`[bundle] ${m}\n`) };
-      const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quiet });
+      const { code } = await bundleWorkflowCode({ ...bundleOptions(), logger: quiet });
       options = { workflowBundle: { code }, replayName: 'cinder-replay' };
     }
   });

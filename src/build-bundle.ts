@@ -1,7 +1,8 @@
 /**
- * `npm run build:bundle [out]`: bundles the workflow code (src/workflows) once, for production
- * workers, so a worker start does not run webpack. Writes dist/workflow-bundle.js by default; a
- * worker uses it when CINDER_WORKFLOW_BUNDLE (workflow_bundle_path) names it.
+ * `npm run build:bundle [out]` (node dist/build-bundle.js): bundles the workflow code once, for
+ * production workers, so a worker start does not run webpack. Compiled with the rest by `npm run
+ * build`; it bundles the workflows next to it (dist/workflows, or src/workflows under tsx). Writes
+ * dist/workflow-bundle.js by default; a worker uses it when CINDER_WORKFLOW_BUNDLE names it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,9 +10,18 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 
 const ROOT = path.resolve(__dirname, '..');
 
+/** Bundled with the workflows: the OpenTelemetry workflow interceptors (workflows/interceptors.ts).
+ *  A worker that bundles at start passes the same list as interceptors.workflowModules. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('./workflows/interceptors')];
+
+/** What bundleWorkflowCode gets, here and in the replay test: the same code as production. */
+export function bundleOptions(): { workflowsPath: string; workflowInterceptorModules: string[] } {
+  return { workflowsPath: require.resolve('./workflows'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES };
+}
+
 export async function buildWorkflowBundle(outFile: string): Promise<{ file: string; bytes: number }> {
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve(path.join(ROOT, 'src', 'workflows')),
+    ...bundleOptions(),
     logger: {
       log: () => undefined,
       trace: () => undefined,
