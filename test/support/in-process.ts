@@ -21,6 +21,9 @@ import { NoValidBackend, addRetryBackend, populateRetry } from '../../src/schedu
 import { createVolume, type CreateVolumeInput } from '../../src/workflows/create-volume';
 import { ProjectId, VolumeId, VolumeStatus, VolumeType } from '../../src/workflows/search-attributes';
 
+/** A stub activity: the worker calls it with the decoded arguments. */
+type Stub = (...args: unknown[]) => Promise<unknown>;
+
 /** What a stub backend create does on one attempt. */
 export type CreateOutcome = 'ok' | 'hang' | { type: string; message?: string };
 
@@ -112,11 +115,12 @@ export class FakeCinder {
   }
 
   /** The scheduler worker's activities (run as local activities by the workflow). */
-  schedulerActivities(): Record<string, (...args: any[]) => Promise<unknown>> {
-    const step = (name: string, fn: (...args: any[]) => unknown) => async (...args: unknown[]) => {
+  schedulerActivities(): Record<string, Stub> {
+    // Each stub takes what the real activity takes (typed below), called with the decoded arguments.
+    const step = <A extends unknown[]>(name: string, fn: (...args: A) => unknown): Stub => async (...args: unknown[]) => {
       await this.enter(name, args);
       try {
-        return await fn(...args);
+        return await fn(...(args as A));
       } catch (err) {
         throw toActivityFailure(err);
       }
@@ -150,16 +154,18 @@ export class FakeCinder {
   }
 
   /** One backend's activities, on its own task queue. */
-  backendActivities(): Record<string, (...args: any[]) => Promise<unknown>> {
+  backendActivities(): Record<string, Stub> {
     return {
-      createVolumeFromSpec: async (req: BackendCreateRequest) => {
+      createVolumeFromSpec: async (...args: unknown[]) => {
+        const req = args[0] as BackendCreateRequest;
         await this.enter('createVolumeFromSpec', [req]);
         const outcome = this.script.create?.(req.attempt, req.backend_id, req.volume_id) ?? 'ok';
         if (outcome === 'hang') return untilCancelled();
         if (outcome !== 'ok') throw ApplicationFailure.create({ type: outcome.type, message: outcome.message ?? `${outcome.type} on ${req.backend_id}`, nonRetryable: true });
         return { object_name: `volume-${req.volume_id}` };
       },
-      deleteVolumeOnBackend: async (req: BackendCreateRequest) => {
+      deleteVolumeOnBackend: async (...args: unknown[]) => {
+        const req = args[0] as BackendCreateRequest;
         await this.enter('deleteVolumeOnBackend', [req]);
         return { deleted: false, skipped: false };
       },
