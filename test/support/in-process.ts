@@ -85,6 +85,12 @@ export class FakeCinder {
     return { reached: g.reached, release: g.open };
   }
 
+  /** Opens every gate (a test that failed while one was closed must still stop its workers). */
+  releaseAll(): void {
+    this.hangs.clear();
+    for (const g of this.gates.values()) g.open();
+  }
+
   /** The activities called, in order; only those of one volume when given. */
   names(volumeId?: string): string[] {
     return this.of(volumeId).map((c) => c.name);
@@ -253,6 +259,7 @@ export async function startInProcess(fake: FakeCinder, address = process.env.TEM
       });
     },
     async stop() {
+      fake.releaseAll();
       workers.forEach((w) => w.shutdown());
       await Promise.allSettled(running);
       await connection.close();
