@@ -4,8 +4,22 @@
 // tsx (a dev dependency). A production install (npm ci --omit=dev) has no tsx and needs dist/.
 const fs = require('node:fs');
 const path = require('node:path');
+const { setInterval, clearInterval } = require('node:timers');
 
 const root = path.join(__dirname, '..');
+
+// `npx cinder-temporal worker` runs this under npm exec and a shell, which do not pass a `kill` of
+// their PID on: when the process that started this one goes away (this one is re-parented), stop as
+// on SIGTERM, so no worker is left behind. Started directly by init (a container), ppid stays 1.
+const parent = process.ppid;
+if (parent !== 1) {
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, 500);
+  watch.unref();
+}
 const compiled = path.join(root, 'dist', 'cli', 'main.js');
 const source = path.join(root, 'src', 'cli', 'main.ts');
 

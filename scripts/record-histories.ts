@@ -15,6 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { VolumeService } from '../src/client/volume-service';
 import { historyToJsonObject } from '../test/histories/history-json';
 import { eventually, expectCreateFailure, startCluster, type Cluster } from '../test/support/cluster';
 
@@ -108,7 +109,35 @@ const SCENARIOS: Scenario[] = [
       return { 'create-volume-backend-down': h.workflowId, 'cleanup-backend-volume': cleanupId };
     },
   },
+  {
+    name: 'delete',
+    description: 'an available volume deleted: deleting, driver delete on its backend, capacity and quota given back, soft delete',
+    async run(c) {
+      const h = await c.create({ name: 'replay-delete', size: 1 });
+      await h.result();
+      const d = await deleteService(c).delete(h.volumeId);
+      await d.result();
+      return { 'delete-volume': d.workflowId };
+    },
+  },
+  {
+    name: 'delete-force-creating',
+    description: 'a volume still creating deleted with force: its create is cancelled and compensated first, then the delete',
+    async run(c) {
+      await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'hang', remaining: 1, volume_name: 'replay-delete-creating' });
+      const h = await c.create({ name: 'replay-delete-creating', size: 1 });
+      await eventually(async () => (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.start' })).length > 0, 30_000, 'the backend create to start');
+      const d = await deleteService(c).delete(h.volumeId, { force: true });
+      const r = await d.result();
+      if (!r.create_cancelled) throw new Error(`delete-force-creating scenario: ${JSON.stringify(r)}`);
+      return { 'delete-volume-force-creating': d.workflowId };
+    },
+  },
 ];
+
+function deleteService(c: Cluster): VolumeService {
+  return new VolumeService(c.client, c.store, { taskQueue: c.taskQueue });
+}
 
 /** Compact, one event a line: small files whose diffs show which events changed. */
 function serialize(record: RecordedHistory): string {

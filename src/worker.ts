@@ -19,9 +19,10 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporal
 import type { Logger } from 'pino';
 import { createApiActivities } from './activities/api-activities';
 import { WORKFLOW_INTERCEPTOR_MODULES } from './build-bundle';
+import { createDeleteActivities } from './activities/delete-activities';
 import { createSchedulerActivities } from './activities/scheduler-activities';
 import { createVolumeActivities } from './activities/volume-activities';
-import { ConfigError, ENV_SETTINGS, CONFIG_FILE_ENV, loadConfig, parseListenAddress, type AppConfig, type VersioningConfig } from './config/config';
+import { ConfigError, ENV_SETTINGS, CONFIG_FILE_ENV, loadConfig, parseListenAddress, storeOptions, type AppConfig, type VersioningConfig } from './config/config';
 import { ensureSearchAttributes } from './client/search-attributes-admin';
 import { redactUrl } from './domain/secrets';
 import { volumeTaskQueue } from './domain/volume';
@@ -193,6 +194,7 @@ async function schedulerWorker(config: AppConfig, connection: NativeConnection, 
     activities: {
       ...createApiActivities({ ...deps, limits: config.request_limits, createDefaults }),
       ...createSchedulerActivities(deps),
+      ...createDeleteActivities({ ...deps, limits: config.request_limits, createDefaults }),
     },
     ...interceptors(obs, 'workflowsPath' in source),
     sinks: workflowSpanSinks(obs.tracing ?? null),
@@ -223,6 +225,9 @@ export async function volumeWorker(config: AppConfig, host: string, connection: 
     namespace: config.temporal.namespace,
     taskQueue: volumeTaskQueue(host),
     activities: createVolumeActivities({ store, logger: logger.child({ host }), now: () => new Date(), driver }),
+    // Heartbeats reach the server at least every second, so a cancelled create or delete learns of
+    // its cancel within about a second (the SDK's default throttle is 0.8 x the heartbeat timeout).
+    maxHeartbeatThrottleInterval: '1 second',
     ...interceptors(obs),
     shutdownGraceTime: config.shutdown_grace_ms,
   });
@@ -365,7 +370,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     logger.info({ event: 'worker.stopped', why: stopRequested }, 'worker stopped before it connected');
     return;
   }
-  const store = await openVolumeStore(config.database_url);
+  const store = await openVolumeStore(config.database_url, storeOptions(config));
   const reporters: Array<{ stop(): void }> = [];
   try {
     if (roles.scheduler && !stopRequested) {

@@ -92,6 +92,23 @@ export function createVolumeActivities(deps: VolumeDeps) {
       });
     },
 
+    /** The volume manager's delete_volume: the driver deletes `volume-<id>` on this backend, and
+     *  "already gone" is success. Heartbeats, so a cancelled delete stops at once. A driver error
+     *  keeps Cinder's type and fails the delete (the volume goes to error_deleting). */
+    async deleteVolume(req: { volume_id: string; backend_id: string }): Promise<{ deleted: boolean }> {
+      return asActivity(async () => {
+        if (splitBackendId(req.backend_id).host !== driver.host) {
+          throw new CinderError('VolumeBackendAPIException', `volume worker of ${driver.host} got a delete for ${req.backend_id}`);
+        }
+        const volume = await store.getVolume(req.volume_id);
+        const deleted = await withHeartbeat((signal) =>
+          driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name }, { signal }),
+        );
+        volumeLogger(deps, req.volume_id).info({ backend_id: req.backend_id, deleted }, `deleted ${volumeObjectName(req.volume_id)} on ${req.backend_id}${deleted ? '' : ' (already gone)'}`);
+        return { deleted };
+      });
+    },
+
     /** The failed attempt's compensation: delete `volume-<id>` on this backend, even if it may not
      *  exist. Skipped when a later attempt of the same volume holds this very pool, so a late
      *  delete never removes the new attempt's volume (a bug Cinder has, spec §7). */

@@ -151,7 +151,7 @@ export function usageErrorFor(err: CinderError): UsageError {
   return new UsageError(`${where}: ${text}${suffix}`, option, err.cinderType);
 }
 
-export const STATUSES: readonly VolumeStatus[] = ['creating', 'available', 'error'];
+export const STATUSES: readonly VolumeStatus[] = ['creating', 'available', 'error', 'deleting', 'error_deleting', 'deleted'];
 
 export function parseStatus(value: unknown): VolumeStatus | undefined {
   if (value === undefined) return undefined;

@@ -8,8 +8,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { VolumeService } from '../client/volume-service';
 import { createVolume, VolumeCreateError, type NewVolumeRequest } from '../client/volumes';
-import { loadConfig } from '../config/config';
+import { devServerPorts, loadConfig, storeOptions } from '../config/config';
 import { startDevServer, type RunningDevServer } from '../dev-server/dev-server';
 import { WorkerProcess } from '../dev-server/worker-process';
 import { openVolumeStore } from '../store';
@@ -22,6 +23,15 @@ interface DemoCase {
   request: Omit<NewVolumeRequest, 'project_id'>;
   /** A fault to inject first on the named backend (by index in the config). */
   fault?: { backend: number; error_type: string; stage?: 'after_write' };
+}
+
+/** What becomes of the UI links when the demo exits: a server it started stops with it. */
+export function uiLinksNote(origin: RunningDevServer['origin'] | null): string | null {
+  if (origin === null || origin === 'reused') return null;
+  return (
+    'Note: the dev server stops when this command exits, and the UI links above with it. To keep them, ' +
+    'run `npx cinder-temporal dev-server` in another terminal first: npm start then reuses that server.'
+  );
 }
 
 export async function runDemo(out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<number> {
@@ -50,11 +60,11 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
     // A cluster named by the environment or a chosen temporal.toml profile is used, not started.
     const named = process.env.TEMPORAL_ADDRESS || process.env.TEMPORAL_PROFILE || process.env.TEMPORAL_CONFIG_FILE;
     if (!named) {
-      const [host, port] = config.temporal.address.split(':');
+      const { ip, port, uiPort } = devServerPorts(config);
       server = await startDevServer({
-        ip: host,
-        port: Number(port),
-        uiPort: Number(process.env.TEMPORAL_UI_PORT ?? Number(port) + 1000),
+        ip,
+        port,
+        uiPort,
         dbFilename: path.join(config.data_dir, 'temporal.db'),
         logFile: path.join(logDir, 'temporal-server.log'),
         progress: out,
@@ -73,13 +83,14 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
     }
     await Promise.all(workers.map((w) => w.ready));
 
-    const store = await openVolumeStore(config.database_url);
+    const store = await openVolumeStore(config.database_url, storeOptions(config));
     const connection = await Connection.connect(connectionOptions(config));
     const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
     const project = 'demo';
-    // The demo project may create as many volumes as it likes, run after run.
-    await store.setQuotaLimit(project, 'volumes', -1);
-    await store.setQuotaLimit(project, 'gigabytes', -1);
+    // The demo project may create as many volumes as it likes, run after run: set as an operator
+    // does, through `quota-update`'s own path (VolumeService.updateQuota), not the database.
+    await new VolumeService(client, store, { taskQueue: config.scheduler_task_queue }).updateQuota(project, { volumes: -1, gigabytes: -1 });
+    out(`quota of project ${project}: unlimited (as: npx cinder-temporal quota-update ${project} --volumes -1 --gigabytes -1)`);
 
     const first = config.backends[0]?.host;
     const cases: DemoCase[] = [
@@ -124,6 +135,8 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
     out(table(rows, ['case', 'volume', 'status', 'backend']));
     out('');
     if (uiUrl) out(`Temporal UI: ${uiUrl}  (try the queries ScheduleAttempt > 1, the rescheduled create, or BackendHost="${first}")`);
+    const note = uiLinksNote(server?.origin ?? null);
+    if (note && uiUrl) out(note);
     await connection.close();
     await store.close();
     const rescheduled = rows[1];

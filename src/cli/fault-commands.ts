@@ -1,7 +1,7 @@
 /** `cinder-temporal faults`: inject backend failures for demos and drills (rules live in the volume
  *  database, so running volume workers pick them up at their next operation). Only volume workers
  *  configured with fault_injection consult them; `faults add` refuses a rule none would apply. */
-import { loadConfig, type AppConfig } from '../config/config';
+import { loadConfig, storeOptions, type AppConfig } from '../config/config';
 import { ERROR_NAME } from '../domain/cinder-errors';
 import type { FaultRule } from '../domain/faults';
 import { openVolumeStore } from '../store';
@@ -74,6 +74,11 @@ export function parseFaultRule(args: string[], knownHosts: string[]): Omit<Fault
   };
 }
 
+/** The rules that may still fire: a counted rule used up (remaining 0) is left out unless all. */
+export function liveFaultRules(rules: FaultRule[], all = false): FaultRule[] {
+  return all ? rules : rules.filter((r) => r.remaining !== 0);
+}
+
 /**
  * Refuses a rule no volume worker would apply. The backend's volume worker says in its stats
  * reports whether it injects faults; a backend that never reported is judged by this command's own
@@ -94,8 +99,8 @@ export async function checkFaultInjection(store: VolumeStore, config: AppConfig,
 export function faultCommands(out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Record<string, Command> {
   return {
     faults: {
-      summary: 'inject backend failures for demos and drills: faults list | add ... | clear [--backend]',
-      usage: 'cinder-temporal faults list|add|clear [--backend host@backend] [--op create|delete|copy_image] [--action error|delay|hang|exit] [--error <exception name>] [--after-write | --partial-write] [--times N] [--probability P] [--delay-ms N] [--volume-name NAME] [--force] [--json]',
+      summary: 'inject backend failures for demos and drills: faults list [--all] | add ... | clear [--backend]',
+      usage: 'cinder-temporal faults list|add|clear [--backend host@backend] [--op create|delete|copy_image] [--action error|delay|hang|exit] [--error <exception name>] [--after-write | --partial-write] [--times N] [--probability P] [--delay-ms N] [--volume-name NAME] [--force] [--all] [--json]',
       help: [
         'Rules are kept in the volume database; volume workers with fault injection on (fault_injection: true,',
         'CINDER_FAULT_INJECTION=1) consult them before each operation. add refuses a backend whose worker has it off.',
@@ -103,11 +108,12 @@ export function faultCommands(out: (line: string) => void = (l) => process.stdou
         '--error takes any exception name: Cinder\'s are raised as such; others (ProcessExecutionError, Error) as a driver bug would.',
         '--after-write: the operation completes, then fails; --partial-write (create): volume-<id> is left smaller than asked, then it fails.',
         'Example: cinder-temporal faults add --backend hostA@lvm --error VolumeBackendAPIException --after-write --times 1',
+        'faults list shows the rules that may still fire (--all: also the used-up ones); faults clear says how many it removed.',
       ].join('\n'),
       run: async (args) => {
         const [sub, ...rest] = args;
         const config = loadConfig();
-        const store = await openVolumeStore(config.database_url);
+        const store = await openVolumeStore(config.database_url, storeOptions(config));
         try {
           if (sub === 'add') {
             const parsed = parseFaultRule(rest, config.backends.map((b) => b.host));
@@ -119,14 +125,14 @@ export function faultCommands(out: (line: string) => void = (l) => process.stdou
             return EXIT.OK;
           }
           if (sub === 'list' || sub === 'clear') {
-            const { values } = parseCommand(rest, { backend: { type: 'string' }, json: { type: 'boolean' } });
+            const { values } = parseCommand(rest, { backend: { type: 'string' }, json: { type: 'boolean' }, ...(sub === 'list' ? { all: { type: 'boolean' } } : {}) });
             const host = values.backend as string | undefined;
             if (sub === 'clear') {
-              await store.clearFaultRules(host);
-              out(`cleared fault rules${host ? ` of ${host}` : ''}`);
+              const removed = await store.clearFaultRules(host);
+              out(values.json ? JSON.stringify({ removed }) : `cleared ${removed} fault rule${removed === 1 ? '' : 's'}${host ? ` of ${host}` : ''}`);
               return EXIT.OK;
             }
-            const rules = await store.listFaultRules(host);
+            const rules = liveFaultRules(await store.listFaultRules(host), values.all === true);
             out(values.json ? JSON.stringify(rules) : table(rules as unknown as Array<Record<string, unknown>>, ['id', 'host', 'op', 'action', 'error_type', 'stage', 'remaining', 'probability', 'delay_ms', 'volume_name']));
             return EXIT.OK;
           }

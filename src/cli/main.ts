@@ -1,6 +1,6 @@
 /** `cinder-temporal <command>`: the project's command line. */
 import path from 'node:path';
-import { loadConfig } from '../config/config';
+import { devServerPorts, loadConfig } from '../config/config';
 import { escapeLines } from '../domain/text';
 import { startTracing, type Tracing } from '../observability/tracing';
 import { startDevServer } from '../dev-server/dev-server';
@@ -26,7 +26,12 @@ export const COMMANDS: Record<string, Command> = {
   },
   'dev-server': {
     summary: 'run the local Temporal dev server (UI, persistent SQLite, search attributes) until Ctrl-C',
-    usage: 'cinder-temporal dev-server [--port 7233] [--ui-port 8233] [--db-filename .data/temporal.db]',
+    usage: 'cinder-temporal dev-server [--port <port>] [--ui-port <port>] [--db-filename .data/temporal.db]',
+    help: [
+      'Listens where npm start does: CINDER_DEV_SERVER_PORT (default 7233; the workers and the CLI connect there',
+      'too) and CINDER_DEV_SERVER_UI_PORT (default: port + 1000). --port and --ui-port override them for this run.',
+      'npm start reuses a server already running on that port, so its UI links keep working after it exits.',
+    ].join('\n'),
     run: async (args) => {
       const config = loadConfig();
       const opt = (name: string) => {
@@ -35,10 +40,12 @@ export const COMMANDS: Record<string, Command> = {
         if (!args[i + 1]) throw new UsageError(`${name} needs a value`);
         return args[i + 1];
       };
-      const port = Number(opt('--port') ?? 7233);
-      const uiPort = Number(opt('--ui-port') ?? port + 1000);
+      const configured = devServerPorts(config);
+      const port = Number(opt('--port') ?? configured.port);
+      const uiPort = Number(opt('--ui-port') ?? (opt('--port') ? port + 1000 : configured.uiPort));
       if (!Number.isInteger(port) || !Number.isInteger(uiPort)) throw new UsageError('--port and --ui-port take whole numbers');
       const server = await startDevServer({
+        ip: configured.ip,
         port,
         uiPort,
         dbFilename: path.resolve(opt('--db-filename') ?? path.join(config.data_dir, 'temporal.db')),

@@ -3,7 +3,7 @@ import type { HistoryActivity, HistoryAttempt, VolumeHistory } from '../client/h
 import type { BackendInfo } from '../client/volume-service';
 import type { NewVolumeRequest } from '../client/volumes';
 import type { Volume, VolumeStatus } from '../domain/volume';
-import type { CreateVolumeState } from '../workflows/create-volume';
+import type { AttemptRecord, CreateVolumeState } from '../workflows/create-volume';
 import { ACTIVITY, CLEANUP, cleanupOfDelete, createVolumeWorkflowId } from '../domain/names';
 import { boxTable, gib, propertyTable } from './format';
 
@@ -30,6 +30,7 @@ export interface VolumeView {
   updated_at: string | null;
   scheduled_at: string | null;
   launched_at: string | null;
+  deleted_at: string | null;
 }
 
 export function volumeView(v: Volume): VolumeView {
@@ -54,6 +55,7 @@ export function volumeView(v: Volume): VolumeView {
     updated_at: v.updated_at,
     scheduled_at: v.scheduled_at,
     launched_at: v.launched_at,
+    deleted_at: v.deleted_at,
   };
 }
 
@@ -80,6 +82,7 @@ export function requestView(volumeId: string, r: NewVolumeRequest, status: Volum
     updated_at: null,
     scheduled_at: null,
     launched_at: null,
+    deleted_at: null,
   };
 }
 
@@ -102,6 +105,7 @@ export function volumeTable(v: VolumeView, extra: Record<string, unknown> = {}):
     created_at: v.created_at,
     updated_at: v.updated_at,
     ...(v.launched_at ? { launched_at: v.launched_at } : {}),
+    ...(v.deleted_at ? { deleted_at: v.deleted_at } : {}),
     ...(v.error_reason ? { error_reason: v.error_reason } : {}),
     ...(v.request_id ? { request_id: v.request_id } : {}),
     workflow_id: v.workflow_id,
@@ -137,20 +141,41 @@ export function backendList(backends: BackendInfo[], serviceDownTimeS: number): 
   ].join('\n');
 }
 
-/** One line of `create --wait` progress: status, phase, attempt n of max, backend. */
+/** `Type: message`, said once: a message that already starts with its type (some workflow
+ *  messages do, some do not) is not prefixed again, and a type repeated at its start is dropped. */
+export function withType(type: string, message: string): string {
+  let m = message;
+  const prefix = `${type}: `;
+  while (m.startsWith(prefix + prefix)) m = m.slice(prefix.length);
+  return m.startsWith(prefix) || m === type ? m : `${prefix}${m}`;
+}
+
+/** One line of `create --wait` progress: status, phase, attempt n of max, backend. A failed create
+ *  says it failed, where, and with which error (not "done"). */
 export function progressLine(s: CreateVolumeState): string {
+  const failed = s.status === 'error' && s.phase === 'done';
   const where = s.backend_id ? (s.phase === 'rescheduling' ? ` away from ${s.backend_id}` : ` on ${s.backend_id}`) : '';
-  const what = s.phase === 'api' ? 'checking the request, reserving quota' : s.phase;
+  const what = failed ? 'failed' : s.phase === 'api' ? 'checking the request, reserving quota' : s.phase;
   const parts = [`${s.status}: ${what}${where}`];
   if (s.attempt > 0) parts.push(`attempt ${s.attempt} of ${s.max_attempts ?? '?'}`);
   if (s.last_error && s.status === 'creating') parts.push(`last error ${s.last_error.type}`);
+  if (s.last_error && failed) parts.push(`error ${s.last_error.type}`);
   return parts.join(', ');
+}
+
+/** One line per attempt that has ended, from the create's own state: what `--wait` prints so a
+ *  reschedule between two polls is still seen. */
+export function attemptOutcomeLine(a: AttemptRecord, max: number | null): string {
+  const head = `attempt ${a.attempt} of ${max ?? '?'} on ${a.backend_id}: ${a.outcome}`;
+  if (a.outcome !== 'failed') return head;
+  const detail = [a.error_type, a.cleanup].filter(Boolean).join('; ');
+  return `${head}${detail ? ` (${detail})` : ''}`;
 }
 
 /** What a finished compensation did, in words. */
 export function compensationResult(c: HistoryActivity): string {
   if (c.status === 'scheduled') return 'still running';
-  if (c.status !== 'completed') return `${c.status}${c.error ? `: ${c.error.type}: ${c.error.message}` : ''}`;
+  if (c.status !== 'completed') return `${c.status}${c.error ? `: ${withType(c.error.type, c.error.message)}` : ''}`;
   const r = c.result as Record<string, unknown> | boolean | undefined;
   switch (c.activity) {
     case ACTIVITY.deleteVolumeOnBackend:
@@ -192,7 +217,7 @@ export function historyText(h: VolumeHistory): string {
   const lines = [...head, ''];
   const apiFailed = h.api.steps.find((s) => s.status !== 'completed' && s.status !== 'scheduled');
   if (apiFailed || h.api.compensations.length > 0) {
-    lines.push(`API flow: ${apiFailed ? `${apiFailed.activity} ${apiFailed.status}: ${apiFailed.error?.type}: ${apiFailed.error?.message}` : 'ok'}`);
+    lines.push(`API flow: ${apiFailed ? `${apiFailed.activity} ${apiFailed.status}: ${withType(apiFailed.error?.type ?? 'Error', apiFailed.error?.message ?? '')}` : 'ok'}`);
     for (const c of h.api.compensations) lines.push(`  compensation ${c.activity}: ${compensationResult(c)}${tries(c)}`);
     lines.push('');
   }
@@ -216,7 +241,7 @@ export function historyText(h: VolumeHistory): string {
   for (const a of h.attempts) {
     if (a.outcome !== 'failed' && a.compensations.length === 0) continue;
     lines.push('', `Attempt ${a.attempt} on ${a.backend_id}: ${a.outcome}${a.ended_at ? ` at ${a.ended_at}` : ''}`);
-    if (a.error_type) lines.push(`  error: ${a.error_type}: ${a.error}`);
+    if (a.error_type) lines.push(`  error: ${withType(a.error_type, a.error ?? '')}`);
     for (const c of a.compensations) {
       lines.push(`  compensation ${c.activity}${c.summary ? ` (${c.summary})` : ''}: ${compensationResult(c)}${tries(c)}`);
     }
@@ -224,9 +249,9 @@ export function historyText(h: VolumeHistory): string {
     if (a.rescheduled) lines.push(`  rescheduled: ${a.rescheduled.reason}`);
   }
   if (h.scheduling_failure) {
-    lines.push('', `Scheduling pass ${h.scheduling_failure.attempt}: ${h.scheduling_failure.type}: ${h.scheduling_failure.message}`);
+    lines.push('', `Scheduling pass ${h.scheduling_failure.attempt}: ${withType(h.scheduling_failure.type, h.scheduling_failure.message)}`);
   }
   if (h.cancel_requested_at) lines.push('', `Cancel requested at ${h.cancel_requested_at}.`);
-  if (h.error && !h.scheduling_failure) lines.push('', `Create failed: ${h.error.type}: ${h.error.message}`);
+  if (h.error && !h.scheduling_failure) lines.push('', `Create failed: ${withType(h.error.type, h.error.message)}`);
   return lines.join('\n');
 }

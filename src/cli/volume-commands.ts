@@ -10,8 +10,14 @@ import { CinderError } from '../domain/cinder-errors';
 import { escapeControl, escapeLines } from '../domain/text';
 import type { CreateVolumeResult, CreateVolumeState } from '../workflows/create-volume';
 import { parseCommand, parseCreateArgs, parseStatus, usageErrorFor, volumeArg } from './args';
+import { runningDelete } from '../client/deletes';
+import type { DeleteVolumeState } from '../workflows/delete-volume';
+import { deleteCommand, deleteProgressLine } from './delete-commands';
 import { CliFailure, EXIT, type Command } from './errors';
-import { backendList, historyText, progressLine, requestView, volumeList, volumeTable, volumeView, type VolumeView } from './views';
+import { quotaCommands } from './quota-commands';
+import {
+  attemptOutcomeLine, backendList, historyText, progressLine, requestView, volumeList, volumeTable, volumeView, withType, type VolumeView,
+} from './views';
 
 /** Where a command writes, and what it knows of its terminal; swapped in tests. */
 export interface CliIO {
@@ -41,6 +47,8 @@ export const processIO: CliIO = {
 export const PROGRESS_POLL_MS = 300;
 /** How long one volumeState query may take (a create whose scheduler worker is down does not answer). */
 const QUERY_DEADLINE_MS = 2000;
+/** How long `create` without --wait waits for the API flow to write the row. */
+const ROW_WAIT_MS = 2000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const json = (v: unknown) => JSON.stringify(v, null, 2);
@@ -59,7 +67,7 @@ export class VolumeCommands {
     this.io = { ...io, out: (line) => io.out(escapeLines(line)), err: (line) => io.err(escapeLines(line)) };
   }
 
-  private cfg(): AppConfig {
+  cfg(): AppConfig {
     this.config ??= loadConfig(this.io.env);
     return this.config;
   }
@@ -75,7 +83,7 @@ export class VolumeCommands {
   }
 
   /** Runs a command body and always closes the connections it opened. */
-  private async with(fn: () => Promise<number>): Promise<number> {
+  async with(fn: () => Promise<number>): Promise<number> {
     try {
       return await fn();
     } finally {
@@ -84,7 +92,7 @@ export class VolumeCommands {
   }
 
   /** A volume by id, else by name when exactly one volume has it (as `cinder show` accepts). */
-  private async resolve(idOrName: string): Promise<string> {
+  async resolve(idOrName: string): Promise<string> {
     const svc = this.service();
     if (await svc.getVolume(idOrName)) return idOrName;
     const named = (await svc.listVolumes()).filter((v) => v.name === idOrName);
@@ -96,6 +104,25 @@ export class VolumeCommands {
   private async liveState(handle: VolumeCreateHandle): Promise<CreateVolumeState | null> {
     try {
       return await this.service().client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.status());
+    } catch {
+      return null;
+    }
+  }
+
+  /** Where a running delete stands, or null when none answers in time. */
+  private async deleteState(volumeId: string): Promise<DeleteVolumeState | null> {
+    try {
+      const h = await runningDelete(this.service().client, volumeId);
+      return h ? await this.service().client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => h.status()) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** When a cancel of the volume's running create was requested, from its history; else null. */
+  private async cancelRequestedAt(volumeId: string): Promise<string | null> {
+    try {
+      return (await this.service().history(volumeId)).cancel_requested_at ?? null;
     } catch {
       return null;
     }
@@ -120,8 +147,7 @@ export class VolumeCommands {
         : `Started the create of volume ${id} (workflow ${handle.workflowId}).`;
 
       if (!wait) {
-        const row = await svc.getVolume(id);
-        const view = row ? volumeView(row) : requestView(id, request);
+        const view = await this.startedView(handle, request);
         if (asJson) this.io.out(json({ volume: view, workflow_id: handle.workflowId, existing: handle.existing }));
         else {
           this.io.out(said);
@@ -145,11 +171,32 @@ export class VolumeCommands {
       if (asJson) {
         this.io.out(json({ volume: view, workflow_id: handle.workflowId, existing: handle.existing, outcome: 'error', error: { type: e.type, message: e.message }, attempts: e.state?.attempts ?? [] }));
       } else {
-        this.io.err(`ERROR: ${e.type}: ${e.message}`);
+        this.io.err(`ERROR: ${withType(e.type, e.message)}`);
         this.io.out(volumeTable(view));
       }
       return EXIT.FAILED;
     });
+
+  /** The volume just after its start: its row once the API flow wrote it (a moment later), else the
+   *  request with the workflow's start time as created_at, so created_at is never blank. */
+  private async startedView(handle: VolumeCreateHandle, request: Parameters<typeof requestView>[1]): Promise<VolumeView> {
+    const svc = this.service();
+    const deadline = Date.now() + ROW_WAIT_MS;
+    for (;;) {
+      const row = await svc.getVolume(handle.volumeId);
+      if (row) return volumeView(row);
+      if (Date.now() >= deadline) break;
+      await sleep(100);
+    }
+    const view = requestView(handle.volumeId, request);
+    let started: string | null = null;
+    try {
+      started = (await handle.handle.describe()).startTime.toISOString();
+    } catch {
+      started = null; // not reachable now: the row's time shows up in `show`
+    }
+    return { ...view, created_at: started };
+  }
 
   /**
    * Waits for the create, showing where it stands every PROGRESS_POLL_MS: on a terminal one line
@@ -160,7 +207,23 @@ export class VolumeCommands {
     let last = '';
     let open = false;
     let state: CreateVolumeState | null = null;
+    const reported = new Set<number>();
+    /** Each attempt's outcome once it has one, as its own line, read from the create's state (so an
+     *  attempt that failed and was rescheduled between two polls is still reported). */
+    const outcomes = (s: CreateVolumeState) => {
+      for (const a of s.attempts) {
+        if (a.outcome === 'running' || reported.has(a.attempt)) continue;
+        reported.add(a.attempt);
+        const line = `volume ${handle.volumeId}: ${attemptOutcomeLine(a, s.max_attempts)}`;
+        if (tty) {
+          this.io.progress(`\r\x1b[2K${line}\n`, asJson);
+          open = false;
+          last = '';
+        } else this.io.progress(line + '\n', asJson);
+      }
+    };
     const show = (s: CreateVolumeState) => {
+      outcomes(s);
       const line = `volume ${handle.volumeId}: ${progressLine(s)}`;
       if (line === last) return;
       last = line;
@@ -229,8 +292,15 @@ export class VolumeCommands {
       if (row) {
         const view = volumeView(row);
         const live = row.status === 'creating' ? await this.liveState(svc.handle(id)) : null;
-        if (asJson) this.io.out(json({ volume: view, progress: live }));
-        else this.io.out(volumeTable(view, live ? { create_progress: progressLine(live) } : {}));
+        const cancelRequestedAt = row.status === 'creating' ? await this.cancelRequestedAt(id) : null;
+        const deleting = row.status === 'deleting' ? await this.deleteState(id) : null;
+        const extra = {
+          ...(deleting ? { delete_progress: deleteProgressLine(deleting) } : {}),
+          ...(live ? { create_progress: progressLine(live) } : {}),
+          ...(cancelRequestedAt ? { cancel_requested_at: `${cancelRequestedAt} (the create is compensating; it ends in error)` } : {}),
+        };
+        if (asJson) this.io.out(json({ volume: view, progress: live, cancel_requested_at: cancelRequestedAt, ...(deleting ? { delete_progress: deleting } : {}) }));
+        else this.io.out(volumeTable(view, extra));
         return EXIT.OK;
       }
       // No row: a create the API flow refused (it leaves none) or one that has not written it yet.
@@ -254,12 +324,14 @@ export class VolumeCommands {
         status: { type: 'string' },
         backend: { type: 'string' },
         'project-id': { type: 'string' },
+        all: { type: 'boolean' },
         json: { type: 'boolean' },
       });
       const volumes = await this.service().listVolumes({
         status: parseStatus(values.status),
         backend: values.backend as string | undefined,
         project_id: values['project-id'] as string | undefined,
+        all: values.all === true,
       });
       const views = volumes.map(volumeView);
       this.io.out(values.json ? json(views) : volumeList(views));
@@ -309,7 +381,13 @@ export class VolumeCommands {
       if (status !== 'RUNNING') {
         throw new CliFailure(`The create of volume ${id} has already ended (${status.toLowerCase()}): nothing to cancel.`, 'InvalidVolume');
       }
-      await svc.cancel(id);
+      const already = await this.cancelRequestedAt(id);
+      if (already && !values.wait) {
+        if (asJson) this.io.out(json({ volume_id: id, workflow_id: handle.workflowId, cancel_requested: true, already_requested_at: already }));
+        else this.io.out(`Cancel was already requested for the create of volume ${id} at ${already}: its compensations are running; nothing more to do.`);
+        return EXIT.OK;
+      }
+      if (!already) await svc.cancel(id);
       if (!values.wait) {
         if (asJson) this.io.out(json({ volume_id: id, workflow_id: handle.workflowId, cancel_requested: true }));
         else this.io.out(`Cancel requested for the create of volume ${id}: its steps are compensated and the volume ends in 'error'.`);
@@ -370,11 +448,16 @@ export function volumeCommands(io: CliIO = processIO): Record<string, Command> {
       run: c.show,
     },
     list: {
-      summary: 'list volumes (cinder list) [--status] [--backend] [--project-id]',
-      usage: 'cinder-temporal list [--status creating|available|error] [--backend host@backend[#pool]] [--project-id <id>] [--json]',
-      help: 'Every project\'s volumes unless --project-id is given; --backend matches host@backend or host@backend#pool.',
+      summary: 'list volumes (cinder list) [--status] [--backend] [--project-id] [--all]',
+      usage: 'cinder-temporal list [--status <status>] [--backend host@backend[#pool]] [--project-id <id>] [--all] [--json]',
+      help: [
+        'Every project\'s volumes unless --project-id is given; --backend matches host@backend or host@backend#pool.',
+        'Statuses: creating, available, error, deleting, error_deleting, deleted. Deleted volumes are hidden',
+        'unless --all (or --status deleted) is given.',
+      ].join('\n'),
       run: c.list,
     },
+    delete: deleteCommand(c),
     cancel: {
       summary: 'cancel a running create: every step is compensated, the volume ends in error',
       usage: 'cinder-temporal cancel <volume id or name> [--wait] [--json]',
@@ -396,5 +479,6 @@ export function volumeCommands(io: CliIO = processIO): Record<string, Command> {
       help: 'Reads only the workflow history (every run, across continue-as-new): no worker needs to run.',
       run: c.history,
     },
+    ...quotaCommands(c),
   };
 }

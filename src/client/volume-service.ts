@@ -3,16 +3,17 @@
  * pools from the volume database, and reads a create's history from its workflow.
  */
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import type { AppConfig } from '../config/config';
+import { storeOptions, type AppConfig } from '../config/config';
 import { CinderError } from '../domain/cinder-errors';
 import { DEFAULT_CREATE_OPTIONS, resolveRequestOptions, type CreateOptions } from '../domain/create-options';
 import { DEFAULT_REQUEST_LIMITS, validateCreateRequest, type RequestLimits } from '../domain/validation';
-import { splitBackendId, type Volume, type VolumeStatus } from '../domain/volume';
+import { DELETABLE_STATUSES, invalidVolumeForDelete, splitBackendId, type Volume, type VolumeStatus } from '../domain/volume';
 import { openVolumeStore } from '../store';
 import type { PoolRow, VolumeStore } from '../store/volume-store';
 import { connectionOptions } from '../temporal-connection';
 import { tracingClientInterceptors } from '../observability/tracing';
 import type { CreateVolumeState } from '../workflows/create-volume';
+import { runningDelete, startDeleteVolume, type VolumeDeleteHandle } from './deletes';
 import { volumeHistory, type VolumeHistory } from './history';
 import { createVolume, getVolumeCreate, volumeIdForRequest, type NewVolumeRequest, type VolumeCreateHandle } from './volumes';
 
@@ -21,6 +22,25 @@ export interface VolumeListFilter {
   /** host@backend or host@backend#pool. */
   backend?: string;
   project_id?: string;
+  /** Include soft-deleted volumes (status deleted); a status filter of 'deleted' includes them too. */
+  all?: boolean;
+}
+
+/** A project's quota as `cinder quota-usage` shows it. */
+export interface QuotaUsageRow {
+  resource: string;
+  /** -1: unlimited */
+  limit: number;
+  in_use: number;
+  reserved: number;
+}
+
+/** What `quota-update` may set: Cinder's volumes and gigabytes, for the project or for volume types. */
+export interface QuotaUpdate {
+  volumes?: number;
+  gigabytes?: number;
+  /** Apply the values to these volume types' resources (volumes_<type>, gigabytes_<type>) instead. */
+  volume_types?: string[];
 }
 
 /** One pool as `cinder get-pools --detail` would show it, with its volume service's state. */
@@ -73,7 +93,7 @@ export class VolumeService {
   static fromConfig(config: AppConfig): VolumeService {
     const connection = Connection.lazy(connectionOptions(config));
     const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
-    const service = new VolumeService(client, () => openVolumeStore(config.database_url), {
+    const service = new VolumeService(client, () => openVolumeStore(config.database_url, storeOptions(config)), {
       taskQueue: config.scheduler_task_queue,
       serviceDownTimeS: config.create_defaults.service_down_time_s,
       requestLimits: config.request_limits,
@@ -163,6 +183,65 @@ export class VolumeService {
     }
   }
 
+  /**
+   * Cinder's volume API delete: refuses a volume that is not available, error or error_deleting
+   * (InvalidVolume) unless force, then starts (or joins) the delete workflow `delete-volume-<id>`.
+   * Throws VolumeNotFound when there is no such volume, or it is deleted already.
+   */
+  async delete(volumeId: string, call: { force?: boolean } = {}): Promise<VolumeDeleteHandle> {
+    const volume = await this.getVolume(volumeId);
+    if (!volume || volume.status === 'deleted') throw new VolumeNotFound(volumeId);
+    const running = await runningDelete(this.client, volumeId);
+    if (running) return running;
+    if (!call.force && !DELETABLE_STATUSES.includes(volume.status)) throw new CinderError('InvalidVolume', invalidVolumeForDelete(volume.status));
+    return startDeleteVolume(this.client, volume, { taskQueue: this.options.taskQueue, force: call.force === true });
+  }
+
+  /** The project's limits, in use and reserved, for volumes, gigabytes and every volume type's. */
+  async quotaUsage(projectId: string): Promise<QuotaUsageRow[]> {
+    const store = await this.db();
+    const types = await store.listVolumeTypes();
+    return store.getQuotaUsage(projectId, types.flatMap((t) => [`volumes_${t.name}`, `gigabytes_${t.name}`]));
+  }
+
+  /**
+   * Cinder's quota-update: sets the project's limits (-1 unlimited). A limit below what is in use and
+   * reserved is refused (Cinder's message) unless force; an unknown volume type is refused. Returns
+   * the quota as it is afterwards.
+   */
+  async updateQuota(projectId: string, update: QuotaUpdate, call: { force?: boolean } = {}): Promise<QuotaUsageRow[]> {
+    const store = await this.db();
+    for (const [key, value] of Object.entries({ volumes: update.volumes, gigabytes: update.gigabytes })) {
+      if (value === undefined) continue;
+      if (!Number.isInteger(value)) throw new CinderError('InvalidInput', `Invalid input received: ${key} must be an integer.`, key);
+      if (value < -1) throw new CinderError('InvalidInput', `Invalid input received: ${key} must be >= -1.`, key);
+    }
+    for (const t of update.volume_types ?? []) {
+      if (!(await store.getVolumeType(t))) throw new CinderError('VolumeTypeNotFoundByName', `Volume type with name ${t} could not be found.`, 'volume_type');
+    }
+    const suffixes = update.volume_types && update.volume_types.length > 0 ? update.volume_types.map((t) => `_${t}`) : [''];
+    const limits: Array<[string, number]> = [];
+    for (const suffix of suffixes) {
+      if (update.volumes !== undefined) limits.push([`volumes${suffix}`, update.volumes]);
+      if (update.gigabytes !== undefined) limits.push([`gigabytes${suffix}`, update.gigabytes]);
+    }
+    if (!call.force) {
+      const usage = new Map((await this.quotaUsage(projectId)).map((q) => [q.resource, q]));
+      for (const [resource, limit] of limits) {
+        const used = (usage.get(resource)?.in_use ?? 0) + (usage.get(resource)?.reserved ?? 0);
+        if (limit !== -1 && limit < used) {
+          throw new CinderError(
+            'InvalidInput',
+            `Quota ${resource} limit must be equal or greater than existing resources. Current usage is ${used} and the requested limit is ${limit}.`,
+            resource.startsWith('gigabytes') ? 'gigabytes' : 'volumes',
+          );
+        }
+      }
+    }
+    for (const [resource, limit] of limits) await store.setQuotaLimit(projectId, resource, limit);
+    return this.quotaUsage(projectId);
+  }
+
   async getVolume(id: string): Promise<Volume | null> {
     return (await this.db()).getVolume(id);
   }
@@ -172,6 +251,7 @@ export class VolumeService {
       ...(filter.status ? { status: filter.status } : {}),
       ...(filter.backend ? { host: filter.backend } : {}),
       ...(filter.project_id ? { project_id: filter.project_id } : {}),
+      ...(filter.all || filter.status === 'deleted' ? {} : { hide_deleted: true }),
     });
   }
 

@@ -188,7 +188,7 @@ function assertSameRequest(req: CreateVolumeRequest, first: unknown): void {
 /** Memo key holding the token of the start call that created the workflow. */
 export const START_TOKEN_MEMO = 'cinder_start_token';
 
-function isUnknownSearchAttribute(err: unknown): boolean {
+export function isUnknownSearchAttribute(err: unknown): boolean {
   const text = `${(err as Error)?.message ?? ''} ${String((err as { cause?: unknown })?.cause ?? '')}`;
   return /search attribute/i.test(text) && /(not defined|unknown|invalid)/i.test(text);
 }

@@ -25,6 +25,12 @@ export interface AppConfig {
   stats_interval_ms: number;
   backends: ResolvedBackendConfig[];
   volume_types: VolumeType[];
+  /** Cinder's default quotas for a project without its own limits (quota_volumes, quota_gigabytes,
+   *  and per volume type volumes_<type> / gigabytes_<type>); -1 is unlimited. */
+  quota_defaults: Record<string, number>;
+  /** The local dev server's web UI port (npm start, dev-server; gRPC is on temporal.address). Absent:
+   *  the gRPC port + 1000. */
+  dev_server: { ui_port?: number };
   /** Prebuilt workflow bundle (bundleWorkflowCode); absent: bundle at start. */
   workflow_bundle_path?: string;
   /** How long in-flight activities may run after SIGTERM. */
@@ -96,6 +102,16 @@ const int: Parser = (raw, name) => {
   if (!Number.isInteger(n) || n < 0) throw new ConfigError(name, `must be a whole number >= 0, got '${raw}'`);
   return n;
 };
+const quota: Parser = (raw, name) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < -1) throw new ConfigError(name, `must be a whole number >= -1 (-1: unlimited), got '${raw}'`);
+  return n;
+};
+const port: Parser = (raw, name) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(name, `must be a port 1..65535, got '${raw}'`);
+  return n;
+};
 const bool: Parser = (raw, name) => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
@@ -126,6 +142,10 @@ export const ENV_SETTINGS: Readonly<Record<string, EnvSetting>> = {
   TEMPORAL_TLS_SERVER_CA_CERT_DATA: { setting: 'temporal.tls.server_ca_cert_data', parse: str, envconfig: true, doc: 'CA that signed the server certificate, inline PEM' },
   TEMPORAL_TLS_SERVER_NAME: { setting: 'temporal.tls.server_name', parse: str, envconfig: true, doc: 'server name to verify (SNI)' },
   TEMPORAL_API_KEY: { setting: 'temporal.api_key', parse: str, envconfig: true, doc: 'API key (Temporal Cloud); implies TLS' },
+  CINDER_QUOTA_VOLUMES: { setting: 'quota_volumes', parse: quota, doc: "Cinder's quota_volumes: volumes per project (default 10; -1 unlimited)" },
+  CINDER_QUOTA_GIGABYTES: { setting: 'quota_gigabytes', parse: quota, doc: "Cinder's quota_gigabytes: GiB per project (default 1000; -1 unlimited)" },
+  CINDER_DEV_SERVER_PORT: { setting: 'dev_server.port', parse: port, doc: 'local dev server gRPC port for npm start and dev-server (default 7233; also the address the rest connects to)' },
+  CINDER_DEV_SERVER_UI_PORT: { setting: 'dev_server.ui_port', parse: port, doc: 'local dev server web UI port (default: gRPC port + 1000, i.e. 8233)' },
   CINDER_DATABASE_URL: { setting: 'database_url', parse: str, doc: 'volume database: sqlite:<path> or postgres://...' },
   CINDER_DATA_DIR: { setting: 'data_dir', parse: str, doc: 'local state folder (default .data)' },
   CINDER_SCHEDULER_TASK_QUEUE: { setting: 'scheduler_task_queue', parse: str, doc: 'task queue of the scheduler pool (default cinder-scheduler)' },
@@ -184,7 +204,7 @@ const KNOWN_KEYS = new Set([
   'temporal', 'database_url', 'data_dir', 'scheduler_task_queue', 'create_defaults', 'request_limits',
   'stats_interval_ms', 'backends', 'volume_types', 'workflow_bundle_path', 'shutdown_grace_ms', 'log_level',
   'log_format', 'sdk_log_level', 'metrics_address', 'health_address', 'versioning', 'fault_injection',
-  'connect_deadline_ms', 'tracing',
+  'connect_deadline_ms', 'tracing', 'quota_volumes', 'quota_gigabytes', 'quota_volume_types', 'dev_server',
 ]);
 const TRACING_KEYS = ['otlp_endpoint', 'otlp_traces_endpoint', 'service_name'];
 
@@ -249,6 +269,72 @@ function versioningConfig(raw: unknown, named: (setting: string) => string): Ver
   return { deployment_name: name, build_id: build, default_behavior: behavior() };
 }
 
+/** quota_volumes, quota_gigabytes and quota_volume_types ({ <type>: { volumes, gigabytes } }) as
+ *  the store's default limits: Cinder's resource names, -1 unlimited. */
+function quotaDefaults(raw: Record<string, unknown>, named: (setting: string) => string): Record<string, number> {
+  const limit = (setting: string, value: unknown, fallback: number): number => {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < -1) {
+      throw new ConfigError(named(setting), `must be a whole number >= -1 (-1: unlimited), got ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+  const out: Record<string, number> = {
+    volumes: limit('quota_volumes', raw.quota_volumes, 10),
+    gigabytes: limit('quota_gigabytes', raw.quota_gigabytes, 1000),
+  };
+  const perType = raw.quota_volume_types ?? {};
+  if (typeof perType !== 'object' || Array.isArray(perType)) throw new ConfigError('quota_volume_types', 'must be a mapping of volume type to { volumes, gigabytes }');
+  for (const [type, q] of Object.entries(perType as Record<string, unknown>)) {
+    if (typeof q !== 'object' || q === null || Array.isArray(q)) throw new ConfigError(`quota_volume_types.${type}`, 'must be a mapping { volumes, gigabytes }');
+    for (const [key, value] of Object.entries(q)) {
+      if (key !== 'volumes' && key !== 'gigabytes') throw new ConfigError(`quota_volume_types.${type}.${key}`, 'is not a known setting (known: volumes, gigabytes)');
+      out[`${key}_${type}`] = limit(`quota_volume_types.${type}.${key}`, value, -1);
+    }
+  }
+  return out;
+}
+
+function devServerConfig(raw: unknown): { port: number; ui_port?: number } {
+  if (raw === undefined || raw === null) return { port: 7233 };
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('dev_server', 'must be a mapping { port, ui_port }');
+  const d = raw as Record<string, unknown>;
+  for (const key of Object.keys(d)) if (key !== 'port' && key !== 'ui_port') throw new ConfigError(`dev_server.${key}`, 'is not a known setting (known: port, ui_port)');
+  const check = (key: string, v: unknown, fallback: number) => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new ConfigError(`dev_server.${key}`, `must be a port 1..65535, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const p = check('port', d.port, 7233);
+  return { port: p, ...(d.ui_port !== undefined ? { ui_port: check('ui_port', d.ui_port, p + 1000) } : {}) };
+}
+
+/** Where `npm start` and `dev-server` run the local dev server: temporal.address (by default
+ *  127.0.0.1 on dev_server.port, CINDER_DEV_SERVER_PORT) and the UI on dev_server.ui_port
+ *  (CINDER_DEV_SERVER_UI_PORT), else the gRPC port + 1000. One setting moves both commands. */
+export function devServerPorts(config: Pick<AppConfig, 'temporal' | 'dev_server'>): { ip: string; port: number; uiPort: number } {
+  const m = /^(.*):(\d+)$/.exec(config.temporal.address);
+  if (!m) throw new ConfigError('temporal.address', `must be host:port for the local dev server, got '${config.temporal.address}'`);
+  const port = Number(m[2]);
+  return { ip: m[1].replace(/^\[(.*)\]$/, '$1'), port, uiPort: config.dev_server.ui_port ?? port + 1000 };
+}
+
+/** The `temporal:` section as loadTemporalSettings reads it. A dev server port chosen on purpose
+ *  (CINDER_DEV_SERVER_PORT, dev_server.port) is where the rest connects, unless an address is given
+ *  (TEMPORAL_ADDRESS, temporal.address). */
+function temporalSectionFor(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): unknown {
+  const section = raw.temporal;
+  const devPort = (raw.dev_server as { port?: unknown } | undefined)?.port;
+  if (devPort === undefined || env.TEMPORAL_ADDRESS) return section;
+  if (section !== undefined && (typeof section !== 'object' || section === null || 'address' in section)) return section;
+  return { ...(section as object | undefined), address: `127.0.0.1:${devServerConfig(raw.dev_server).port}` };
+}
+
+/** What every store this configuration opens is given: the default quotas. */
+export function storeOptions(config: Pick<AppConfig, 'quota_defaults'>): { defaultQuotas: Record<string, number> } {
+  return { defaultQuotas: config.quota_defaults };
+}
+
 /**
  * Loads the configuration: built-in defaults, then the file named by CINDER_CONFIG (YAML or JSON),
  * then the environment. Every mistake names its setting. Backends come only from the configuration,
@@ -273,7 +359,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const dataDir = path.resolve(cwd, String(raw.data_dir ?? '.data'));
   let temporal: TemporalSettings;
   try {
-    temporal = loadTemporalSettings(env, raw.temporal, cwd);
+    temporal = loadTemporalSettings(env, temporalSectionFor(raw, env), cwd);
   } catch (err) {
     if (err instanceof TemporalSettingError) throw new ConfigError(err.setting, err.message);
     throw err;
@@ -313,6 +399,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (!Array.isArray(volumeTypes) || volumeTypes.some((t) => typeof t?.name !== 'string')) {
     throw new ConfigError('volume_types', 'must be a list of { name, extra_specs }');
   }
+  const devServer = devServerConfig(raw.dev_server);
   return {
     temporal,
     database_url: String(raw.database_url ?? `sqlite:${path.join(dataDir, 'cinder.db')}`),
@@ -323,6 +410,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     stats_interval_ms: num('stats_interval_ms', 10_000),
     backends,
     volume_types: volumeTypes.map((t) => ({ name: t.name, extra_specs: t.extra_specs ?? {} })),
+    quota_defaults: quotaDefaults(raw, named),
+    dev_server: devServer.ui_port !== undefined ? { ui_port: devServer.ui_port } : {},
     ...(raw.workflow_bundle_path ? { workflow_bundle_path: path.resolve(cwd, String(raw.workflow_bundle_path)) } : {}),
     shutdown_grace_ms: num('shutdown_grace_ms', 30_000),
     log_level: oneOf(named('log_level'), raw.log_level, LOG_LEVELS, 'info', (v) => v.toLowerCase()),

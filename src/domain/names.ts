@@ -8,9 +8,11 @@
 export const WORKFLOW_TYPE = {
   createVolume: 'createVolume',
   cleanupBackendVolume: 'cleanupBackendVolume',
+  deleteVolume: 'deleteVolume',
 } as const;
 
 const CREATE_PREFIX = 'create-volume-';
+const DELETE_PREFIX = 'delete-volume-';
 
 /** One volume, one create: the workflow id is derived from the volume id. */
 export function createVolumeWorkflowId(volumeId: string): string {
@@ -22,9 +24,15 @@ export function cleanupWorkflowId(volumeId: string, attempt: number): string {
   return `cleanup-volume-${volumeId}-attempt-${attempt}`;
 }
 
-/** The volume id in a workflow id this project makes (create or cleanup), or undefined. */
+/** One volume, one delete (src/workflows/delete-volume.ts). */
+export function deleteVolumeWorkflowId(volumeId: string): string {
+  return `${DELETE_PREFIX}${volumeId}`;
+}
+
+/** The volume id in a workflow id this project makes (create, delete or cleanup), or undefined. */
 export function volumeIdOfWorkflow(workflowId: string): string | undefined {
   if (workflowId.startsWith(CREATE_PREFIX)) return workflowId.slice(CREATE_PREFIX.length);
+  if (workflowId.startsWith(DELETE_PREFIX)) return workflowId.slice(DELETE_PREFIX.length);
   return /^cleanup-volume-(.+)-attempt-\d+$/.exec(workflowId)?.[1];
 }
 
@@ -46,6 +54,15 @@ export const ACTIVITY = {
   recordCleanupPending: 'recordCleanupPending',
   createVolumeFromSpec: 'createVolumeFromSpec',
   deleteVolumeOnBackend: 'deleteVolumeOnBackend',
+  // The delete workflow's (src/workflows/delete-volume.ts).
+  beginDeleteVolume: 'beginDeleteVolume',
+  awaitCreateEnded: 'awaitCreateEnded',
+  releaseVolumeCapacity: 'releaseVolumeCapacity',
+  releaseVolumeQuota: 'releaseVolumeQuota',
+  finishDeleteVolume: 'finishDeleteVolume',
+  markDeleteError: 'markDeleteError',
+  recordDeleteWaiting: 'recordDeleteWaiting',
+  deleteVolume: 'deleteVolume',
 } as const;
 export type ActivityName = (typeof ACTIVITY)[keyof typeof ACTIVITY];
 
@@ -61,7 +78,7 @@ export const ATTEMPT_COMPENSATIONS: readonly ActivityName[] = [A.releaseCapacity
 /** Undo steps that retry until they succeed: each failed try is worth a metric. */
 export const COMPENSATION_ACTIVITIES: readonly ActivityName[] = [A.rollbackQuota, A.destroyVolumeEntry, A.releaseCapacity, A.deleteVolumeOnBackend];
 /** Activities that run on a backend's own task queue (everything else runs on the scheduler worker). */
-export const BACKEND_ACTIVITIES: readonly ActivityName[] = [A.createVolumeFromSpec, A.deleteVolumeOnBackend];
+export const BACKEND_ACTIVITIES: readonly ActivityName[] = [A.createVolumeFromSpec, A.deleteVolumeOnBackend, A.deleteVolume];
 
 /** What happened to `volume-<id>` on a failed attempt's backend. */
 export const CLEANUP = {

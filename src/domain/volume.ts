@@ -1,6 +1,19 @@
 /** Request and volume shapes. Wire data keeps Cinder's snake_case keys. */
 
-export type VolumeStatus = 'creating' | 'available' | 'error';
+/** Cinder's statuses of a volume row: the create's, then the delete's (`deleted` is a soft delete:
+ *  the row stays, with deleted_at, and lists hide it). */
+export type VolumeStatus = 'creating' | 'available' | 'error' | 'deleting' | 'error_deleting' | 'deleted';
+
+/** The statuses Cinder deletes from without --force. */
+export const DELETABLE_STATUSES: readonly VolumeStatus[] = ['available', 'error', 'error_deleting'];
+
+/** Cinder's InvalidVolume text for a delete refused by status (cinder/volume/api.py delete). */
+export function invalidVolumeForDelete(status: VolumeStatus): string {
+  return (
+    `Invalid volume: Volume status must be ${DELETABLE_STATUSES.join(' or ')} and must not be migrating, attached, belong to a group, ` +
+    `have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer. (status: ${status}; --force deletes anyway)`
+  );
+}
 
 /** What a user asks for: Cinder's create-volume request body, plus the ids the client assigns. */
 export interface CreateVolumeRequest {
@@ -52,6 +65,8 @@ export interface Volume {
   updated_at: string;
   scheduled_at: string | null;
   launched_at: string | null;
+  /** When the delete finished (status `deleted`). */
+  deleted_at: string | null;
 }
 
 export interface VolumeType {

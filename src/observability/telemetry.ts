@@ -27,6 +27,28 @@ const PINO_METHOD: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error
   ERROR: 'error',
 };
 
+/**
+ * One SDK log record as one log event. A multi-line message (the bundler hands webpack's whole
+ * report over as one INFO message) becomes one event whose lines are a field, at debug unless it is
+ * a warning or an error: the worker log keeps one short line per event.
+ */
+export function sdkLogRecord(
+  level: LogLevel,
+  message: string,
+  meta: Record<string, unknown> | undefined,
+): { method: 'trace' | 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; message: string } {
+  const fields = sdkLogFields(meta);
+  const method = PINO_METHOD[level] ?? 'info';
+  if (!message.includes('\n')) return { method, fields, message };
+  const lines = message.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
+  const webpack = /webpack/i.test(message);
+  return {
+    method: method === 'warn' || method === 'error' ? method : 'debug',
+    fields: { ...fields, report: lines },
+    message: webpack ? `webpack report (${lines.length} lines): ${lines[lines.length - 1] ?? ''}` : (lines[0] ?? ''),
+  };
+}
+
 /** host:port with port 0 replaced by a port that is free now (the SDK's exporter needs a number). */
 export async function concreteAddress(bind: { host: string; port: number }): Promise<string> {
   let port = bind.port;
@@ -59,7 +81,8 @@ export function installRuntime(logger: Logger, settings: TelemetrySettings): voi
   Runtime.install({
     shutdownSignals: [],
     logger: new DefaultLogger(settings.sdkLogLevel, ({ level, message, meta }) => {
-      sdkLog[PINO_METHOD[level] ?? 'info'](sdkLogFields(meta as Record<string, unknown> | undefined), message);
+      const r = sdkLogRecord(level, message, meta as Record<string, unknown> | undefined);
+      sdkLog[r.method](r.fields, r.message);
     }),
     telemetryOptions: {
       logging: { forward: {}, filter: { core: coreLevel, other: 'ERROR' } },

@@ -76,6 +76,7 @@ export function toVolume(r: VolumeRecord): Volume {
     updated_at: r.updated_at,
     scheduled_at: r.scheduled_at,
     launched_at: r.launched_at,
+    deleted_at: r.deleted_at ?? null,
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import { CinderError } from '../domain/cinder-errors';
 import { splitBackendId, volumeObjectName } from '../domain/volume';
-import type { Image, Snapshot, Volume, VolumeType } from '../domain/volume';
+import type { Image, Snapshot, Volume, VolumeStatus, VolumeType } from '../domain/volume';
 import type { FaultOp, FaultRule } from '../domain/faults';
 import type { BackendState } from '../domain/pools';
 import type { SqlConnection, SqlExecutor } from './sql-connection';
@@ -34,6 +34,7 @@ import type {
   CapacityClaim,
   ClaimCapacityArgs,
   ClaimResult,
+  ConditionalUpdate,
   NewVolume,
   PoolRow,
   PoolStatsReport,
@@ -60,7 +61,7 @@ export interface SqlStoreOptions {
 
 type PoolUsage = Pick<BackendState, 'allocated_capacity_gb' | 'provisioned_capacity_gb' | 'free_capacity_gb'>;
 
-const PATCHABLE_VOLUME_FIELDS = ['status', 'host', 'scheduled_at', 'launched_at', 'error_reason'] as const;
+const PATCHABLE_VOLUME_FIELDS = ['status', 'host', 'scheduled_at', 'launched_at', 'error_reason', 'deleted_at'] as const;
 
 /** The unique index a caller can hit: one request id per project. */
 const REQUEST_ID_INDEX = 'volumes_project_request';
@@ -133,6 +134,10 @@ export class SqlVolumeStore implements VolumeStore {
     return r ? toVolumeType(r) : null;
   }
 
+  async listVolumeTypes(): Promise<VolumeType[]> {
+    return (await this.sql.all<VolumeTypeRecord>('SELECT * FROM volume_types ORDER BY name')).map(toVolumeType);
+  }
+
   async putVolumeType(type: VolumeType): Promise<void> {
     await this.sql.run(
       'INSERT INTO volume_types (name, extra_specs) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET extra_specs = excluded.extra_specs',
@@ -172,7 +177,8 @@ export class SqlVolumeStore implements VolumeStore {
     );
   }
 
-  // ---- quotas: usage is derived from reservations, so it never drifts from them ----
+  // ---- quotas: Cinder's quota_usages row per (project, resource), changed in the same transaction
+  // as the reservation rows, so a reservation costs the same however many volumes a project has ----
 
   async setQuotaLimit(projectId: string, resource: QuotaResource, limit: number): Promise<void> {
     await this.sql.run(
@@ -197,13 +203,27 @@ export class SqlVolumeStore implements VolumeStore {
 
   private async quotaUsage(db: SqlExecutor, projectId: string): Promise<Map<QuotaResource, { in_use: number; reserved: number }>> {
     const rows = await db.all<{ resource: string; in_use: number; reserved: number }>(
-      `SELECT resource,
-              CAST(SUM(CASE WHEN status = 'committed' THEN delta ELSE 0 END) AS BIGINT) AS in_use,
-              CAST(SUM(CASE WHEN status = 'reserved' THEN delta ELSE 0 END) AS BIGINT) AS reserved
-       FROM quota_reservations WHERE project_id = ? AND status <> 'rolled_back' GROUP BY resource`,
+      'SELECT resource, in_use, reserved FROM quota_usages WHERE project_id = ?',
       [projectId],
     );
     return new Map(rows.map((r) => [r.resource, { in_use: r.in_use, reserved: r.reserved }]));
+  }
+
+  /** Adds to a usage row (creating it at zero first); in use and reserved never go below zero. */
+  private async addUsage(tx: SqlExecutor, projectId: string, resource: string, inUse: number, reserved: number): Promise<void> {
+    await tx.run(
+      `INSERT INTO quota_usages (project_id, resource, in_use, reserved) VALUES (?, ?, 0, 0)
+       ON CONFLICT (project_id, resource) DO NOTHING`,
+      [projectId, resource],
+    );
+    // CASE rather than max(): SQLite's two-argument max() is GREATEST() in PostgreSQL.
+    await tx.run(
+      `UPDATE quota_usages
+       SET in_use = CASE WHEN in_use + ? < 0 THEN 0 ELSE in_use + ? END,
+           reserved = CASE WHEN reserved + ? < 0 THEN 0 ELSE reserved + ? END
+       WHERE project_id = ? AND resource = ?`,
+      [inUse, inUse, reserved, reserved, projectId, resource],
+    );
   }
 
   async reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string, owner?: string): Promise<void> {
@@ -242,6 +262,8 @@ export class SqlVolumeStore implements VolumeStore {
            VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?)`,
           [volumeId, projectId, resource, delta, now, now, owner ?? null],
         );
+        // Cinder counts only positive deltas as reserved.
+        if (delta > 0) await this.addUsage(tx, projectId, resource, 0, delta);
       }
     });
   }
@@ -256,22 +278,42 @@ export class SqlVolumeStore implements VolumeStore {
     await this.settleQuota(volumeId, 'rolled_back', now, owner, false);
   }
 
-  /** Moves a reservation not yet committed or rolled back to status; a settled one stays as it is.
-   *  With an owner, only that owner's reservation (and, if adoptLegacy, one made before owners). */
+  /** Moves a reservation not yet committed or rolled back to status, and its usage with it; a
+   *  settled one stays as it is. With an owner, only that owner's reservation (and, if adoptLegacy,
+   *  one made before owners). */
   private async settleQuota(volumeId: string, status: 'committed' | 'rolled_back', now: string, owner: string | undefined, adoptLegacy: boolean): Promise<void> {
     const mine = owner === undefined ? '' : adoptLegacy ? ' AND (owner = ? OR owner IS NULL)' : ' AND owner = ?';
-    await this.sql.run(
-      `UPDATE quota_reservations SET status = ?, updated_at = ? WHERE volume_id = ? AND status = 'reserved'${mine}`,
-      owner === undefined ? [status, now, volumeId] : [status, now, volumeId, owner],
-    );
+    await this.write(async (tx) => {
+      const settled = await tx.all<{ project_id: string; resource: string; delta: number }>(
+        `UPDATE quota_reservations SET status = ?, updated_at = ? WHERE volume_id = ? AND status = 'reserved'${mine}
+         RETURNING project_id, resource, delta`,
+        owner === undefined ? [status, now, volumeId] : [status, now, volumeId, owner],
+      );
+      for (const r of settled) {
+        const reserved = r.delta > 0 ? -r.delta : 0;
+        await this.addUsage(tx, r.project_id, r.resource, status === 'committed' ? r.delta : 0, reserved);
+      }
+    });
   }
 
-  async getQuotaUsage(projectId: string): Promise<QuotaUsage[]> {
+  async releaseQuota(volumeId: string, now: string): Promise<boolean> {
+    return this.write(async (tx) => {
+      const released = await tx.all<{ project_id: string; resource: string; delta: number }>(
+        `UPDATE quota_reservations SET released_at = ?, updated_at = ? WHERE volume_id = ? AND status = 'committed' AND released_at IS NULL
+         RETURNING project_id, resource, delta`,
+        [now, now, volumeId],
+      );
+      for (const r of released) await this.addUsage(tx, r.project_id, r.resource, -r.delta, 0);
+      return released.length > 0;
+    });
+  }
+
+  async getQuotaUsage(projectId: string, resources: QuotaResource[] = []): Promise<QuotaUsage[]> {
     return this.sql.transaction('read', async (tx) => {
       const usage = await this.quotaUsage(tx, projectId);
       const limits = await this.projectLimits(tx, projectId);
-      const resources = new Set([...Object.keys(this.defaultQuotas), ...limits.keys(), ...usage.keys()]);
-      return [...resources].sort().map((resource) => ({
+      const all = new Set([...Object.keys(this.defaultQuotas), ...limits.keys(), ...usage.keys(), ...resources]);
+      return [...all].sort().map((resource) => ({
         resource,
         limit: this.quotaLimit(limits, resource),
         in_use: usage.get(resource)?.in_use ?? 0,
@@ -358,6 +400,7 @@ export class SqlVolumeStore implements VolumeStore {
   async listVolumes(filter: VolumeFilter = {}): Promise<Volume[]> {
     const { where, params } = whereDefined([
       ['status = ?', filter.status],
+      ["status <> 'deleted'", filter.hide_deleted ? true : undefined],
       ['project_id = ?', filter.project_id],
       // host@backend matches its pools too; substr rather than LIKE, whose _ and % would need escaping.
       ["(host = ? OR substr(host, 1, length(CAST(? AS TEXT)) + 1) = CAST(? AS TEXT) || '#')", filter.host],
@@ -375,6 +418,18 @@ export class SqlVolumeStore implements VolumeStore {
       const set = [...fields.map((f) => `${f} = ?`), 'updated_at = ?'].join(', ');
       const r = await tx.get<VolumeRecord>(`UPDATE volumes SET ${set} WHERE id = ? RETURNING *`, [...fields.map((f) => patch[f]), now, id]);
       return toVolume(r!);
+    });
+  }
+
+  async conditionalUpdateVolume(id: string, expected: readonly VolumeStatus[] | null, patch: VolumePatch, now: string): Promise<ConditionalUpdate> {
+    return this.write(async (tx) => {
+      const current = await this.volumeRow(tx, id);
+      if (!current) return { volume: null, updated: false };
+      if (expected && !expected.includes(current.status)) return { volume: current, updated: false };
+      const fields = PATCHABLE_VOLUME_FIELDS.filter((f) => patch[f] !== undefined);
+      const set = [...fields.map((f) => `${f} = ?`), 'updated_at = ?'].join(', ');
+      const r = await tx.get<VolumeRecord>(`UPDATE volumes SET ${set} WHERE id = ? RETURNING *`, [...fields.map((f) => patch[f]), now, id]);
+      return { volume: toVolume(r!), updated: true };
     });
   }
 
@@ -491,8 +546,11 @@ export class SqlVolumeStore implements VolumeStore {
         [args.volumeId, args.attempt, backend.backend_id, args.sizeGb, args.now],
       );
       await this.writePoolUsage(tx, backend.backend_id, backend);
-      await tx.run('UPDATE volumes SET host = ?, scheduled_at = ?, updated_at = ? WHERE id = ?', [
+      // The zone is the chosen pool's: the one asked for (AvailabilityZoneFilter kept only its pools),
+      // or, when none was, the one the volume lands in, as Cinder records it.
+      await tx.run('UPDATE volumes SET host = ?, availability_zone = ?, scheduled_at = ?, updated_at = ? WHERE id = ?', [
         backend.backend_id,
+        backend.availability_zone,
         args.now,
         args.now,
         args.volumeId,
@@ -522,6 +580,14 @@ export class SqlVolumeStore implements VolumeStore {
       claim.attempt,
     ]);
     return true;
+  }
+
+  async releaseVolumeCapacity(volumeId: string, now: string): Promise<number> {
+    return this.write(async (tx) => {
+      const active = await tx.all<ClaimRecord>(`SELECT * FROM capacity_claims WHERE volume_id = ? AND status = 'active' ORDER BY attempt`, [volumeId]);
+      for (const claim of active) await this.releaseClaim(tx, toClaim(claim), now);
+      return active.length;
+    });
   }
 
   async releaseCapacity(volumeId: string, attempt: number, now: string, owner?: string): Promise<boolean> {
@@ -590,9 +656,9 @@ export class SqlVolumeStore implements VolumeStore {
     return (await this.sql.all<FaultRuleRecord>(`SELECT * FROM fault_rules ${where} ORDER BY id`, params)).map(toFaultRule);
   }
 
-  async clearFaultRules(host?: string): Promise<void> {
+  async clearFaultRules(host?: string): Promise<number> {
     const { where, params } = whereDefined([['host = ?', host]]);
-    await this.sql.run(`DELETE FROM fault_rules ${where}`, params);
+    return (await this.sql.all<{ id: number }>(`DELETE FROM fault_rules ${where} RETURNING id`, params)).length;
   }
 
   async takeFault(host: string, op: FaultOp, volumeName: string | null): Promise<FaultRule | null> {

@@ -91,6 +91,14 @@ export interface VolumePatch {
   scheduled_at?: string | null;
   launched_at?: string | null;
   error_reason?: string | null;
+  deleted_at?: string | null;
+}
+
+/** What conditionalUpdateVolume found: the row after the update, or as it was when its status was
+ *  not one expected (updated false); volume null when there is no such row. */
+export interface ConditionalUpdate {
+  volume: Volume | null;
+  updated: boolean;
 }
 
 export interface VolumeFilter {
@@ -98,6 +106,8 @@ export interface VolumeFilter {
   /** Matches host@backend or host@backend#pool. */
   host?: string;
   project_id?: string;
+  /** Leave out soft-deleted volumes (status 'deleted'). */
+  hide_deleted?: boolean;
 }
 
 /**
@@ -110,6 +120,7 @@ export interface VolumeStore {
 
   // reference data
   getVolumeType(name: string): Promise<VolumeType | null>;
+  listVolumeTypes(): Promise<VolumeType[]>;
   putVolumeType(type: VolumeType): Promise<void>;
   /** Zones any volume service has reported (live or not). */
   listAvailabilityZones(): Promise<string[]>;
@@ -127,7 +138,12 @@ export interface VolumeStore {
   /** Undoes a reservation not yet committed; a committed one is left alone (Cinder keeps an error
    *  volume's quota until it is deleted). */
   rollbackQuota(volumeId: string, now: string, owner?: string): Promise<void>;
-  getQuotaUsage(projectId: string): Promise<QuotaUsage[]>;
+  /** Gives back the quota of a volume's committed reservation (its delete): in use goes down by its
+   *  deltas, once; false when there was nothing (left) to give back. */
+  releaseQuota(volumeId: string, now: string): Promise<boolean>;
+  /** Limit, in use and reserved of every resource with a default, a limit or a usage row, plus
+   *  `resources` (e.g. each volume type's). Read from the project's usage rows, not summed. */
+  getQuotaUsage(projectId: string, resources?: QuotaResource[]): Promise<QuotaUsage[]>;
 
   // volumes
   /** Inserts with status 'creating'; if the row exists and is the same owner's (a retried activity)
@@ -143,6 +159,9 @@ export interface VolumeStore {
   listVolumes(filter?: VolumeFilter): Promise<Volume[]>;
   /** Throws CinderError('VolumeNotFound') when there is no such row. */
   updateVolume(id: string, patch: VolumePatch, now: string, owner?: string): Promise<Volume>;
+  /** Cinder's conditional_update: patches the row only if its status is one of expected (any status
+   *  when expected is null), in one transaction. A delete acts on the row by volume id, whoever made it. */
+  conditionalUpdateVolume(id: string, expected: readonly VolumeStatus[] | null, patch: VolumePatch, now: string): Promise<ConditionalUpdate>;
   /** Deletes the row (undo of the entry create); absent, or another owner's, is left alone. */
   destroyVolume(id: string, owner?: string): Promise<void>;
 
@@ -164,6 +183,8 @@ export interface VolumeStore {
    *  released; releasing a released or missing claim is a no-op. Returns whether it released. */
   releaseCapacity(volumeId: string, attempt: number, now: string, owner?: string): Promise<boolean>;
   listClaims(volumeId?: string): Promise<CapacityClaim[]>;
+  /** Gives back every active claim of the volume (its delete); returns how many it released. */
+  releaseVolumeCapacity(volumeId: string, now: string): Promise<number>;
 
   // events (Cinder notifications)
   recordEvent(event: Omit<VolumeEvent, 'id'>): Promise<void>;
@@ -172,7 +193,8 @@ export interface VolumeStore {
   // fault injection rules (demo and test aid, per backend)
   addFaultRule(rule: Omit<FaultRule, 'id'>): Promise<FaultRule>;
   listFaultRules(host?: string): Promise<FaultRule[]>;
-  clearFaultRules(host?: string): Promise<void>;
+  /** Removes the rules (of host); returns how many it removed. */
+  clearFaultRules(host?: string): Promise<number>;
   /** The first rule of host for op (and volume name, when the rule names one) that fires now:
    *  atomically decrements a counted rule; a probability rule fires when random < probability. */
   takeFault(host: string, op: FaultOp, volumeName: string | null): Promise<FaultRule | null>;

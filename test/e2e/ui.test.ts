@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { VolumeService } from '../../src/client/volume-service';
 import type { VolumeCreateHandle } from '../../src/client/volumes';
 import { eventually, startCluster, type Cluster } from '../support/cluster';
 import { gotoUntilVisible, launchChromium, temporalUi, withTemporalAddress, type TemporalUi } from '../support/temporal-ui';
@@ -212,5 +213,49 @@ describe('Temporal UI: a rescheduled create', { timeout: 600_000 }, () => {
       assert.deepEqual(positions, [...positions].sort((x, y) => x - y), `steps in history order; listed: ${JSON.stringify(order)}`);
       assert.ok(!positions.includes(-1), `every step listed; listed: ${JSON.stringify(order)}`);
       await tallShot('ui-user-metadata');
+    }));
+
+  it("shows a delete like a create: found by VolumeStatus, its steps with summaries, its current details", () =>
+    withFailureShot('delete', async () => {
+      const svc = new VolumeService(c!.client, c!.store, { taskQueue: c!.taskQueue });
+      const d = await svc.delete(plain.volumeId);
+      assert.equal((await d.result()).status, 'deleted');
+      const found: string[] = [];
+      await eventually(async () => {
+        found.length = 0;
+        for await (const wf of c!.client.workflow.list({ query: `WorkflowType="deleteVolume" AND VolumeId="${plain.volumeId}" AND VolumeStatus="deleted"` })) found.push(wf.workflowId);
+        return found.includes(d.workflowId);
+      }, 60_000, 'visibility of the delete');
+
+      await gotoUntilVisible(page, listUrl(`VolumeStatus="deleted"`), page.getByRole('link', { name: d.workflowId, exact: true }));
+      await shot('ui-list-deleted');
+
+      const obj = `volume-${plain.volumeId}`;
+      const expected = [
+        'beginDeleteVolume • check volume status: deleting',
+        `deleteVolume • delete ${obj} on ${A}`,
+        'releaseVolumeCapacity • give back capacity',
+        'releaseVolumeQuota • give back quota: 1 volume, 1 GiB',
+        'finishDeleteVolume • soft-delete volume row: deleted',
+      ];
+      const labels = page.locator('svg text');
+      await gotoUntilVisible(page, `${ui!.uiUrl}/namespaces/${ui!.namespace}/workflows/${encodeURIComponent(d.workflowId)}`, labels.filter({ hasText: 'check volume status: deleting' }));
+      await page.getByRole('heading', { name: d.workflowId }).waitFor();
+      const timeline = async () => (await labels.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+      let missing: string[] = [];
+      await eventually(async () => {
+        const shown = await timeline();
+        missing = expected.filter((e) => !shown.includes(e));
+        return missing.length === 0;
+      }, UI_TIMEOUT, 'the delete timeline labels').catch(() => undefined);
+      assert.deepEqual(missing, [], `delete timeline labels missing; shown: ${JSON.stringify(await timeline())}`);
+      await tallShot('ui-delete');
+
+      await page.getByRole('tab', { name: 'User Metadata' }).click();
+      await page.waitForURL(/\/user-metadata$/);
+      const rendered = (heading: string) => page.getByRole('heading', { name: heading, exact: true }).locator('xpath=following::iframe[1]').contentFrame();
+      await rendered('Summary').getByText(`delete volume plain-ui: 1 GiB on ${A}`, { exact: true }).waitFor();
+      await rendered('Current Details').getByText('deleted', { exact: true }).waitFor();
+      await tallShot('ui-delete-user-metadata');
     }));
 });

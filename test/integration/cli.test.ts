@@ -75,7 +75,7 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
   after(() => c?.stopAfterLeakCheck());
 
   it('--help works on every command', async () => {
-    const commands = ['create', 'show', 'list', 'cancel', 'backends', 'history'];
+    const commands = ['create', 'show', 'list', 'cancel', 'backends', 'history', 'delete', 'quota-show', 'quota-usage', 'quota-update', 'faults'];
     const runs = await Promise.all(commands.map((cmd) => cli([cmd, '--help'])));
     runs.forEach((r, i) => {
       assert.equal(r.code, 0, show(r));
@@ -361,6 +361,39 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     assert.match(again.stderr, /has already ended \(cancelled\): nothing to cancel/);
     assert.equal(unknown.code, 1, show(unknown));
     assert.match(unknown.stderr, /No create of a volume 'no-such-volume' exists/);
+  });
+
+  it('while a cancel is pending, show says so and a second cancel says it was already requested', async () => {
+    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'hang', remaining: 1, volume_name: 'cli-cancel-pending' });
+    // A slow compensation keeps the cancel pending for a while.
+    // (long enough for two CLI processes to start on a loaded machine).
+    await c.store.addFaultRule({ host: c.host('A'), op: 'delete', action: 'delay', delay_ms: 25_000, remaining: 1, volume_name: 'cli-cancel-pending' });
+    const r = await cli(['create', '--size', '1', '--name', 'cli-cancel-pending', '--json']);
+    assert.equal(r.code, 0, show(r));
+    const id = JSON.parse(r.stdout).volume.id as string;
+    const handle = getVolumeCreate(c.client, id);
+    await eventually(async () => (await handle.status()).phase === 'creating', 60_000, 'the create runs on A');
+    const first = await cli(['cancel', id]);
+    assert.equal(first.code, 0, show(first));
+    assert.match(first.stdout, /^Cancel requested for the create of volume /);
+    await eventually(async () => (await handle.status()).phase === 'compensating', 30_000, 'the create to compensate');
+    const [shown, second] = await Promise.all([cli(['show', id]), cli(['cancel', id])]);
+    assert.equal(shown.code, 0, show(shown));
+    assert.match(properties(shown.stdout).cancel_requested_at ?? '', /^\d{4}-\d\d-\d\dT.* \(the create is compensating; it ends in error\)$/, show(shown));
+    assert.equal(second.code, 0, show(second));
+    assert.match(second.stdout, new RegExp(`^Cancel was already requested for the create of volume ${id} at \\d{4}-`), show(second));
+    await assert.rejects(handle.result());
+    assert.equal((await c.store.getVolume(id))?.status, 'error');
+  });
+
+  it('create without --wait prints its created_at; availability_zone is the zone of the pool it landed in', async () => {
+    const r = await cli(['create', '--size', '1', '--name', 'cli-created-at']);
+    assert.equal(r.code, 0, show(r));
+    const props = properties(r.stdout);
+    assert.match(props.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/, show(r));
+    await getVolumeCreate(c.client, props.id).result();
+    const s = await cli(['show', props.id]);
+    assert.equal(properties(s.stdout).availability_zone, 'nova', show(s));
   });
 
   it('the Temporal CLI starts the same workflow from the documented input JSON', async () => {

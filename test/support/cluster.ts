@@ -205,7 +205,8 @@ export class Cluster {
     for (const b of this.backends) {
       for (const p of b.pools) {
         for (const f of this.files(b.name, p.name)) {
-          const owner = volumes.find((v) => f === `volume-${v.id}` && v.host === p.backend_id && v.status !== 'error');
+          // An error or deleted volume owns no file: one left behind is a leak.
+          const owner = volumes.find((v) => f === `volume-${v.id}` && v.host === p.backend_id && v.status !== 'error' && v.status !== 'deleted');
           const snapshot = f.startsWith('snapshot-') && (await this.store.getSnapshot(f.slice('snapshot-'.length)));
           if (!owner && !snapshot) leaks.push(`${p.backend_id}/${f}`);
         }

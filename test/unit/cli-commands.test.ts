@@ -98,7 +98,11 @@ describe('create command', { timeout: 60_000 }, () => {
     const io = capture(true);
     const code = await new VolumeCommands(io, () => svc).create(['--size', '1', '--name', 'n', '--wait']);
     assert.equal(code, 0);
-    const text = io.progressed.map((p) => p.text).join('');
+    const all = io.progressed.map((p) => p.text).join('');
+    // Each attempt's outcome is a line of its own, printed over the updating line.
+    const outcomes = [`volume vol-1: attempt 1 of 3 on ${A}: failed (VolumeBackendAPIException)`, `volume vol-1: attempt 2 of 3 on ${B}: succeeded`];
+    for (const o of outcomes) assert.ok(all.includes(`\r\x1b[2K${o}\n`), `outcome line ${o} in ${JSON.stringify(all)}`);
+    const text = outcomes.reduce((t, o) => t.replace(`\r\x1b[2K${o}\n`, ''), all);
     assert.ok(text.endsWith('\n'), 'the line is closed at the end');
     const frames = text.slice(0, -1).split('\r\x1b[2K').slice(1);
     assert.equal(text.slice(0, -1).indexOf('\n'), -1, 'no new line while it runs');
@@ -124,8 +128,35 @@ describe('create command', { timeout: 60_000 }, () => {
       `volume vol-1: creating: creating on ${A}, attempt 1 of 3`,
       `volume vol-1: creating: compensating on ${A}, attempt 1 of 3, last error VolumeBackendAPIException`,
       `volume vol-1: creating: creating on ${B}, attempt 2 of 3, last error VolumeBackendAPIException`,
+      `volume vol-1: attempt 1 of 3 on ${A}: failed (VolumeBackendAPIException)`,
+      `volume vol-1: attempt 2 of 3 on ${B}: succeeded`,
       `volume vol-1: available: done on ${B}, attempt 2 of 3`,
     ]);
+  });
+
+  it('a reschedule between two polls is still reported, from the create\'s own state', async () => {
+    const s = (over: Partial<CreateVolumeState>): CreateVolumeState => ({
+      volume_id: 'vol-1', status: 'creating', phase: 'creating', attempt: 1, max_attempts: 3, backend_id: A, retry: null, last_error: null, attempts: [], ...over,
+    });
+    // The polls see attempt 1 running on A, then already attempt 2 running on B: the failure of 1
+    // and its compensation happened between them.
+    const seen = [
+      s({ attempts: [{ attempt: 1, backend_id: A, outcome: 'running' }] }),
+      s({ attempt: 2, backend_id: B, attempts: [
+        { attempt: 1, backend_id: A, outcome: 'failed', error_type: 'VolumeBackendAPIException', cleanup: 'deleted' },
+        { attempt: 2, backend_id: B, outcome: 'running' },
+      ] }),
+    ];
+    const svc = new ScriptedService(store, (_r, id) => new ScriptedCreate(id, seen, success(id)));
+    const io = capture(false);
+    assert.equal(await new VolumeCommands(io, () => svc).create(['--size', '1', '--wait']), 0);
+    const lines = io.progressed.map((p) => p.text.slice(0, -1));
+    assert.deepEqual(lines.filter((l) => / attempt \d of 3 on /.test(l)), [
+      `volume vol-1: attempt 1 of 3 on ${A}: failed (VolumeBackendAPIException; deleted)`,
+      `volume vol-1: attempt 2 of 3 on ${B}: succeeded`,
+    ]);
+    // Reported once, where it was first seen: before the progress line of attempt 2.
+    assert.ok(lines.indexOf(`volume vol-1: attempt 1 of 3 on ${A}: failed (VolumeBackendAPIException; deleted)`) < lines.indexOf(`volume vol-1: creating: creating on ${B}, attempt 2 of 3`));
   });
 
   it('a create that ends in error: exit 1, the error with its Cinder type, the volume\'s table', async () => {
@@ -139,7 +170,7 @@ describe('create command', { timeout: 60_000 }, () => {
     const code = await new VolumeCommands(io, () => svc).create(['--size', '1', '--wait']);
     assert.equal(code, 1);
     assert.deepEqual(io.stderr, [`ERROR: NoValidBackend: ${message}`]);
-    assert.equal(io.progressed[io.progressed.length - 1].text, `volume vol-1: error: done on ${A}, attempt 1 of 3\n`);
+    assert.equal(io.progressed[io.progressed.length - 1].text, `volume vol-1: error: failed on ${A}, attempt 1 of 3, error NoValidBackend\n`);
     const table = io.stdout[io.stdout.length - 1];
     assert.match(table, /\| status +\| error +\|/);
     assert.match(table, /\| error_reason +\| No valid backend was found/);

@@ -102,7 +102,9 @@ describe('other commands\' arguments', () => {
   it('--status takes Cinder\'s statuses only', () => {
     assert.equal(parseStatus('error'), 'error');
     assert.equal(parseStatus(undefined), undefined);
-    assert.throws(() => parseStatus('deleting'), /^UsageError: --status: must be one of creating, available, error, got 'deleting'$/);
+    assert.equal(parseStatus('deleting'), 'deleting');
+    assert.equal(parseStatus('deleted'), 'deleted');
+    assert.throws(() => parseStatus('gone'), /^UsageError: --status: must be one of creating, available, error, deleting, error_deleting, deleted, got 'gone'$/);
   });
 });
 
@@ -164,6 +166,7 @@ describe('progress lines', () => {
     const failed = { ...base, attempt: 1, max_attempts: 3, backend_id: 'h@b#p', last_error: { type: 'VolumeBackendAPIException', message: 'm' } };
     assert.equal(progressLine({ ...failed, phase: 'compensating' }), 'creating: compensating on h@b#p, attempt 1 of 3, last error VolumeBackendAPIException');
     assert.equal(progressLine({ ...failed, phase: 'rescheduling' }), 'creating: rescheduling away from h@b#p, attempt 1 of 3, last error VolumeBackendAPIException');
-    assert.equal(progressLine({ ...failed, status: 'error', phase: 'done' }), 'error: done on h@b#p, attempt 1 of 3');
+    // A failed create says so, and with what: never "error: done on ...".
+    assert.equal(progressLine({ ...failed, status: 'error', phase: 'done' }), 'error: failed on h@b#p, attempt 1 of 3, error VolumeBackendAPIException');
   });
 });

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createApiActivities } from '../../src/activities/api-activities';
+import { createDeleteActivities } from '../../src/activities/delete-activities';
 import { createSchedulerActivities } from '../../src/activities/scheduler-activities';
 import { createVolumeActivities } from '../../src/activities/volume-activities';
 import {
@@ -23,7 +24,8 @@ import * as workflows from '../../src/workflows';
 
 describe('shared names', () => {
   const deps = { store: {} as never, logger: {} as never, now: () => new Date() };
-  const scheduler = { ...createApiActivities({ ...deps, limits: {} as never, createDefaults: {} as never }), ...createSchedulerActivities(deps) };
+  const apiDeps = { ...deps, limits: {} as never, createDefaults: {} as never };
+  const scheduler = { ...createApiActivities(apiDeps), ...createSchedulerActivities(deps), ...createDeleteActivities(apiDeps) };
   const backend = createVolumeActivities({ ...deps, driver: {} as never });
 
   it('names every activity the workers register, and only those', () => {

@@ -84,6 +84,7 @@ export function defineStoreContract(name: string, target: StoreTarget): void {
   defineOwnershipContract(name, target);
   defineQuotaContract(name, target);
   defineCapacityContract(name, target);
+  defineDeleteContract(name, target);
   defineConcurrencyContract(name, target);
 }
 
@@ -234,6 +235,7 @@ export function defineBasicContract(name: string, target: StoreTarget): void {
         updated_at: T0,
         scheduled_at: null,
         launched_at: null,
+        deleted_at: null,
       });
       // A retried activity gets the row unchanged, even with a different body.
       assert.deepEqual(await s.createVolume({ ...newVolume('v1', { request_id: 'r1', size: 99 }), now: T1 }), v);
@@ -1146,6 +1148,94 @@ export function defineConcurrencyContract(name: string, target: StoreTarget): vo
       const claims = await s.listClaims();
       assert.equal(claims.length, 10);
       assert.equal((await s.listVolumes()).filter((v) => v.host === 'h1@lvm#a').length, 10);
+      await s.close();
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// delete: conditional status change, capacity and quota given back, soft delete; quota_usages
+
+export function defineDeleteContract(name: string, target: StoreTarget): void {
+  describe(`${name}: delete and quota usages`, () => {
+    test('quota_usages follow reserve, commit, rollback and release, each once', async () => {
+      const s = await target.open({ defaultQuotas: { volumes: 2 } });
+      await s.reserveQuota('v1', 'p1', { volumes: 1, gigabytes: 5 }, T0);
+      await s.reserveQuota('v2', 'p1', { volumes: 1, gigabytes: 3 }, T0);
+      await s.commitQuota('v1', T0);
+      await s.commitQuota('v1', T0);
+      await s.rollbackQuota('v2', T0);
+      assert.deepEqual((await usage(s)).volumes, { limit: 2, in_use: 1, reserved: 0 });
+      assert.deepEqual((await usage(s)).gigabytes, { limit: 1000, in_use: 5, reserved: 0 });
+      // The delete gives v1's quota back once, however often it is asked.
+      assert.equal(await s.releaseQuota('v1', T1), true);
+      assert.equal(await s.releaseQuota('v1', T1), false);
+      assert.equal(await s.releaseQuota('v2', T1), false); // rolled back: nothing in use to give back
+      assert.deepEqual((await usage(s)).volumes, { limit: 2, in_use: 0, reserved: 0 });
+      assert.deepEqual((await usage(s)).gigabytes, { limit: 1000, in_use: 0, reserved: 0 });
+      // What was given back is usable at once: two more volumes fit the limit of 2.
+      await s.reserveQuota('v3', 'p1', { volumes: 1, gigabytes: 1 }, T1);
+      await s.reserveQuota('v4', 'p1', { volumes: 1, gigabytes: 1 }, T1);
+      await assert.rejects(s.reserveQuota('v5', 'p1', { volumes: 1, gigabytes: 1 }, T1), (e: CinderError) => e.cinderType === 'VolumeLimitExceeded');
+      // Resources asked for by name are listed with their limit even without usage.
+      const listed = await s.getQuotaUsage('p1', ['volumes_gold']);
+      assert.deepEqual(listed.find((q) => q.resource === 'volumes_gold'), { resource: 'volumes_gold', limit: -1, in_use: 0, reserved: 0 });
+      await s.close();
+    });
+
+    test('usage rows are kept per project: another project is not charged', async () => {
+      const s = await target.open();
+      await s.reserveQuota('v1', 'p1', { volumes: 1, gigabytes: 5 }, T0);
+      await s.commitQuota('v1', T0);
+      assert.deepEqual((await usage(s, 'p2')).volumes, { limit: 10, in_use: 0, reserved: 0 });
+      assert.deepEqual((await usage(s, 'p1')).volumes, { limit: 10, in_use: 1, reserved: 0 });
+      await s.close();
+    });
+
+    test('conditionalUpdateVolume changes the status only from the expected ones', async () => {
+      const s = await target.open();
+      await s.createVolume(newVolume('v1'));
+      let r = await s.conditionalUpdateVolume('v1', ['available', 'error'], { status: 'deleting' }, T1);
+      assert.deepEqual([r.updated, r.volume?.status], [false, 'creating']);
+      await s.updateVolume('v1', { status: 'available' }, T1);
+      r = await s.conditionalUpdateVolume('v1', ['available', 'error'], { status: 'deleting' }, T1);
+      assert.deepEqual([r.updated, r.volume?.status], [true, 'deleting']);
+      assert.deepEqual(await s.conditionalUpdateVolume('nope', null, { status: 'deleting' }, T1), { volume: null, updated: false });
+      await s.close();
+    });
+
+    test('a delete gives back every active claim at once, keeps the zone it landed in, and soft-deletes', async () => {
+      const s = await target.open();
+      await s.reportPoolStats('h1@lvm', [report('h1@lvm#a', { availability_zone: 'zone-x' })], T0);
+      await addVolume(s, 'v1', 10);
+      await addVolume(s, 'v2', 4);
+      await s.claimCapacity({ volumeId: 'v1', attempt: 1, sizeGb: 10, liveSince: T0, now: T0, choose: firstFit(10) });
+      await s.claimCapacity({ volumeId: 'v2', attempt: 1, sizeGb: 4, liveSince: T0, now: T0, choose: firstFit(4) });
+      assert.equal((await s.getVolume('v1'))?.availability_zone, 'zone-x');
+      assert.equal((await pool(s, 'h1@lvm#a')).allocated_capacity_gb, 14);
+      assert.equal(await s.releaseVolumeCapacity('v1', T1), 1);
+      assert.equal(await s.releaseVolumeCapacity('v1', T1), 0);
+      const a = await pool(s, 'h1@lvm#a');
+      assert.deepEqual([a.allocated_capacity_gb, a.free_capacity_gb], [4, 96]);
+      await s.updateVolume('v1', { status: 'deleted', deleted_at: T2 }, T2);
+      assert.deepEqual(
+        [(await s.getVolume('v1'))?.status, (await s.getVolume('v1'))?.deleted_at],
+        ['deleted', T2],
+      );
+      assert.deepEqual((await s.listVolumes({ hide_deleted: true })).map((v) => v.id), ['v2']);
+      assert.deepEqual((await s.listVolumes()).map((v) => v.id), ['v1', 'v2']);
+      assert.deepEqual((await s.listVolumes({ status: 'deleted' })).map((v) => v.id), ['v1']);
+      await s.close();
+    });
+
+    test('clearFaultRules says how many it removed; volume types are listed', async () => {
+      const s = await target.open();
+      for (const host of ['h1@x', 'h1@x', 'h2@x']) await s.addFaultRule({ host, op: 'create', action: 'error', remaining: 1 });
+      assert.equal(await s.clearFaultRules('h1@x'), 2);
+      assert.equal(await s.clearFaultRules(), 1);
+      assert.equal(await s.clearFaultRules(), 0);
+      await s.putVolumeType({ name: 'ssd', extra_specs: {} });
+      assert.deepEqual((await s.listVolumeTypes()).map((t) => t.name), ['default', 'ssd']);
       await s.close();
     });
   });

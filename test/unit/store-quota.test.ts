@@ -1,3 +1,4 @@
-import { defineQuotaContract, sqliteTarget } from './store-contract';
+import { defineDeleteContract, defineQuotaContract, sqliteTarget } from './store-contract';
 
 defineQuotaContract('SQLite', sqliteTarget());
+defineDeleteContract('SQLite', sqliteTarget());

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { MIGRATIONS, SqliteVolumeStore, openVolumeStore, sqliteFilename } from '../../src/store';
+import Database from 'better-sqlite3';
+import { MIGRATIONS, SqliteVolumeStore, applyMigrations, openVolumeStore, sqliteFilename } from '../../src/store';
 import { SqliteConnection } from '../../src/store/sqlite-connection';
 import { defineBasicContract, defineOwnershipContract, sqliteTarget } from './store-contract';
 
@@ -16,6 +17,38 @@ const tmp = mkdtempSync(join(tmpdir(), 'store-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('migrations and opening', () => {
+  test('migration 2 keeps the volumes and fills quota_usages from the reservations made before it', async () => {
+    const file = join(tmp, 'upgrade.db');
+    const old = new Database(file);
+    applyMigrations(old, MIGRATIONS.filter((m) => m.version === 1));
+    old.prepare(
+      `INSERT INTO volumes (id, project_id, size, status, volume_type, source, metadata, created_at, updated_at)
+       VALUES ('v1', 'p1', 5, 'available', 'default', '{"type":"raw"}', '{}', 't', 't')`,
+    ).run();
+    const reserve = old.prepare(
+      "INSERT INTO quota_reservations (volume_id, project_id, resource, delta, status, created_at, updated_at) VALUES (?, 'p1', ?, ?, ?, 't', 't')",
+    );
+    for (const [v, resource, delta, status] of [
+      ['v1', 'volumes', 1, 'committed'], ['v1', 'gigabytes', 5, 'committed'],
+      ['v2', 'volumes', 1, 'reserved'], ['v2', 'gigabytes', 2, 'reserved'],
+      ['v3', 'volumes', 1, 'rolled_back'], ['v3', 'gigabytes', 9, 'rolled_back'],
+    ] as const) reserve.run(v, resource, delta, status);
+    old.close();
+    const s = new SqliteVolumeStore(file);
+    try {
+      const v = await s.getVolume('v1');
+      assert.deepEqual([v?.status, v?.size, v?.deleted_at], ['available', 5, null]);
+      const usage = Object.fromEntries((await s.getQuotaUsage('p1')).map((q) => [q.resource, [q.in_use, q.reserved]]));
+      assert.deepEqual(usage, { gigabytes: [5, 2], volumes: [1, 1] });
+      // The rebuilt table has its indexes and takes the delete statuses.
+      await s.updateVolume('v1', { status: 'deleted', deleted_at: 't2' }, 't2');
+      const indexes = s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'volumes' AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
+      assert.deepEqual(indexes, [{ name: 'volumes_host' }, { name: 'volumes_project_request' }, { name: 'volumes_status' }]);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('opening the same file twice applies each migration once', async () => {
     const file = join(tmp, 'nested', 'dir', 'migrate.db');
     const a = (await openVolumeStore(`sqlite:${file}`)) as SqliteVolumeStore;
