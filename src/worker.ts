@@ -116,6 +116,13 @@ export function workflowSource(config: AppConfig): Pick<WorkerOptions, 'workflow
   return { workflowsPath: require.resolve('./workflows') };
 }
 
+/** One stats report of a volume service: its driver's pool stats into the store. The driver looks
+ *  only for the volumes of claims not yet seen on disk, so no step reads every volume. */
+export async function reportPoolStatsOnce(backend: ResolvedBackendConfig, driver: VolumeDriver, store: VolumeStore, service?: ServiceReport): Promise<void> {
+  const expected = await store.pendingClaimObjects(backend.pools.map((p) => `${backend.host}#${p.name}`));
+  await store.reportPoolStats(backend.host, await driver.getVolumeStats(expected), new Date().toISOString(), service);
+}
+
 /** Cinder's volume service reports its pools' stats periodically; the report is its heartbeat.
  *  onReport sees each report's outcome and, after a success, the service's pool rows (with the
  *  allocation the store adds) when it asks for them. */
@@ -130,7 +137,7 @@ export function startStatsReporter(
 ) {
   const report = async () => {
     try {
-      await store.reportPoolStats(backend.host, await driver.getVolumeStats(), new Date().toISOString(), service);
+      await reportPoolStatsOnce(backend, driver, store, service);
     } catch (err) {
       logger.error({ err, host: backend.host }, 'pool stats report failed');
       onReport?.outcome(false, err);

@@ -25,7 +25,7 @@ export const COMMANDS: Record<string, Command> = {
     run: () => runDemo(out),
   },
   'dev-server': {
-    summary: 'run the local Temporal dev server (UI, persistent SQLite, search attributes) until Ctrl-C',
+    summary: 'run the local Temporal dev server (UI, persistent SQLite, search attributes, one-machine dynamic config) until Ctrl-C',
     usage: 'cinder-temporal dev-server [--port <port>] [--ui-port <port>] [--db-filename .data/temporal.db]',
     help: [
       'Listens where npm start does: CINDER_DEV_SERVER_PORT (default 7233; the workers and the CLI connect there',

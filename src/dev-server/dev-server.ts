@@ -16,8 +16,11 @@ export interface DevServerOptions {
   /** SQLite file that keeps every workflow across restarts; absent: in memory. */
   dbFilename?: string;
   namespace?: string;
-  /** Dynamic config overrides, e.g. { 'limit.historyCount.suggestContinueAsNew': 40 }. */
+  /** Dynamic config overrides, e.g. { 'limit.historyCount.suggestContinueAsNew': 40 }, merged over
+   *  LOCAL_DYNAMIC_CONFIG. */
   dynamicConfig?: Record<string, unknown>;
+  /** Leave out LOCAL_DYNAMIC_CONFIG (the server's stock settings): to measure what it buys. */
+  stockDynamicConfig?: boolean;
   /** Where the server's own log goes; default: discarded. */
   logFile?: string;
   /** Reuse a server already answering on ip:port instead of failing. Default true. */
@@ -36,6 +39,23 @@ export interface RunningDevServer {
   /** Stops the server if this call started it; a reused server is left running. */
   stop(): Promise<void>;
 }
+
+/**
+ * The dev server runs one history shard, and each of its queue processors reads new tasks at most
+ * `MaxPollRPS` times a second per shard (default 20): on one shard every workflow and activity
+ * dispatch waits for the next read, about 45 ms on average. A cluster spreads that over hundreds
+ * of shards; here the limits go up so a local create costs what its round trips cost. One
+ * task-queue partition: with the default four, a poll waits on one partition while the task sits
+ * in another, and bursts of starts stall a few tasks for seconds. docs/deploy.md says which of
+ * these a real cluster needs.
+ */
+export const LOCAL_DYNAMIC_CONFIG: Readonly<Record<string, unknown>> = {
+  'history.transferProcessorMaxPollRPS': 10_000,
+  'history.timerProcessorMaxPollRPS': 10_000,
+  'history.visibilityProcessorMaxPollRPS': 10_000,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
 
 export const DEFAULT_PORT = 7233;
 export const DEFAULT_UI_PORT = 8233;
@@ -95,8 +115,9 @@ function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
 }
 
 /**
- * Starts `temporal server start-dev` on loopback with the UI, a persistent SQLite file and the
- * project's search attributes, or reuses a server already on the port. Without any CLI (no PATH
+ * Starts `temporal server start-dev` on loopback with the UI, a persistent SQLite file, the
+ * project's search attributes and LOCAL_DYNAMIC_CONFIG, or reuses a server already on the port (as
+ * it is: its dynamic config cannot change while it runs). Without any CLI (no PATH
  * entry, cache or Go), falls back to the SDK's download, which needs the internet.
  */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<RunningDevServer> {
@@ -123,7 +144,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
   }
 
   if (opts.dbFilename) fs.mkdirSync(path.dirname(opts.dbFilename), { recursive: true });
-  const dynamicArgs = Object.entries(opts.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]);
+  const dynamicConfig = { ...(opts.stockDynamicConfig ? {} : LOCAL_DYNAMIC_CONFIG), ...opts.dynamicConfig };
+  const dynamicArgs = Object.entries(dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]);
   const cli = await resolveTemporalCli(progress, opts.env);
 
   if (!cli) {

@@ -26,7 +26,8 @@ export interface BackendState {
 
 /** One pool's stats as its volume driver measured them (the store adds allocation and pending claims). */
 export type PoolStatsReport = Omit<BackendState, 'allocated_capacity_gb'> & {
-  /** Backend object names present in the pool (`volume-<id>`), so claims not yet on disk count. */
+  /** Backend object names present in the pool (`volume-<id>`): at least those of the store's
+   *  pendingClaimObjects that are on disk, so claims not yet on disk count. */
   volume_names: string[];
 };
 

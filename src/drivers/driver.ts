@@ -18,6 +18,10 @@ export interface DriverSnapshot {
   host: string;
 }
 
+/** Object names (`volume-<id>`) a stats report should look for, by pool (host@backend#pool): the
+ *  claims the database has not yet seen on disk. */
+export type ExpectedObjects = ReadonlyMap<string, readonly string[]>;
+
 export interface OpOptions {
   /** Aborted when the activity is cancelled or times out: stop work and throw. */
   signal?: AbortSignal;
@@ -42,5 +46,8 @@ export interface VolumeDriver {
   volumeExists(volume: DriverVolume): Promise<boolean>;
   /** Every file in the pool (volumes, snapshots, partial writes): for leak checks. */
   listPoolFiles(pool: string): Promise<string[]>;
-  getVolumeStats(): Promise<PoolStatsReport[]>;
+  /** One report per pool. Reads no file per volume: figures come from what the driver keeps and
+   *  the file system's free space. volume_names lists, of `expected`'s names for the pool, those on
+   *  disk (every volume of the pool when `expected` is absent). */
+  getVolumeStats(expected?: ExpectedObjects): Promise<PoolStatsReport[]>;
 }

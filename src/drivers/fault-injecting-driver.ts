@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import { CINDER_ERROR_TYPES, CinderError } from '../domain/cinder-errors';
 import { volumeObjectName, type Image } from '../domain/volume';
 import type { PoolStatsReport } from '../domain/pools';
-import type { DriverSnapshot, DriverVolume, OpOptions, VolumeDriver } from './driver';
+import type { DriverSnapshot, DriverVolume, ExpectedObjects, OpOptions, VolumeDriver } from './driver';
 import type { FaultOp, FaultRule, FaultSource } from '../domain/faults';
 import { abortableSleep, waitForAbort, type CommitHookOptions, type PendingWrite } from './op-options';
 
@@ -120,8 +120,8 @@ export class FaultInjectingDriver implements VolumeDriver {
     return this.inner.listPoolFiles(pool);
   }
 
-  getVolumeStats(): Promise<PoolStatsReport[]> {
-    return this.inner.getVolumeStats();
+  getVolumeStats(expected?: ExpectedObjects): Promise<PoolStatsReport[]> {
+    return this.inner.getVolumeStats(expected);
   }
 
   private async faultedCreate(volume: DriverVolume, opts: OpOptions | undefined, create: (opts?: OpOptions) => Promise<void>): Promise<void> {

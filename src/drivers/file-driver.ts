@@ -11,8 +11,9 @@ import { CinderError } from '../domain/cinder-errors';
 import { splitBackendId, volumeObjectName, type Image } from '../domain/volume';
 import type { PoolStatsReport } from '../domain/pools';
 import { parseBackendConfig, type BackendConfig, type ResolvedBackendConfig, type ResolvedPoolConfig } from './backend-config';
-import type { DriverSnapshot, DriverVolume, OpOptions, VolumeDriver } from './driver';
+import type { DriverSnapshot, DriverVolume, ExpectedObjects, OpOptions, VolumeDriver } from './driver';
 import { DriverAbortError, isAbortError, throwIfAborted, type CommitHookOptions } from './op-options';
+import { PoolLedger } from './pool-ledger';
 
 export const GiB = 1024 ** 3;
 /** Read size of the sparse copy (large: reading holes is cheap, calls are not). */
@@ -23,6 +24,15 @@ const ZEROS = Buffer.alloc(CHUNK);
 const PARTIAL_TOKEN = /^[0-9a-f]{16}$/;
 /** Ids become file names: no separators, no dot-only names. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const SAFE_VOLUME_OBJECT = /^volume-[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Free bytes of the file system holding dir, as `df` reports them to an unprivileged user. */
+export type StatFs = (dir: string) => Promise<{ bavail: number; bsize: number }>;
+
+export interface FileDriverOptions {
+  /** The file system's free space (fs.statfs by default; tests pass their own). */
+  statfs?: StatFs;
+}
 
 export function snapshotObjectName(snapshotId: string): string {
   return `snapshot-${snapshotId}`;
@@ -50,8 +60,12 @@ export class FileVolumeDriver implements VolumeDriver {
   readonly config: ResolvedBackendConfig;
   private readonly pools = new Map<string, ResolvedPoolConfig>();
   private readonly dirs = new Map<string, string>();
+  /** Per pool name: its ledger, ready once the first scan is done. */
+  private readonly ledgers = new Map<string, { ledger: PoolLedger; ready: Promise<void> }>();
+  private readonly statfs: StatFs;
 
-  constructor(config: BackendConfig) {
+  constructor(config: BackendConfig, options: FileDriverOptions = {}) {
+    this.statfs = options.statfs ?? ((dir) => fs.statfs(dir));
     // Validate again: a driver built from a hand-written object gets the same checks and defaults.
     this.config = parseBackendConfig(config, `backend ${String((config as { host?: unknown }).host)}`);
     this.host = this.config.host;
@@ -147,6 +161,8 @@ export class FileVolumeDriver implements VolumeDriver {
         throw new CinderError('ImageCopyFailure', `Failed to copy image ${image.id} to volume ${volume.id}: ${describe(e)}`);
       } finally {
         await dst.close();
+        // Written or not, the blocks the copy got to are allocated now.
+        await this.noteFile(target.pool, target.file);
       }
     } finally {
       await src.close();
@@ -179,9 +195,12 @@ export class FileVolumeDriver implements VolumeDriver {
     // Partials first: a create still running elsewhere then fails its rename instead of landing
     // its volume after this delete.
     for (const entry of await fs.readdir(dir)) {
-      if (isPartialOf(entry, name)) removed = (await unlinkIfPresent(path.join(dir, entry))) || removed;
+      if (!isPartialOf(entry, name)) continue;
+      removed = (await unlinkIfPresent(path.join(dir, entry))) || removed;
+      this.forgetFile(target.pool, entry);
     }
     removed = (await unlinkIfPresent(target.file)) || removed;
+    this.forgetFile(target.pool, name);
     return removed;
   }
 
@@ -199,13 +218,18 @@ export class FileVolumeDriver implements VolumeDriver {
     return (await fs.readdir(dir)).sort();
   }
 
-  async getVolumeStats(): Promise<PoolStatsReport[]> {
+  /**
+   * One report per pool, from the pool's ledger (no file is read) and the file system's free space.
+   * volume_names: of `expected`'s names for the pool, those on disk (each checked in the ledger,
+   * then on disk, so a file another process wrote counts too); every volume without `expected`.
+   */
+  async getVolumeStats(expected?: ExpectedObjects): Promise<PoolStatsReport[]> {
     const reports: PoolStatsReport[] = [];
-    for (const pool of this.config.pools) reports.push(await this.poolStats(pool));
+    for (const pool of this.config.pools) reports.push(await this.poolStats(pool, expected?.get(`${this.host}#${pool.name}`)));
     return reports;
   }
 
-  private async poolStats(pool: ResolvedPoolConfig): Promise<PoolStatsReport> {
+  private async poolStats(pool: ResolvedPoolConfig, expected: readonly string[] | undefined): Promise<PoolStatsReport> {
     const capabilities: Record<string, unknown> = {
       volume_backend_name: this.config.volume_backend_name,
       storage_protocol: this.config.storage_protocol,
@@ -229,30 +253,76 @@ export class FileVolumeDriver implements VolumeDriver {
       volume_names: [],
     };
     try {
-      const dir = this.dirOf(pool);
-      await fs.mkdir(dir, { recursive: true });
-      let provisioned = 0;
-      let allocatedBytes = 0;
-      const names: string[] = [];
-      for (const entry of (await fs.readdir(dir)).sort()) {
-        const st = await statFile(path.join(dir, entry));
-        if (!st) continue;
-        // Thin free space is what the files really occupy: volumes, snapshots and partial writes.
-        allocatedBytes += st.blocks * 512;
-        if (entry.startsWith('volume-')) {
-          names.push(entry);
-          provisioned += Math.ceil(st.size / GiB);
-        }
-      }
-      const free = pool.thin_provisioning ? pool.total_capacity_gb - allocatedBytes / GiB : pool.total_capacity_gb - provisioned;
-      report.provisioned_capacity_gb = provisioned;
-      report.free_capacity_gb = Math.max(0, round2(free));
-      report.volume_names = names;
+      const ledger = await this.ledgerOf(pool);
+      report.volume_names = expected === undefined ? ledger.volumeNames() : await this.presentOf(pool, ledger, expected);
+      const { bavail, bsize } = await this.statfs(this.dirOf(pool));
+      // Thin free space is what the files really occupy; thick is what they provision. Either way
+      // never more than the file system has left (Cinder's NFS driver reads df the same way).
+      const own = pool.thin_provisioning ? pool.total_capacity_gb - ledger.allocatedBytes / GiB : pool.total_capacity_gb - ledger.provisionedGb;
+      report.provisioned_capacity_gb = ledger.provisionedGb;
+      report.free_capacity_gb = Math.max(0, round2(Math.min(own, (bavail * bsize) / GiB)));
     } catch {
       // Unreadable pool: free null makes the CapacityFilter skip it (Cinder's "stats broken").
       report.free_capacity_gb = null;
+      report.volume_names = [];
     }
     return report;
+  }
+
+  /** The names among `names` whose volume file is in the pool. */
+  private async presentOf(pool: ResolvedPoolConfig, ledger: PoolLedger, names: readonly string[]): Promise<string[]> {
+    const present: string[] = [];
+    for (const name of names) {
+      if (ledger.hasVolume(name)) present.push(name);
+      else if (SAFE_VOLUME_OBJECT.test(name)) {
+        const st = await statFile(path.join(this.dirOf(pool), name));
+        if (st) {
+          ledger.note(name, st);
+          present.push(name);
+        }
+      }
+    }
+    return present;
+  }
+
+  /** The pool's ledger; the first call scans the pool directory once (a worker's start). */
+  private ledgerOf(pool: ResolvedPoolConfig): Promise<PoolLedger> {
+    let state = this.ledgers.get(pool.name);
+    if (!state) {
+      const ledger = new PoolLedger();
+      const ready = this.scan(pool, ledger);
+      const created = { ledger, ready };
+      state = created;
+      this.ledgers.set(pool.name, created);
+      // A failed scan is tried again by the next report.
+      ready.catch(() => this.ledgers.get(pool.name) === created && this.ledgers.delete(pool.name));
+    }
+    const { ledger, ready } = state;
+    return ready.then(() => ledger);
+  }
+
+  private async scan(pool: ResolvedPoolConfig, ledger: PoolLedger): Promise<void> {
+    const dir = this.dirOf(pool);
+    await fs.mkdir(dir, { recursive: true });
+    for (const entry of await fs.readdir(dir)) ledger.scanned(entry, await statFile(path.join(dir, entry)));
+    ledger.scanDone();
+  }
+
+  /** After this driver wrote a file: its facts into the pool's ledger (if a report built one). */
+  private async noteFile(pool: ResolvedPoolConfig, file: string): Promise<void> {
+    const state = this.ledgers.get(pool.name);
+    if (!state) return;
+    try {
+      state.ledger.note(path.basename(file), await statFile(file));
+    } catch {
+      // Unknown state of this file: the next report scans the pool again.
+      if (this.ledgers.get(pool.name) === state) this.ledgers.delete(pool.name);
+    }
+  }
+
+  /** After this driver removed a file (or found it absent). */
+  private forgetFile(pool: ResolvedPoolConfig, name: string): void {
+    this.ledgers.get(pool.name)?.ledger.note(name, null);
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -365,6 +435,7 @@ export class FileVolumeDriver implements VolumeDriver {
           await opts.beforeCommit({ path: partial, bytes });
         } catch (e) {
           keepPartial = true;
+          await this.noteFile(target.pool, partial);
           throw e;
         }
       }
@@ -374,7 +445,7 @@ export class FileVolumeDriver implements VolumeDriver {
         if (errnoCode(e) !== 'ENOENT') throw e;
         // Our partial was removed under us: either a concurrent create of the same volume finished
         // (and cleaned up), or a delete ran. Only the first counts as success.
-        if ((await statFile(target.file))?.size === bytes) return;
+        if ((await statFile(target.file))?.size === bytes) return this.noteFile(target.pool, target.file);
         throw new CinderError('VolumeBackendAPIException', `${what} on ${this.host} was interrupted: its partial write was removed (volume deleted meanwhile?)`);
       }
     } catch (e) {
@@ -382,9 +453,12 @@ export class FileVolumeDriver implements VolumeDriver {
       if (e instanceof CinderError || isAbortError(e) || keepPartial) throw e;
       throw new CinderError('VolumeBackendAPIException', `${what} failed on ${this.host}: ${describe(e)}`);
     }
+    await this.noteFile(target.pool, target.file);
     // Partials left by an earlier attempt that died mid-create would leak: the create is done now.
     for (const entry of await fs.readdir(dir).catch(() => [] as string[])) {
-      if (isPartialOf(entry, name)) await unlinkIfPresent(path.join(dir, entry)).catch(() => false);
+      if (!isPartialOf(entry, name)) continue;
+      await unlinkIfPresent(path.join(dir, entry)).catch(() => false);
+      this.forgetFile(target.pool, entry);
     }
   }
 }

@@ -387,6 +387,29 @@ ${QUOTA_USAGES_SQL(PG_TEXT, PG_INT)}
 ALTER TABLE quota_reservations ADD COLUMN released_at ${PG_TEXT};
 `,
   },
+  {
+    version: 5,
+    name: 'claims seen on disk; allocation kept by claims',
+    // A stats report then reads only the claims not yet seen on disk (the index, led by the three
+    // columns it asks for, keeps that flat as volumes accumulate; it replaces the two-column one,
+    // which the planner would otherwise pick to scan every active claim), and
+    // allocated_capacity_gb is kept by claim and release alone: recounted here once, from the
+    // claims, for databases whose reports used to recount it.
+    up: `
+ALTER TABLE capacity_claims ADD COLUMN landed_at TEXT;
+DROP INDEX capacity_claims_backend;
+CREATE INDEX capacity_claims_backend ON capacity_claims (backend_id, status, landed_at);
+UPDATE pools SET allocated_capacity_gb =
+  (SELECT COALESCE(SUM(c.size_gb), 0) FROM capacity_claims c WHERE c.backend_id = pools.backend_id AND c.status = 'active');
+`,
+    postgres: `
+ALTER TABLE capacity_claims ADD COLUMN landed_at ${PG_TEXT};
+DROP INDEX capacity_claims_backend;
+CREATE INDEX capacity_claims_backend ON capacity_claims (backend_id, status, landed_at);
+UPDATE pools SET allocated_capacity_gb =
+  (SELECT COALESCE(SUM(c.size_gb), 0) FROM capacity_claims c WHERE c.backend_id = pools.backend_id AND c.status = 'active');
+`,
+  },
 ];
 
 /**

@@ -63,6 +63,10 @@ type PoolUsage = Pick<BackendState, 'allocated_capacity_gb' | 'provisioned_capac
 
 const PATCHABLE_VOLUME_FIELDS = ['status', 'host', 'scheduled_at', 'launched_at', 'error_reason', 'deleted_at'] as const;
 
+/** A pool's active claims no stats report has seen on disk yet (index capacity_claims_backend). */
+const UNLANDED_CLAIMS = `SELECT volume_id, attempt, size_gb FROM capacity_claims
+  WHERE backend_id = ? AND status = 'active' AND landed_at IS NULL ORDER BY volume_id`;
+
 /** The unique index a caller can hit: one request id per project. */
 const REQUEST_ID_INDEX = 'volumes_project_request';
 
@@ -447,6 +451,15 @@ export class SqlVolumeStore implements VolumeStore {
 
   // ---- pools and capacity ----
 
+  async pendingClaimObjects(backendIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const backendId of backendIds) {
+      const rows = await this.sql.all<{ volume_id: string }>(UNLANDED_CLAIMS, [backendId]);
+      out.set(backendId, rows.map((r) => volumeObjectName(r.volume_id)));
+    }
+    return out;
+  }
+
   async reportPoolStats(host: string, pools: PoolStatsReport[], now: string, service?: ServiceReport): Promise<void> {
     const updatedAt = canonicalTime(now);
     for (const p of pools) {
@@ -454,14 +467,11 @@ export class SqlVolumeStore implements VolumeStore {
     }
     await this.write(async (tx) => {
       for (const p of pools) {
-        const onDisk = new Set(p.volume_names);
-        let allocated = 0;
-        let pending = 0;
-        const active = await tx.all<ClaimRecord>(`SELECT * FROM capacity_claims WHERE backend_id = ? AND status = 'active'`, [p.backend_id]);
-        for (const c of active) {
-          allocated += c.size_gb;
-          if (!onDisk.has(volumeObjectName(c.volume_id))) pending += c.size_gb;
-        }
+        const pending = await this.landClaims(tx, p, updatedAt);
+        // Claims and releases keep allocated; a new pool row starts from its active claims.
+        const allocated = (await tx.get('SELECT 1 FROM pools WHERE backend_id = ?', [p.backend_id]))
+          ? 0
+          : Number((await tx.get<{ s: number }>(`SELECT COALESCE(SUM(size_gb), 0) AS s FROM capacity_claims WHERE backend_id = ? AND status = 'active'`, [p.backend_id]))!.s);
         const free = typeof p.free_capacity_gb === 'number' ? p.free_capacity_gb - pending : p.free_capacity_gb;
         await tx.run(
           `INSERT INTO pools (backend_id, host, availability_zone, total_capacity_gb, free_capacity_gb, allocated_capacity_gb,
@@ -470,7 +480,7 @@ export class SqlVolumeStore implements VolumeStore {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (backend_id) DO UPDATE SET host = excluded.host, availability_zone = excluded.availability_zone,
              total_capacity_gb = excluded.total_capacity_gb, free_capacity_gb = excluded.free_capacity_gb,
-             allocated_capacity_gb = excluded.allocated_capacity_gb, provisioned_capacity_gb = excluded.provisioned_capacity_gb,
+             provisioned_capacity_gb = excluded.provisioned_capacity_gb,
              reserved_percentage = excluded.reserved_percentage, max_over_subscription_ratio = excluded.max_over_subscription_ratio,
              thin_provisioning_support = excluded.thin_provisioning_support,
              thick_provisioning_support = excluded.thick_provisioning_support, capabilities = excluded.capabilities,
@@ -494,6 +504,20 @@ export class SqlVolumeStore implements VolumeStore {
       }
       if (service) await tx.run('UPDATE pools SET fault_injection = ? WHERE host = ?', [service.fault_injection ? 1 : 0, host]);
     });
+  }
+
+  /** Marks the pool's active claims whose volume the report saw on disk; returns the GiB of those
+   *  still not there (in-flight creates), which the report's figures do not include yet. Reads only
+   *  the claims not seen before, so the cost follows the creates in flight, not the volumes. */
+  private async landClaims(tx: SqlExecutor, p: PoolStatsReport, now: string): Promise<number> {
+    const onDisk = new Set(p.volume_names);
+    let pending = 0;
+    for (const c of await tx.all<{ volume_id: string; attempt: number; size_gb: number }>(UNLANDED_CLAIMS, [p.backend_id])) {
+      // By primary key: usually a few in-flight creates; all of them once, after migration 5.
+      if (onDisk.has(volumeObjectName(c.volume_id))) await tx.run('UPDATE capacity_claims SET landed_at = ? WHERE volume_id = ? AND attempt = ?', [now, c.volume_id, c.attempt]);
+      else pending += c.size_gb;
+    }
+    return pending;
   }
 
   async getServiceFaultInjection(host: string): Promise<boolean | null> {

@@ -166,9 +166,14 @@ export interface VolumeStore {
   destroyVolume(id: string, owner?: string): Promise<void>;
 
   // pools and capacity
-  /** Upserts the pools of one volume service and refreshes its heartbeat. allocated_capacity_gb =
-   *  sum of active claims on the pool; claims whose object is not in volume_names yet are added to
-   *  provisioned and taken off a numeric free, so a report never forgets an in-flight create. */
+  /** Object names (`volume-<id>`) of the active claims on each pool that no stats report has seen
+   *  on disk yet: what the next report's driver should look for. */
+  pendingClaimObjects(backendIds: string[]): Promise<Map<string, string[]>>;
+  /** Upserts the pools of one volume service and refreshes its heartbeat. allocated_capacity_gb is
+   *  the sum of active claims on the pool (kept by claim and release). An active claim whose object
+   *  is in volume_names is marked seen on disk for good; one not seen yet is added to provisioned
+   *  and taken off a numeric free, so a report never forgets an in-flight create. Reads only the
+   *  claims not seen yet: the cost does not grow with the volumes. */
   reportPoolStats(host: string, pools: PoolStatsReport[], now: string, service?: ServiceReport): Promise<void>;
   /** Whether the volume service of host said, in its last stats report, that it injects faults;
    *  null when it never reported or did not say. */

@@ -276,7 +276,7 @@ describe('FileVolumeDriver abort', () => {
 });
 
 describe('FileVolumeDriver getVolumeStats', () => {
-  test('reports one pool each with Cinder numbers: thin by allocated blocks, thick by provisioned size', async () => {
+  test('the first report (a worker start) scans each pool once, with Cinder numbers: thin by allocated blocks, thick by provisioned size', async () => {
     const { driver, dir } = await newDriver();
     await driver.createVolume(vol('a', 1));
     await driver.createVolume(vol('b', 2));
@@ -332,6 +332,97 @@ describe('FileVolumeDriver getVolumeStats', () => {
     assert.ok((await fs.stat(path.join(dir, 'thin'))).isDirectory());
   });
 });
+
+describe('FileVolumeDriver stats kept as volumes come and go', () => {
+  /** Every file operation the driver's module makes through fs.promises, counted while fn runs. */
+  async function countingFsCalls<T>(fn: () => Promise<T>): Promise<{ result: T; calls: Record<string, number> }> {
+    const calls: Record<string, number> = {};
+    const originals = new Map<string, unknown>();
+    const fsp = fs as unknown as Record<string, unknown>; // the same object the driver calls through
+    for (const name of ['stat', 'lstat', 'readdir', 'open']) {
+      const original = fsp[name] as (...a: unknown[]) => unknown;
+      originals.set(name, original);
+      fsp[name] = (...a: unknown[]) => {
+        calls[name] = (calls[name] ?? 0) + 1;
+        return original(...a);
+      };
+    }
+    try {
+      return { result: await fn(), calls };
+    } finally {
+      for (const [name, original] of originals) fsp[name] = original;
+    }
+  }
+
+  test('a running driver reports what a restarted one scans, after creates, copies, snapshots and deletes', async () => {
+    const { driver, dir, config } = await newDriver();
+    await driver.createVolume(vol('before', 1)); // written before any report: the first scan finds it
+    const first = await driver.getVolumeStats();
+    assert.deepEqual(first.map((r) => r.provisioned_capacity_gb), [1, 0]);
+
+    await driver.createVolume(vol('a', 2));
+    await driver.createVolume(vol('t', 3, 'thick'));
+    const imageFile = path.join(dir, 'image.raw');
+    await fs.writeFile(imageFile, Buffer.alloc(8 * MiB, 7));
+    await driver.copyImageToVolume(vol('img', 1), { id: 'i1', name: 'i', size_gb: 1, disk_format: 'raw', status: 'active', path: imageFile });
+    await driver.createSnapshot({ id: 's1', volume_id: 'img', size: 1, host: `${HOST}#thin` });
+    await driver.createVolumeFromSnapshot(vol('fromsnap', 2), { id: 's1', volume_id: 'img', size: 1, host: `${HOST}#thin` });
+    await driver.createClonedVolume(vol('clone', 4, 'thick'), vol('t', 3, 'thick'));
+    await assert.rejects(driver.createVolume(vol('crashed', 1), { beforeCommit: async () => { throw new Error('simulated crash'); } }), /simulated crash/);
+    assert.equal(await driver.deleteVolume(vol('a', 2)), true);
+    assert.equal(await driver.deleteVolume(vol('before', 1)), true);
+
+    const running = await driver.getVolumeStats();
+    const restarted = await new FileVolumeDriver(config).getVolumeStats();
+    assert.deepEqual(running, restarted);
+    const [thin, thick] = running;
+    assert.deepEqual(thin.volume_names, ['volume-fromsnap', 'volume-img']);
+    assert.equal(thin.provisioned_capacity_gb, 3);
+    // 8 MiB of image data in volume-img, copied into snapshot-s1 and volume-fromsnap: 24 MiB used.
+    assert.equal(thin.free_capacity_gb, round2(10 - (24 * MiB) / GiB));
+    assert.deepEqual(thick.volume_names, ['volume-clone', 'volume-t']);
+    assert.equal(thick.provisioned_capacity_gb, 7);
+    assert.equal(thick.free_capacity_gb, 3);
+  });
+
+  test('a report reads no volume file: only the expected names the driver has not seen are looked for', async () => {
+    const { driver, dir } = await newDriver();
+    for (let i = 0; i < 30; i++) await driver.createVolume(vol(`v${i}`, 1));
+    await driver.getVolumeStats(); // the start: one scan
+    // Another process wrote volume-other; volume-inflight is a claim whose create has not landed.
+    await fs.writeFile(path.join(dir, 'thin', 'volume-other'), '');
+    await fs.truncate(path.join(dir, 'thin', 'volume-other'), GiB);
+    const expected = new Map([[`${HOST}#thin`, ['volume-v3', 'volume-inflight', 'volume-other', 'volume-../../etc']]]);
+    const { result, calls } = await countingFsCalls(() => driver.getVolumeStats(expected));
+    assert.deepEqual(result[0].volume_names, ['volume-v3', 'volume-other']);
+    assert.deepEqual(result[1].volume_names, []);
+    assert.deepEqual(calls, { stat: 2 }); // volume-inflight and volume-other; the unsafe name is never looked up
+    assert.equal(result[0].provisioned_capacity_gb, 31); // volume-other is counted from now on
+    const again = await countingFsCalls(() => driver.getVolumeStats(new Map([[`${HOST}#thin`, ['volume-other']]])));
+    assert.deepEqual(again.calls, {});
+  });
+
+  test('free space is never more than the file system has left', async () => {
+    const dir = path.join(root, `b${++counter}`);
+    const driver = new FileVolumeDriver(
+      { host: HOST, pools: [{ name: 'p', path: path.join(dir, 'p'), total_capacity_gb: 100 }] },
+      { statfs: async () => ({ bavail: 3 * 1024 * 1024, bsize: 1024 }) }, // 3 GiB left
+    );
+    await driver.createVolume(vol('x', 1, 'p'));
+    const [p] = await driver.getVolumeStats();
+    assert.equal(p.free_capacity_gb, 3);
+    assert.equal(p.provisioned_capacity_gb, 1);
+    const broken = new FileVolumeDriver(
+      { host: HOST, pools: [{ name: 'p', path: path.join(dir, 'p'), total_capacity_gb: 100 }] },
+      { statfs: async () => { throw new Error('EIO'); } },
+    );
+    assert.equal((await broken.getVolumeStats())[0].free_capacity_gb, null);
+  });
+});
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
 
 describe('parseBackendConfig', () => {
   const pool = { name: 'p0', path: '/tmp/x', total_capacity_gb: 100 };

@@ -787,11 +787,58 @@ export function defineCapacityContract(name: string, target: StoreTarget): void 
       assert.equal(a.free_capacity_gb, 70); // 80 reported - v1 pending
       assert.equal(a.updated_at, T1);
 
-      // Non-numeric free stays as reported.
+      // Non-numeric free stays as reported. v2 was seen on disk: it stays in the driver's figures
+      // (the driver keeps them as volumes come and go) and is not pending again.
       await s.reportPoolStats('h1@lvm', [report('h1@lvm#a', { free_capacity_gb: 'infinite', provisioned_capacity_gb: 20 })], T2);
       a = await pool(s, 'h1@lvm#a');
       assert.equal(a.free_capacity_gb, 'infinite');
-      assert.equal(a.provisioned_capacity_gb, 35); // v1 and v2 both pending now
+      assert.equal(a.provisioned_capacity_gb, 30); // v1 still pending
+      assert.equal(a.allocated_capacity_gb, 15);
+      await s.close();
+    });
+
+    test('a restarted worker on the same database finds the same figures', async () => {
+      const db = await target.freshDatabase();
+      let s = await db.open();
+      await s.reportPoolStats('h1@lvm', [report('h1@lvm#a')], T0);
+      for (const id of ['v1', 'v2']) {
+        await addVolume(s, id, 3);
+        await s.claimCapacity({ volumeId: id, attempt: 1, sizeGb: 3, liveSince: T0, now: T0, choose: firstFit(3) });
+      }
+      const seen = report('h1@lvm#a', { free_capacity_gb: 97, provisioned_capacity_gb: 3, volume_names: ['volume-v1'] });
+      await s.reportPoolStats('h1@lvm', [seen], T1);
+      const before = await pool(s, 'h1@lvm#a');
+      await s.close();
+      s = await db.open();
+      assert.deepEqual(Object.fromEntries(await s.pendingClaimObjects(['h1@lvm#a'])), { 'h1@lvm#a': ['volume-v2'] });
+      // The restarted driver scans the same files, so it reports the same figures.
+      await s.reportPoolStats('h1@lvm', [{ ...seen, volume_names: [] }], T1);
+      assert.deepEqual(await pool(s, 'h1@lvm#a'), before);
+      assert.deepEqual([before.allocated_capacity_gb, before.provisioned_capacity_gb, before.free_capacity_gb], [6, 6, 94]);
+      await s.close();
+    });
+
+    test('pendingClaimObjects: the active claims no report has seen on disk, per pool; seen is for good', async () => {
+      const s = await target.open();
+      await s.reportPoolStats('h1@lvm', [report('h1@lvm#a'), report('h1@lvm#b')], T0);
+      for (const [id, pool] of [['v1', 'h1@lvm#a'], ['v2', 'h1@lvm#a'], ['v3', 'h1@lvm#b'], ['v4', 'h1@lvm#a']] as const) {
+        await addVolume(s, id, 2);
+        await s.claimCapacity({ volumeId: id, attempt: 1, sizeGb: 2, liveSince: T0, now: T0, choose: (pools) => firstFit(2)(pools.filter((p) => p.backend_id === pool)) });
+      }
+      await s.releaseCapacity('v4', 1, T1); // a rescheduled attempt: never pending again
+      const all = { a: ['volume-v1', 'volume-v2'], b: ['volume-v3'] };
+      assert.deepEqual(Object.fromEntries(await s.pendingClaimObjects(['h1@lvm#a', 'h1@lvm#b', 'h1@lvm#none'])), {
+        'h1@lvm#a': all.a,
+        'h1@lvm#b': all.b,
+        'h1@lvm#none': [],
+      });
+      // The driver saw v2 (and v9, no claim of this store's) on a; nothing on b.
+      await s.reportPoolStats('h1@lvm', [report('h1@lvm#a', { free_capacity_gb: 50, volume_names: ['volume-v2', 'volume-v9'] }), report('h1@lvm#b', { free_capacity_gb: 50 })], T1);
+      assert.deepEqual(Object.fromEntries(await s.pendingClaimObjects(['h1@lvm#a', 'h1@lvm#b'])), { 'h1@lvm#a': ['volume-v1'], 'h1@lvm#b': ['volume-v3'] });
+      const a = await pool(s, 'h1@lvm#a');
+      assert.deepEqual([a.allocated_capacity_gb, a.provisioned_capacity_gb, a.free_capacity_gb], [4, 2, 48]);
+      const b = await pool(s, 'h1@lvm#b');
+      assert.deepEqual([b.allocated_capacity_gb, b.provisioned_capacity_gb, b.free_capacity_gb], [2, 2, 48]);
       await s.close();
     });
 

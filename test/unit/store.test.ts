@@ -67,6 +67,23 @@ describe('migrations and opening', () => {
     await b.close();
   });
 
+  test('migration 5 on a database of build 1: allocation recounted from the claims, every active claim still to be seen', async () => {
+    const file = join(tmp, 'upgrade-allocation.db');
+    const old = new Database(file);
+    applyMigrations(old, MIGRATIONS.filter((m) => m.version === 1));
+    const now = '2025-01-01T00:00:00.000Z';
+    old.prepare(`INSERT INTO pools VALUES ('h@b#p', 'h@b', 'nova', '100', '90', 0, 0, 0, 1, 0, 1, '{}', ?)`).run(now);
+    for (const [id, status] of [['v1', 'active'], ['v2', 'active'], ['v3', 'released']]) {
+      old.prepare(`INSERT INTO volumes (id, project_id, size, status, volume_type, source, metadata, created_at, updated_at) VALUES (?, 'p', 4, 'creating', 'default', '{}', '{}', ?, ?)`).run(id, now, now);
+      old.prepare(`INSERT INTO capacity_claims VALUES (?, 1, 'h@b#p', 4, ?, ?, NULL)`).run(id, status, now);
+    }
+    old.close();
+    const s = await openVolumeStore(`sqlite:${file}`);
+    assert.equal((await s.listPools())[0].allocated_capacity_gb, 8);
+    assert.deepEqual(Object.fromEntries(await s.pendingClaimObjects(['h@b#p'])), { 'h@b#p': ['volume-v1', 'volume-v2'] });
+    await s.close();
+  });
+
   test('urls', async () => {
     assert.equal(sqliteFilename('sqlite::memory:'), ':memory:');
     assert.equal(sqliteFilename('sqlite:data/v.db'), 'data/v.db');
