@@ -5,10 +5,13 @@
  *
  *   npx tsx scripts/record-histories.ts [scenario...]      (default: every scenario)
  *
- * Refresh them on purpose only: after a deliberate, versioned change to the workflow (a new
- * workflow type, or patched()), record again and commit the new files next to the old ones' removal.
- * A replay failure after an unversioned edit means running creates would break: fix the code, not
- * the histories.
+ * Files are named by the workflow shape that recorded them: `create-volume-<scenario>.json` were
+ * recorded before the three flows on local activities (they replay through the frozen body,
+ * src/workflows/create-volume-v1.ts) and are kept as they are; this script writes the current
+ * shape, `create-volume-three-flows-<scenario>.json`, next to them. After a deliberate, versioned
+ * change (patched(), or a new workflow type), give the new shape its own names and keep the old
+ * files. A replay failure after an unversioned edit means running creates would break: fix the
+ * code, not the histories.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,6 +39,9 @@ interface Scenario {
   /** Runs on the cluster; returns the workflow ids to record, by file name. */
   run(c: Cluster): Promise<Record<string, string>>;
 }
+
+/** The current workflow shape's file names (see the header). */
+const SHAPE = 'three-flows';
 
 const SCENARIOS: Scenario[] = [
   {
@@ -165,7 +171,7 @@ async function main(): Promise<void> {
           recorded_with: { sdk, recorded_at: new Date().toISOString() },
           history: historyToJsonObject(history),
         };
-        const out = path.join(HISTORIES_DIR, `${file}.json`);
+        const out = path.join(HISTORIES_DIR, `${file.replace(/^(create-volume|cleanup-backend-volume)/, `$1-${SHAPE}`)}.json`);
         fs.writeFileSync(out, serialize(record));
         process.stderr.write(`[record]   ${path.relative(process.cwd(), out)}: ${history.events?.length ?? 0} events, ${(fs.statSync(out).size / 1024).toFixed(1)} KiB\n`);
       }

@@ -81,7 +81,7 @@ export function createApiActivities(deps: ApiDeps) {
     // and reservation to one create: another create's are refused, and undos touch only their own.
 
     /** QuotaReserveTask. */
-    async reserveQuota(spec: VolumeSpec, owner?: string): Promise<void> {
+    async reserveQuota(spec: Pick<VolumeSpec, 'request' | 'quota_deltas'>, owner?: string): Promise<void> {
       return wrap(() => deps.store.reserveQuota(spec.request.volume_id, spec.request.project_id, spec.quota_deltas, deps.now().toISOString(), owner));
     },
     /** QuotaReserveTask's revert. */
@@ -90,7 +90,7 @@ export function createApiActivities(deps: ApiDeps) {
     },
 
     /** EntryCreateTask: the volume row, status 'creating'. */
-    async createVolumeEntry(spec: VolumeSpec, workflowId: string, owner?: string): Promise<void> {
+    async createVolumeEntry(spec: Pick<VolumeSpec, 'request' | 'volume_type' | 'source'>, workflowId: string, owner?: string): Promise<void> {
       return wrap(async () => {
         await deps.store.createVolume({
           id: spec.request.volume_id,

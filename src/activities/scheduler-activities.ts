@@ -22,7 +22,9 @@ export interface ScheduleRequest {
   filter_properties: FilterProperties;
   /** host@backend the volume must land on, for snapshot and clone sources. */
   resource_backend: string | null;
-  options: CreateOptions;
+  /** What the pass reads of the create's options (creates started before the three flows pass the
+   *  whole options object, a superset). */
+  options: SchedulingPolicy;
   /** Alternates mode only: backend ids (best first) from an earlier full pass, each tried alone
    *  before a full pass. Absent when the mode is off. */
   preferred?: string[];
@@ -37,6 +39,12 @@ export interface AttemptRef {
   attempt: number;
   owner?: string;
 }
+
+/** The create options a scheduling pass reads. */
+export type SchedulingPolicy = Pick<
+  CreateOptions,
+  'scheduler_max_attempts' | 'ignore_attempted_hosts' | 'scheduler_default_filters' | 'scheduler_default_weighers' | 'service_down_time_s'
+> & { scheduler_alternates?: number };
 
 export interface ScheduleDecision {
   /** host@backend#pool */
@@ -146,7 +154,7 @@ export function createSchedulerActivities(deps: ActivityDeps) {
         const alternate = existing || !chosen ? preferred.includes(claim.backend_id) : chosen.alternate;
         const alternates = existing || !chosen ? [] : chosen.alternates;
         log.info(
-          { backend_id: claim.backend_id, attempt: req.attempt, retry: filterProperties.retry ?? null, repeated: existing, ...(alternatesMode ? { alternate, alternates } : {}) },
+          { backend_id: claim.backend_id, attempt: req.attempt, retry: filterProperties.retry ?? null, repeated: existing, ...(alternatesMode ? { alternate, alternates, ...(req.preferred ? { preferred: req.preferred } : {}) } : {}) },
           `scheduled volume ${req.volume_id} to ${claim.backend_id}${alternate ? ' (alternate)' : ''}`,
         );
         const decision: ScheduleDecision = { backend_id: claim.backend_id, host, filter_properties: filterProperties };

@@ -4,7 +4,7 @@ import type { BackendInfo } from '../client/volume-service';
 import type { NewVolumeRequest } from '../client/volumes';
 import type { Volume, VolumeStatus } from '../domain/volume';
 import type { AttemptRecord, CreateVolumeState } from '../workflows/create-volume';
-import { createVolumeWorkflowId } from '../workflows/create-volume';
+import { ACTIVITY, CLEANUP, cleanupOfDelete, createVolumeWorkflowId } from '../domain/names';
 import { boxTable, gib, propertyTable } from './format';
 
 /** A volume for scripts (--json): the row's fields, the source flattened as Cinder's API shows it. */
@@ -178,17 +178,15 @@ export function compensationResult(c: HistoryActivity): string {
   if (c.status !== 'completed') return `${c.status}${c.error ? `: ${withType(c.error.type, c.error.message)}` : ''}`;
   const r = c.result as Record<string, unknown> | boolean | undefined;
   switch (c.activity) {
-    case 'deleteVolumeOnBackend': {
-      const d = (r ?? {}) as Record<string, unknown>;
-      return d.skipped ? 'skipped: a later attempt owns the pool' : d.deleted ? 'deleted' : 'nothing to delete';
-    }
-    case 'releaseCapacity':
+    case ACTIVITY.deleteVolumeOnBackend:
+      return cleanupOfDelete((r ?? {}) as Record<string, unknown>);
+    case ACTIVITY.releaseCapacity:
       return r === true ? 'capacity given back' : 'no capacity held';
-    case 'recordCleanupPending':
+    case ACTIVITY.recordCleanupPending:
       return 'recorded: the delete waits for the volume service';
-    case 'rollbackQuota':
+    case ACTIVITY.rollbackQuota:
       return 'quota reservation rolled back';
-    case 'destroyVolumeEntry':
+    case ACTIVITY.destroyVolumeEntry:
       return 'volume entry destroyed';
     default:
       return r === undefined ? 'done' : JSON.stringify(r);
@@ -247,7 +245,7 @@ export function historyText(h: VolumeHistory): string {
     for (const c of a.compensations) {
       lines.push(`  compensation ${c.activity}${c.summary ? ` (${c.summary})` : ''}: ${compensationResult(c)}${tries(c)}`);
     }
-    if (a.cleanup === 'handed to a cleanup workflow') lines.push(`  cleanup: handed to a cleanup workflow (${h.cleanup_workflows.join(', ')})`);
+    if (a.cleanup === CLEANUP.handedOff) lines.push(`  cleanup: handed to a cleanup workflow (${h.cleanup_workflows.join(', ')})`);
     if (a.rescheduled) lines.push(`  rescheduled: ${a.rescheduled.reason}`);
   }
   if (h.scheduling_failure) {

@@ -8,7 +8,22 @@ import { defaultPayloadConverter, type PayloadConverter } from '@temporalio/comm
 import type { CreateOptions } from '../domain/create-options';
 import type { CreateVolumeRequest } from '../domain/volume';
 import type { Retry } from '../scheduler/types';
-import { createVolumeWorkflowId, type CreateVolumeInput } from '../workflows/create-volume';
+import {
+  ACTIVITY,
+  API_FLOW_COMPENSATIONS,
+  API_FLOW_STEPS,
+  ATTEMPT_COMPENSATIONS,
+  ATTEMPT_STEPS,
+  CANCELLED,
+  CLEANUP,
+  LOCAL_ACTIVITY_MARKER,
+  WORKFLOW_TYPE,
+  cleanupOfDelete,
+  createVolumeWorkflowId,
+  timeoutFailure,
+  volumeIdOfWorkflow,
+} from '../domain/names';
+import type { CreateVolumeInput } from '../workflows/create-volume';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 export type HistoryEvent = NonNullable<History['events']>[number];
@@ -95,19 +110,66 @@ export interface VolumeHistory {
   cleanup_workflows: string[];
 }
 
-const API_STEPS = new Set(['extractVolumeRequest', 'reserveQuota', 'createVolumeEntry', 'commitQuota']);
-const API_COMPENSATIONS = new Set(['rollbackQuota', 'destroyVolumeEntry']);
-/** Attempt activities and where each one's attempt number sits in its arguments. */
-const ATTEMPT_STEPS: Record<string, (args: unknown[]) => unknown> = {
-  scheduleCreateVolume: (a) => field(a[0], 'attempt'),
-  createVolumeFromSpec: (a) => field(a[0], 'attempt'),
-  createVolumeOnFinish: (a) => field(a[0], 'attempt'),
-};
-const ATTEMPT_COMPENSATIONS: Record<string, (args: unknown[]) => unknown> = {
-  releaseCapacity: (a) => a[1],
-  deleteVolumeOnBackend: (a) => field(a[0], 'attempt'),
-  recordCleanupPending: (a) => field(a[0], 'attempt'),
-};
+const API_STEPS = new Set<string>(API_FLOW_STEPS);
+const API_COMPENSATIONS = new Set<string>(API_FLOW_COMPENSATIONS);
+const ATTEMPT_ACTIVITIES = new Set<string>([...ATTEMPT_STEPS, ...ATTEMPT_COMPENSATIONS]);
+const STEP_ACTIVITIES = new Set<string>(ATTEMPT_STEPS);
+
+/** The attempt an activity belongs to, from its arguments (a normal activity's input is in the
+ *  history; a local activity's is not: then undefined, and the reader infers it). */
+function attemptInArgs(name: string, args: unknown[]): number | undefined {
+  if (args.length === 0) return undefined;
+  const n = Number(name === ACTIVITY.releaseCapacity ? args[1] : field(args[0], 'attempt'));
+  return Number.isInteger(n) ? n : undefined;
+}
+
+/** A local activity's marker as the SDK core writes it: its type and tries in `data`, its result. */
+export function localActivityOf(ev: HistoryEvent, converter: PayloadConverter = defaultPayloadConverter): { activity: string; tries: number; result: unknown } | null {
+  const m = ev.markerRecordedEventAttributes;
+  if (!m || m.markerName !== LOCAL_ACTIVITY_MARKER) return null;
+  const decode = (p: Payload | null | undefined): unknown => {
+    try {
+      return p ? converter.fromPayload(p as Parameters<PayloadConverter['fromPayload']>[0]) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const data = decode(m.details?.data?.payloads?.[0]) as Record<string, unknown> | undefined;
+  const activity = data?.activity_type ?? data?.activityType;
+  if (typeof activity !== 'string') return null;
+  return { activity, tries: Number(data?.attempt ?? 1) || 1, result: decode(m.details?.result?.payloads?.[0]) };
+}
+
+/** Every activity a run called, normal and local, in history order: name, summary, outcome. */
+export function activityCalls(events: HistoryEvent[], converter: PayloadConverter = defaultPayloadConverter): Array<{ activity: string; summary: string | null; local: boolean; status: HistoryActivity['status']; result?: unknown }> {
+  const decodeSummary = (ev: HistoryEvent) => {
+    try {
+      return ev.userMetadata?.summary ? (converter.fromPayload(ev.userMetadata.summary as Parameters<PayloadConverter['fromPayload']>[0]) as string) : null;
+    } catch {
+      return null;
+    }
+  };
+  const out: ReturnType<typeof activityCalls> = [];
+  const byId = new Map<string, (typeof out)[number]>();
+  for (const ev of events) {
+    const la = localActivityOf(ev, converter);
+    if (la) {
+      out.push({ activity: la.activity, summary: decodeSummary(ev), local: true, status: ev.markerRecordedEventAttributes!.failure ? 'failed' : 'completed', result: la.result });
+      continue;
+    }
+    const scheduled = ev.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      const call = { activity: scheduled.activityType?.name ?? '?', summary: decodeSummary(ev), local: false, status: 'scheduled' as HistoryActivity['status'] };
+      byId.set(String(ev.eventId), call);
+      out.push(call);
+      continue;
+    }
+    const done = ev.activityTaskCompletedEventAttributes ?? ev.activityTaskFailedEventAttributes ?? ev.activityTaskTimedOutEventAttributes ?? ev.activityTaskCanceledEventAttributes;
+    const call = done ? byId.get(String(done.scheduledEventId)) : undefined;
+    if (call) call.status = ev.activityTaskCompletedEventAttributes ? 'completed' : ev.activityTaskFailedEventAttributes ? 'failed' : ev.activityTaskTimedOutEventAttributes ? 'timed out' : 'cancelled';
+  }
+  return out;
+}
 
 function field(obj: unknown, key: string): unknown {
   return obj && typeof obj === 'object' ? (obj as Record<string, unknown>)[key] : undefined;
@@ -137,15 +199,15 @@ export function failureError(failure: Failure | null | undefined): HistoryError 
   // Activity and child-workflow wrappers carry the real failure as their cause.
   while (f && (f.activityFailureInfo || f.childWorkflowExecutionFailureInfo) && f.cause) f = f.cause;
   if (!f) return { type: 'Error', message: 'unknown failure' };
-  if (f.applicationFailureInfo) return { type: f.applicationFailureInfo.type || 'Error', message: f.message ?? '' };
+  if (f.applicationFailureInfo) {
+    const type = f.applicationFailureInfo.type || 'Error';
+    // Creates from before the three flows put the type in front of the message too: say it once.
+    const message = f.message ?? '';
+    return { type, message: message.startsWith(`${type}: `) ? message.slice(type.length + 2) : message };
+  }
   if (f.timeoutFailureInfo) {
-    const kind = timeoutName(f.timeoutFailureInfo.timeoutType);
-    return {
-      type: 'BackendUnavailable',
-      message: kind === 'SCHEDULE_TO_START'
-        ? 'no volume service picked up the task in time (its worker is down or overloaded)'
-        : `the volume service stopped answering (${kind} timeout)`,
-    };
+    const { type, message } = timeoutFailure(timeoutName(f.timeoutFailureInfo.timeoutType));
+    return { type, message };
   }
   if (f.canceledFailureInfo) return { type: 'Cancelled', message: f.message || 'cancelled' };
   if (f.terminatedFailureInfo) return { type: 'Terminated', message: f.message || 'terminated' };
@@ -168,7 +230,7 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
   const decodeAll = (payloads: Payload[] | null | undefined): unknown[] => (payloads ?? []).map(decode);
 
   const out: VolumeHistory = {
-    volume_id: workflowId.replace(/^create-volume-/, ''),
+    volume_id: volumeIdOfWorkflow(workflowId) ?? workflowId,
     workflow_id: workflowId,
     status: 'creating',
     workflow_status: 'running',
@@ -195,8 +257,39 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
     return a;
   };
 
+  /** The latest scheduling pass's attempt number: where a local activity (no input in the
+   *  history) belongs. Passes are sequential, across runs too. */
+  let pass = 0;
+  /** Files a call under the API flow or its attempt; returns the attempt number, if any. */
+  const register = (call: HistoryActivity, args: unknown[], runId: string, at: string | null): number | undefined => {
+    const name = call.activity;
+    if (API_STEPS.has(name)) out.api.steps.push(call);
+    else if (API_COMPENSATIONS.has(name)) out.api.compensations.push(call);
+    if (name === ACTIVITY.extractVolumeRequest || name === ACTIVITY.scheduleCreateVolume) {
+      const options = name === ACTIVITY.extractVolumeRequest ? field(call.result, 'options') : field(args[0], 'options');
+      const max = field(options, 'scheduler_max_attempts');
+      if (typeof max === 'number') out.max_attempts = max;
+    }
+    if (!ATTEMPT_ACTIVITIES.has(name) && name !== ACTIVITY.prepareReschedule) return undefined;
+    let n = attemptInArgs(name, args);
+    if (n === undefined && name === ACTIVITY.scheduleCreateVolume) {
+      const retry = field(field(call.result, 'filter_properties'), 'retry');
+      n = call.status === 'completed' ? Number(field(retry, 'num_attempts') ?? pass + 1) : pass + 1;
+    }
+    n ??= pass;
+    if (name === ACTIVITY.scheduleCreateVolume) pass = n;
+    if (!Number.isInteger(n) || n < 1) return undefined;
+    const a = attemptOf(n, runId, at);
+    if (name === ACTIVITY.prepareReschedule) {
+      const reason = field(args[0], 'reason') ?? (a.error_type ? `${a.error_type}: ${a.error ?? ''}` : '');
+      a.rescheduled = { reason: String(reason), at };
+    } else if (STEP_ACTIVITIES.has(name)) a.steps.push(call);
+    else a.compensations.push(call);
+    return n;
+  };
+
   for (const run of runs) {
-    const calls = new Map<string, { call: HistoryActivity; args: unknown[] }>();
+    const calls = new Map<string, { call: HistoryActivity; args: unknown[]; attempt: number | undefined }>();
     const runInfo: VolumeHistory['runs'][number] = { run_id: run.runId, started_at: null, closed_at: null, outcome: 'running' };
     out.runs.push(runInfo);
     for (const ev of run.events) {
@@ -210,6 +303,26 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
           out.volume_id = input.request.volume_id ?? out.volume_id;
         }
         if (input?.options && !out.options) out.options = input.options;
+        const carried = input?.resume?.spec?.options?.scheduler_max_attempts;
+        if (typeof carried === 'number') out.max_attempts = carried;
+        continue;
+      }
+      const local = localActivityOf(ev, converter);
+      if (local) {
+        // A local activity: one marker when it is done (its tries included), no input recorded.
+        const failure = ev.markerRecordedEventAttributes!.failure;
+        const call: HistoryActivity = {
+          activity: local.activity,
+          summary: (decode(ev.userMetadata?.summary) as string | undefined) ?? null,
+          status: failure ? (failure.canceledFailureInfo || failure.cause?.canceledFailureInfo ? 'cancelled' : 'failed') : 'completed',
+          tries: local.tries,
+          ...(failure ? { error: failureError(failure) } : { result: local.result }),
+          run_id: run.runId,
+          scheduled_at: at,
+          closed_at: at,
+        };
+        const n = register(call, [], run.runId, at);
+        applyOutcome(call, n);
         continue;
       }
       const scheduled = ev.activityTaskScheduledEventAttributes;
@@ -224,31 +337,14 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
           closed_at: null,
         };
         const args = decodeAll(scheduled.input?.payloads);
-        calls.set(String(ev.eventId), { call, args });
-        const name = call.activity;
-        if (API_STEPS.has(name)) out.api.steps.push(call);
-        else if (API_COMPENSATIONS.has(name)) out.api.compensations.push(call);
-        else if (ATTEMPT_STEPS[name]) {
-          const n = Number(ATTEMPT_STEPS[name](args));
-          if (Number.isInteger(n)) attemptOf(n, run.runId, at).steps.push(call);
-          if (name === 'scheduleCreateVolume') {
-            const max = field(field(args[0], 'options'), 'scheduler_max_attempts');
-            if (typeof max === 'number') out.max_attempts = max;
-          }
-        } else if (ATTEMPT_COMPENSATIONS[name]) {
-          const n = Number(ATTEMPT_COMPENSATIONS[name](args));
-          if (Number.isInteger(n)) attemptOf(n, run.runId, at).compensations.push(call);
-        } else if (name === 'prepareReschedule') {
-          const n = Number(field(args[0], 'attempt'));
-          if (Number.isInteger(n)) attemptOf(n, run.runId, at).rescheduled = { reason: String(field(args[0], 'reason') ?? ''), at };
-        }
+        calls.set(String(ev.eventId), { call, args, attempt: register(call, args, run.runId, at) });
         continue;
       }
       const done = ev.activityTaskCompletedEventAttributes ?? ev.activityTaskFailedEventAttributes ?? ev.activityTaskTimedOutEventAttributes ?? ev.activityTaskCanceledEventAttributes;
       if (done) {
         const entry = calls.get(String(done.scheduledEventId));
         if (!entry) continue;
-        const { call, args } = entry;
+        const { call, attempt } = entry;
         call.closed_at = at;
         if (ev.activityTaskCompletedEventAttributes) {
           call.status = 'completed';
@@ -263,7 +359,7 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
           call.status = 'cancelled';
           call.error = { type: 'Cancelled', message: 'Create cancelled by request' };
         }
-        applyOutcome(call, args);
+        applyOutcome(call, attempt);
         continue;
       }
       const started2 = ev.activityTaskStartedEventAttributes;
@@ -274,11 +370,11 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
       }
       const child = ev.startChildWorkflowExecutionInitiatedEventAttributes;
       if (child) {
-        if (child.workflowType?.name === 'cleanupBackendVolume') {
+        if (child.workflowType?.name === WORKFLOW_TYPE.cleanupBackendVolume) {
           const args = decodeAll(child.input?.payloads);
           const n = Number(field(args[0], 'attempt'));
           if (child.workflowId) out.cleanup_workflows.push(child.workflowId);
-          if (Number.isInteger(n)) attemptOf(n, run.runId, at).cleanup = 'handed to a cleanup workflow';
+          if (Number.isInteger(n)) attemptOf(n, run.runId, at).cleanup = CLEANUP.handedOff;
         }
         continue;
       }
@@ -298,7 +394,7 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
         } else if (ev.workflowExecutionFailedEventAttributes) {
           out.error = failureError(ev.workflowExecutionFailedEventAttributes.failure);
         } else if (ev.workflowExecutionCanceledEventAttributes) {
-          out.error = { type: 'Cancelled', message: 'Create cancelled by request; every step was compensated' };
+          out.error = { ...CANCELLED };
         } else if (ev.workflowExecutionTerminatedEventAttributes) {
           const reason = ev.workflowExecutionTerminatedEventAttributes.reason;
           out.error = { type: 'Terminated', message: reason ? `terminated: ${reason}` : 'terminated' };
@@ -310,11 +406,9 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
   }
 
   /** What a finished activity tells about its attempt. */
-  function applyOutcome(call: HistoryActivity, args: unknown[]): void {
+  function applyOutcome(call: HistoryActivity, attempt: number | undefined): void {
     const name = call.activity;
-    const stepAttempt = ATTEMPT_STEPS[name] ? Number(ATTEMPT_STEPS[name](args)) : NaN;
-    const compAttempt = ATTEMPT_COMPENSATIONS[name] ? Number(ATTEMPT_COMPENSATIONS[name](args)) : NaN;
-    const a = attempts.get(Number.isInteger(stepAttempt) ? stepAttempt : compAttempt);
+    const a = attempt === undefined ? undefined : attempts.get(attempt);
     if (!a) return;
     const fail = (e: HistoryError) => {
       if (a.outcome === 'failed') return;
@@ -343,7 +437,7 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
         break;
       case 'deleteVolumeOnBackend':
         if (call.status === 'completed') {
-          a.cleanup = field(call.result, 'skipped') ? 'skipped: a later attempt owns the pool' : field(call.result, 'deleted') ? 'deleted' : 'nothing to delete';
+          a.cleanup = cleanupOfDelete(call.result as Parameters<typeof cleanupOfDelete>[0]);
         } else if (call.error) {
           a.cleanup = `delete failed: ${call.error.type}: ${call.error.message}`;
         }
@@ -362,8 +456,8 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
     }
     if (a.outcome === 'running' && out.workflow_status !== 'running' && out.workflow_status !== 'continued as new') {
       a.outcome = 'failed';
-      a.error_type = out.cancel_requested_at ? 'Cancelled' : (out.error?.type ?? 'Error');
-      a.error = out.cancel_requested_at ? 'Create cancelled by request; every step was compensated' : (out.error?.message ?? 'the create ended');
+      a.error_type = out.cancel_requested_at ? CANCELLED.type : (out.error?.type ?? 'Error');
+      a.error = out.cancel_requested_at ? CANCELLED.message : (out.error?.message ?? 'the create ended');
       a.ended_at = out.runs[out.runs.length - 1]?.closed_at ?? null;
     }
     out.attempts.push(a);

@@ -4,7 +4,8 @@ import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import { CinderError } from '../domain/cinder-errors';
 import type { CreateOptions } from '../domain/create-options';
 import type { CreateVolumeRequest } from '../domain/volume';
-import { createVolumeWorkflowId, volumeStateQuery, type CreateVolumeResult, type CreateVolumeState } from '../workflows/create-volume';
+import { createVolumeWorkflowId } from '../domain/names';
+import { createVolume as createVolumeWorkflow, volumeStateQuery, type CreateVolumeResult, type CreateVolumeState } from '../workflows/create-volume';
 import { ProjectId, VolumeId, VolumeStatus, VolumeType } from '../workflows/search-attributes';
 
 export interface CreateVolumeCall {
@@ -142,7 +143,8 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
     { key: VolumeStatus, value: 'creating' },
   ]);
   const start = (typedSearchAttributes: TypedSearchAttributes | undefined) =>
-    client.workflow.start('createVolume', {
+    // By the workflow's function, so its name and argument types are checked at compile time.
+    client.workflow.start(createVolumeWorkflow, {
       workflowId,
       taskQueue: call.taskQueue ?? 'cinder-scheduler',
       args: [{ request: full, ...(call.options ? { options: call.options } : {}) }],

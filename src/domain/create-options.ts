@@ -153,7 +153,7 @@ export function resolveRequestOptions(defaults: CreateOptions, overrides: unknow
 }
 
 /** The filter list a pass runs: IgnoreAttemptedHostsFilter follows ignore_attempted_hosts. */
-export function effectiveFilters(options: CreateOptions): FilterName[] {
+export function effectiveFilters(options: Pick<CreateOptions, 'scheduler_default_filters' | 'ignore_attempted_hosts'>): FilterName[] {
   const rest = options.scheduler_default_filters.filter((f) => f !== 'IgnoreAttemptedHostsFilter');
   return options.ignore_attempted_hosts ? [...rest, 'IgnoreAttemptedHostsFilter'] : rest;
 }

@@ -16,6 +16,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { MetricCounter, MetricGauge, MetricMeter } from '@temporalio/common';
 import type { ActivityExecuteInput, ActivityInterceptorsFactory } from '@temporalio/worker';
 import { isNoRescheduleType } from '../domain/cinder-errors';
+import { ACTIVITY, API_FLOW_STEPS, COMPENSATION_ACTIVITIES as COMPENSATIONS } from '../domain/names';
 import type { PoolRow } from '../store/volume-store';
 
 /** Every metric name the project defines (the SDK's own are `temporal_*`). */
@@ -35,9 +36,9 @@ export const CINDER_METRICS = {
 
 /** The API flow's activities: a non-retryable failure of one ends the create before a volume row
  *  counts (runApiFlow rethrows it), so it is a rejected create. */
-const API_FLOW_ACTIVITIES = new Set(['extractVolumeRequest', 'reserveQuota', 'createVolumeEntry', 'commitQuota']);
+const API_FLOW_ACTIVITIES = new Set<string>(API_FLOW_STEPS);
 /** Compensations (a saga step's undo): each failed attempt is counted; they retry until done. */
-const COMPENSATION_ACTIVITIES = new Set(['rollbackQuota', 'destroyVolumeEntry', 'releaseCapacity', 'deleteVolumeOnBackend']);
+const COMPENSATION_ACTIVITIES = new Set<string>(COMPENSATIONS);
 
 export interface CinderMetrics {
   readonly creates: MetricCounter;
@@ -92,16 +93,16 @@ export function recordActivityOutcome(
   const arg = (args[0] ?? {}) as Record<string, unknown>;
   if (outcome.ok) {
     switch (activityType) {
-      case 'createVolumeOnFinish':
+      case ACTIVITY.createVolumeOnFinish:
         metrics.creates.add(1, { outcome: 'available' });
         return;
-      case 'markVolumeError': {
+      case ACTIVITY.markVolumeError: {
         const type = String(arg.error_type ?? 'Error');
         metrics.creates.add(1, { outcome: type === 'Cancelled' ? 'cancelled' : 'error', error_type: type });
         if (!arg.scheduling_failed && isNoRescheduleType(type)) metrics.noRescheduleFailures.add(1, { error_type: type });
         return;
       }
-      case 'prepareReschedule':
+      case ACTIVITY.prepareReschedule:
         metrics.reschedules.add(1, { host: hostOf(arg.backend_id), error_type: String(arg.error_type ?? 'Error') });
         return;
       default:
@@ -109,7 +110,7 @@ export function recordActivityOutcome(
     }
   }
   const type = failureType(outcome.err);
-  if (activityType === 'createVolumeFromSpec') {
+  if (activityType === ACTIVITY.createVolumeFromSpec) {
     metrics.backendCreateFailures.add(1, { host: hostOf(arg.backend_id), error_type: type });
   } else if (COMPENSATION_ACTIVITIES.has(activityType)) {
     metrics.compensationFailures.add(1, { activity: activityType, error_type: type });

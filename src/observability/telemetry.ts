@@ -7,15 +7,9 @@ import net from 'node:net';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { SdkLogLevel } from '../config/config';
+import { volumeIdOfWorkflow } from '../domain/names';
 
-/** The volume id in a workflow id this project makes: the create (`create-volume-<id>`), the
- *  delete (`delete-volume-<id>`) and the cleanup of a failed attempt (`cleanup-volume-<id>-attempt-<n>`). */
-export function volumeIdOfWorkflow(workflowId: string): string | undefined {
-  if (workflowId.startsWith('create-volume-')) return workflowId.slice('create-volume-'.length);
-  if (workflowId.startsWith('delete-volume-')) return workflowId.slice('delete-volume-'.length);
-  const cleanup = /^cleanup-volume-(.+)-attempt-\d+$/.exec(workflowId);
-  return cleanup?.[1];
-}
+export { volumeIdOfWorkflow };
 
 /** One SDK log record as a pino call: snake_case ids added, level mapped. */
 export function sdkLogFields(meta: Record<string, unknown> | undefined): Record<string, unknown> {

@@ -1,4 +1,5 @@
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure } from '@temporalio/workflow';
+import { timeoutFailure } from '../domain/names';
 
 /** A failure as Cinder names it: its exception type and its text. */
 export interface FailureInfo {
@@ -16,16 +17,7 @@ export function failureInfo(err: unknown): FailureInfo {
   if (cause instanceof ApplicationFailure) {
     return { type: cause.type ?? 'Error', message: cause.message, backend_unavailable: false };
   }
-  if (cause instanceof TimeoutFailure) {
-    const notStarted = cause.timeoutType === 'SCHEDULE_TO_START';
-    return {
-      type: 'BackendUnavailable',
-      message: notStarted
-        ? 'no volume service picked up the task in time (its worker is down or overloaded)'
-        : `the volume service stopped answering (${cause.timeoutType} timeout)`,
-      backend_unavailable: notStarted,
-    };
-  }
+  if (cause instanceof TimeoutFailure) return timeoutFailure(cause.timeoutType ?? 'UNSPECIFIED');
   if (cause instanceof Error) return { type: cause.name || 'Error', message: cause.message, backend_unavailable: false };
   return { type: 'Error', message: String(cause), backend_unavailable: false };
 }

@@ -1,3 +1,4 @@
 /** Every workflow the scheduler worker registers (the bundle's entry point). */
-export { createVolume, cleanupBackendVolume } from './create-volume';
+export { createVolume } from './create-volume';
+export { cleanupBackendVolume } from './cleanup-volume';
 export { deleteVolume } from './delete-volume';

@@ -1,8 +1,9 @@
 /**
  * The Temporal web UI (v2.42, the dev server's) in a headless Chromium, on a rescheduled create:
  * the list filtered by the project's search attributes, and the create's page with both attempts,
- * their backends and the compensation (activity summaries), the static summary and the current
- * details. Screenshots go to test-artifacts/e2e/; with UPDATE_DOCS_SCREENSHOT=1 the create's page
+ * their backends and the compensation: the backend steps (activities, with their summaries) and the
+ * database steps (local activities: markers on the timeline, their summaries under User Metadata),
+ * the static summary and the current details. Screenshots go to test-artifacts/e2e/; with UPDATE_DOCS_SCREENSHOT=1 the create's page
  * is also copied to docs/images/ui-rescheduled-create.png.
  */
 import assert from 'node:assert/strict';
@@ -127,19 +128,20 @@ describe('Temporal UI: a rescheduled create', { timeout: 600_000 }, () => {
   it("shows both attempts, their backends and the compensation on the create's history", () =>
     withFailureShot('history', async () => {
       const obj = `volume-${resched.volumeId}`;
-      // The Event History timeline labels each activity "<activity type> • <summary>".
+      // The Event History timeline labels each backend activity "<activity type> • <summary>" and each
+      // database step (a local activity, a marker) by its activity type; their summaries are listed
+      // under User Metadata (next test).
       const expected = [
-        'scheduleCreateVolume • schedule attempt 1/3',
+        'scheduleCreateVolume',
         `createVolumeFromSpec • create ${obj} on ${A}`,
         `deleteVolumeOnBackend • compensate: delete ${obj} on ${A}`,
-        'releaseCapacity • compensate: give back capacity of attempt 1',
-        'prepareReschedule • reschedule after attempt 1',
-        'scheduleCreateVolume • schedule attempt 2/3',
+        'releaseCapacity',
+        'prepareReschedule',
         `createVolumeFromSpec • create ${obj} on ${B}`,
-        `createVolumeOnFinish • finish ${obj}: available`,
+        'createVolumeOnFinish',
       ];
       const labels = page.locator('svg text');
-      await gotoUntilVisible(page, `${ui!.uiUrl}/namespaces/${ui!.namespace}/workflows/${encodeURIComponent(resched.workflowId)}`, labels.filter({ hasText: 'schedule attempt 1/3' }));
+      await gotoUntilVisible(page, `${ui!.uiUrl}/namespaces/${ui!.namespace}/workflows/${encodeURIComponent(resched.workflowId)}`, labels.filter({ hasText: `create ${obj} on ${A}` }));
       assert.match(page.url(), /\/history$/, 'the workflow page opens on its History tab');
       await page.getByRole('heading', { name: resched.workflowId }).waitFor();
       const timeline = async () => (await labels.allTextContents()).map((s) => s.replace(/\s+/g, ' ').trim());
@@ -153,7 +155,7 @@ describe('Temporal UI: a rescheduled create', { timeout: 600_000 }, () => {
       // Exactly two attempts: two scheduling passes, two backend creates (on A, then on B).
       const shown = await timeline();
       assert.equal(shown.filter((s) => s.startsWith('createVolumeFromSpec • ')).length, 2, 'two backend creates');
-      assert.equal(shown.filter((s) => s.startsWith('scheduleCreateVolume • ')).length, 2, 'two scheduling passes');
+      assert.equal(shown.filter((s) => s === 'scheduleCreateVolume').length, 2, 'two scheduling passes');
 
       // The event table gives each Activity Task Scheduled row its summary as well.
       for (const summary of [`create ${obj} on ${A}`, `compensate: delete ${obj} on ${A}`, `create ${obj} on ${B}`]) {
@@ -186,19 +188,24 @@ describe('Temporal UI: a rescheduled create', { timeout: 600_000 }, () => {
       await current.getByText('available', { exact: true }).waitFor();
       await current.getByText(B).first().waitFor();
 
-      // Events with Metadata: one row per activity, "Activity | <summary> | <status>", in history order.
+      // Events with Metadata: one row per step, "<kind> | <summary> | <status>", in history order.
+      // Backend steps are activities with their outcome; database steps are local activities (the
+      // UI shows no status for their markers).
       const section = page.getByRole('heading', { name: 'Events with Metadata', exact: true }).locator('xpath=../..');
       const row = (summary: string) => section.getByText(summary, { exact: true }).locator('xpath=../..');
       const steps = [
-        ['schedule attempt 1/3', 'Completed'],
-        [`create ${obj} on ${A}`, 'Failed'],
-        [`compensate: delete ${obj} on ${A}`, 'Completed'],
-        ['compensate: give back capacity of attempt 1', 'Completed'],
-        ['reschedule after attempt 1', 'Completed'],
-        ['schedule attempt 2/3', 'Completed'],
-        [`create ${obj} on ${B}`, 'Completed'],
+        ['validate request', 'Local Activity', 'Unspecified'],
+        ['schedule attempt 1/3', 'Local Activity', 'Unspecified'],
+        [`create ${obj} on ${A}`, 'Activity', 'Failed'],
+        [`compensate: delete ${obj} on ${A}`, 'Activity', 'Completed'],
+        ['compensate: give back capacity of attempt 1', 'Local Activity', 'Unspecified'],
+        ['reschedule after attempt 1', 'Local Activity', 'Unspecified'],
+        ['schedule attempt 2/3', 'Local Activity', 'Unspecified'],
+        [`create ${obj} on ${B}`, 'Activity', 'Completed'],
+        [`finish ${obj}: available`, 'Local Activity', 'Unspecified'],
       ] as const;
-      for (const [summary, status] of steps) {
+      for (const [summary, kind, status] of steps) {
+        await row(summary).getByText(kind, { exact: true }).waitFor();
         await row(summary).getByText(status, { exact: true }).waitFor();
       }
       const order = (await section.locator('span.text-sm').allInnerTexts()).map((s) => s.trim());

@@ -13,6 +13,7 @@ import { getVolumeCreate, volumeIdForRequest } from '../../src/client/volumes';
 import { resolveTemporalCli } from '../../src/dev-server/temporal-cli';
 import type { CreateVolumeResult } from '../../src/workflows/create-volume';
 import { eventually, startCluster, type Cluster } from '../support/cluster';
+import { activityCalls } from '../../src/client/history';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'cinder-temporal.js');
@@ -166,7 +167,7 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     await eventually(async () => (await countOf()) >= 1, 30_000, 'the create is visible');
     assert.equal(await countOf(), 1);
     const history = await c.client.workflow.getHandle(desc.workflowId).fetchHistory();
-    const entries = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createVolumeEntry');
+    const entries = activityCalls(history.events ?? []).filter((a) => a.activity === 'createVolumeEntry');
     assert.equal(entries.length, 1);
   });
 

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { activityCalls } from '../../src/client/history';
 import { NO_RESCHEDULE_TYPES } from '../../src/domain/cinder-errors';
 import { expectCreateFailure, startCluster, type Cluster } from '../support/cluster';
 
@@ -45,7 +46,7 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
   /** Names of the activities the workflow scheduled, in order. */
   async function activitiesScheduled(workflowId: string): Promise<string[]> {
     const history = await c.history(workflowId);
-    return history.events!.flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+    return activityCalls(history.events ?? []).map((a) => a.activity);
   }
 
   async function assertClaimsReleased(volumeId: string, expected: Array<[number, string]>): Promise<void> {
@@ -179,11 +180,9 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     const history = await c.history(h.workflowId);
     const acts = await activitiesScheduled(h.workflowId);
     assert.equal(acts.filter((a) => a === 'scheduleCreateVolume').length, 1);
-    const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'scheduleCreateVolume')!;
-    const completed = history.events!.find((e) => e.activityTaskCompletedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString());
-    const payload = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
-    assert.ok(payload, 'the scheduling pass completed');
-    const decision = JSON.parse(Buffer.from(payload).toString('utf8')) as { backend_id: string; filter_properties: Record<string, unknown> };
+    const pass = activityCalls(history.events ?? []).find((a) => a.activity === 'scheduleCreateVolume');
+    assert.equal(pass?.status, 'completed', 'the scheduling pass completed');
+    const decision = pass!.result as { backend_id: string; filter_properties: Record<string, unknown> };
     assert.equal(decision.backend_id, A);
     assert.equal('retry' in decision.filter_properties, false, 'the decision carries no retry');
     const vol = await c.store.getVolume(h.volumeId);

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { DEFAULT_CREATE_OPTIONS } from '../../src/domain/create-options';
 import { freePort, startDevServer } from '../../src/dev-server/dev-server';
 import { WorkerProcess } from '../../src/dev-server/worker-process';
+import { localActivityOf } from '../../src/client/history';
 import { eventually, startCluster, type Cluster } from '../support/cluster';
 
 /** How soon after the restart the stalled create must move on. */
@@ -32,12 +33,12 @@ describe('recovery: killed workers cost seconds', { timeout: 300_000 }, () => {
 
   after(() => c?.stopAfterLeakCheck());
 
-  /** When the activity completed, by the history's clock. */
+  /** When the activity completed, by the history's clock (a local activity: its marker). */
   async function completedAt(workflowId: string, activity: string): Promise<number[]> {
     const events = (await c.history(workflowId)).events!;
     const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((e) => e.eventId?.toString()));
     return events
-      .filter((e) => e.activityTaskCompletedEventAttributes && scheduled.has(e.activityTaskCompletedEventAttributes.scheduledEventId?.toString()))
+      .filter((e) => (e.activityTaskCompletedEventAttributes && scheduled.has(e.activityTaskCompletedEventAttributes.scheduledEventId?.toString())) || localActivityOf(e)?.activity === activity)
       .map((e) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6));
   }
 
@@ -87,11 +88,12 @@ describe('recovery: killed workers cost seconds', { timeout: 300_000 }, () => {
     };
     try {
       const h = await c.create({ name: 'scheduler-killed', size: 1 });
-      const stalled = await eventually(async () => {
-        const d = await h.handle.describe();
-        return d.raw.pendingActivities?.find((a) => a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED);
-      }, 30_000, 'an API-flow step to start and wait for the lock');
-      const step = stalled.activityType!.name!;
+      // The API flow's steps are local activities: they run inside the scheduler worker's workflow
+      // task, which stays started while the first write (reserveQuota) waits for the lock.
+      const taskStarted = async () =>
+        (await h.handle.describe()).raw.pendingWorkflowTask?.state === temporal.api.enums.v1.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED;
+      await eventually(async () => (await taskStarted()) && (await new Promise((r) => setTimeout(r, 1000))) === undefined && (await taskStarted()), 30_000, 'an API-flow step to start and wait for the lock');
+      const step = 'reserveQuota';
       t.diagnostic(`killing the scheduler worker during ${step}`);
       await c.worker('scheduler').stop('SIGKILL');
       unlock();

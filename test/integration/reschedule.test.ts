@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type Cluster } from '../support/cluster';
+import { activityCalls } from '../../src/client/history';
 
 describe('create-volume: success and reschedule', { timeout: 180_000 }, () => {
   let c: Cluster;
@@ -45,7 +46,7 @@ describe('create-volume: success and reschedule', { timeout: 180_000 }, () => {
     assert.equal(poolA.allocated_capacity_gb, poolABefore.allocated_capacity_gb);
     // The retry state is in the history: the second scheduling activity's result carries it.
     const history = await c.history(h.workflowId);
-    const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'scheduleCreateVolume');
+    const scheduled = activityCalls(history.events ?? []).filter((a) => a.activity === 'scheduleCreateVolume');
     assert.equal(scheduled.length, 2);
     const events = (await c.store.listEvents({ volume_id: h.volumeId })).map((e) => e.event_type);
     assert.ok(events.includes('volume.create.reschedule'));

@@ -33,9 +33,17 @@ function recorded(name: string): { h: VolumeHistory; own: AttemptRecord[] | null
 const pick = (a: { attempt: number; backend_id: string; outcome: string; error_type?: string; cleanup?: string }) =>
   [a.attempt, a.backend_id, a.outcome, a.error_type ?? null, a.cleanup ?? null];
 
-describe('volume history from recorded histories (test/histories)', () => {
+// Both shapes: recorded before the three flows (normal activities) and after (local-activity markers).
+for (const shape of ['', 'three-flows-']) describe(`volume history from recorded histories (test/histories, ${shape ? 'three flows' : 'before the three flows'})`, () => {
+  it('a failure names its type once (creates before the three flows repeated it in the message)', () => {
+    const { h } = recorded(shape + 'no-reschedule');
+    assert.equal(h.error?.type, 'ImageTooBig');
+    assert.ok(!h.error!.message.startsWith('ImageTooBig'), h.error!.message);
+    assert.match(historyText(h), /Create failed: ImageTooBig: (?!ImageTooBig)/);
+  });
+
   it('success: one attempt, as the workflow returned it', () => {
-    const { h, own } = recorded('success');
+    const { h, own } = recorded(shape + 'success');
     assert.equal(h.status, 'available');
     assert.equal(own?.length, 1);
     assert.deepEqual(h.attempts.map(pick), own!.map(pick));
@@ -46,7 +54,7 @@ describe('volume history from recorded histories (test/histories)', () => {
   });
 
   it('reschedule: both attempts, the error, the cleanup and the reschedule, as the workflow returned them', () => {
-    const { h, own } = recorded('reschedule');
+    const { h, own } = recorded(shape + 'reschedule');
     assert.equal(h.status, 'available');
     assert.equal(own?.length, 2);
     assert.deepEqual(h.attempts.map(pick), own!.map(pick));
@@ -62,7 +70,7 @@ describe('volume history from recorded histories (test/histories)', () => {
   });
 
   it('backend down: BackendUnavailable, the delete handed to a cleanup workflow, then the reschedule', () => {
-    const { h, own } = recorded('backend-down');
+    const { h, own } = recorded(shape + 'backend-down');
     assert.equal(h.status, 'available');
     assert.deepEqual(h.attempts.map(pick), own!.map(pick));
     assert.deepEqual([h.attempts[0].error_type, h.attempts[0].cleanup], ['BackendUnavailable', 'handed to a cleanup workflow']);
@@ -72,7 +80,7 @@ describe('volume history from recorded histories (test/histories)', () => {
   });
 
   it('no-reschedule failure: one failed attempt, compensated, not rescheduled, as in the failure\'s details', () => {
-    const { h, own } = recorded('no-reschedule');
+    const { h, own } = recorded(shape + 'no-reschedule');
     assert.equal(h.status, 'error');
     assert.equal(h.error?.type, 'ImageTooBig');
     assert.deepEqual(h.attempts.map(pick), own!.map(pick));
@@ -82,7 +90,7 @@ describe('volume history from recorded histories (test/histories)', () => {
   });
 
   it('cancel: the running attempt ends Cancelled, compensated', () => {
-    const { h } = recorded('cancel');
+    const { h } = recorded(shape + 'cancel');
     assert.equal(h.status, 'error');
     assert.equal(h.workflow_status, 'cancelled');
     assert.ok(h.cancel_requested_at);
@@ -92,7 +100,7 @@ describe('volume history from recorded histories (test/histories)', () => {
   });
 
   it('rejected: no attempt; the API flow\'s failed step and the create\'s InvalidInput', () => {
-    const { h } = recorded('rejected');
+    const { h } = recorded(shape + 'rejected');
     assert.equal(h.status, 'error');
     assert.deepEqual(h.attempts, []);
     assert.deepEqual(h.api.steps.map((s) => [s.activity, s.status, s.error?.type]), [['extractVolumeRequest', 'failed', 'InvalidInput']]);

@@ -18,7 +18,14 @@ import { historyFromJsonObject } from '../histories/history-json';
 
 const DIR = path.resolve(__dirname, '..', 'histories');
 /** The scenarios the guard must always have (a missing file must not pass silently). */
-const REQUIRED = ['create-volume-success', 'create-volume-reschedule', 'create-volume-no-reschedule', 'create-volume-cancel', 'delete-volume', 'delete-volume-force-creating'];
+const SCENARIOS = ['success', 'reschedule', 'no-reschedule', 'cancel'];
+/** Creates recorded before the three flows on local activities (they replay through the frozen
+ *  body) and in the current shape (scripts/record-histories.ts), and the deletes. */
+const REQUIRED = [
+  ...SCENARIOS.flatMap((s) => [`create-volume-${s}`, `create-volume-three-flows-${s}`]),
+  'delete-volume',
+  'delete-volume-force-creating',
+];
 
 interface Recorded {
   scenario: string;
