@@ -4,9 +4,7 @@
  * through the cluster's environment. Also the Temporal CLI starting the same workflow.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { getVolumeCreate, volumeIdForRequest } from '../../src/client/volumes';
@@ -14,31 +12,11 @@ import { resolveTemporalCli } from '../../src/dev-server/temporal-cli';
 import type { CreateVolumeResult } from '../../src/workflows/create-volume';
 import { eventually, startCluster, type Cluster } from '../support/cluster';
 import { activityCalls } from '../../src/client/history';
+import { BIN, runProcess, type Run } from '../support/run-process';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'cinder-temporal.js');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = runProcess;
 
 /** The Property | Value rows of a `cinder show` table. */
 function properties(text: string): Record<string, string> {

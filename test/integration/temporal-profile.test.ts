@@ -4,32 +4,16 @@
  * and profile. The file's default profile points at a dead port, so only the chosen one can work.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WorkerProcess } from '../../src/dev-server/worker-process';
 import { resolveTemporalCli } from '../../src/dev-server/temporal-cli';
 import { startCluster, type Cluster } from '../support/cluster';
+import { BIN, ROOT, runProcess } from '../support/run-process';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'cinder-temporal.js');
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => runProcess(cmd, args, env);
 
 describe('a temporal.toml profile connects the workers and the CLI', { timeout: 300_000 }, () => {
   let c: Cluster;

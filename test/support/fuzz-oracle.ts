@@ -4,7 +4,6 @@
  * nothing stuck, no residue (no row except documented `error` rows, no file, no claim, no quota),
  * no victim changed, no worker crashed.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -18,9 +17,8 @@ import { resolveTemporalCli } from '../../src/dev-server/temporal-cli';
 import type { CapacityClaim, QuotaUsage } from '../../src/store/volume-store';
 import { eventually, type Cluster } from './cluster';
 import { CONFLICT, type FuzzCase, type FuzzTargets, type VictimInfo } from './fuzz-requests';
+import { BIN, runProcess } from './run-process';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'cinder-temporal.js');
 const GiB = 1024 ** 3;
 
 export type ProblemKind =
@@ -303,26 +301,6 @@ async function awaitWorkflow(
   return { result: 'failed', failure: { type: f.type ?? f.name ?? 'Error', message: String(f.message ?? r.e) } };
 }
 
-function runProcess(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** The volume id a case's create has or would have. */
 export function volumeIdOf(k: FuzzCase, out?: Outcome): string | null {
