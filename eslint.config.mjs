@@ -28,9 +28,21 @@ function layerRule(layer) {
         'error',
         {
           patterns: [
-            ...(above.length ? [{ regex: relativeTo(`(${above.join('|')})`), message: `src/${layer} sits below ${above.join(', ')}: imports only point down (ARCHITECTURE.md).` }] : []),
-            { regex: relativeTo(EDGES), message: `src/${layer} may not import the edges (worker, CLI, client, config, observability, dev server).` },
-            ...(layer === 'scheduler' ? [{ regex: '^@temporalio/', message: 'The scheduler core imports nothing from Temporal.' }] : []),
+            ...(above.length
+              ? [
+                  {
+                    regex: relativeTo(`(${above.join('|')})`),
+                    message: `src/${layer} sits below ${above.join(', ')}: imports only point down (ARCHITECTURE.md).`,
+                  },
+                ]
+              : []),
+            {
+              regex: relativeTo(EDGES),
+              message: `src/${layer} may not import the edges (worker, CLI, client, config, observability, dev server).`,
+            },
+            ...(layer === 'scheduler'
+              ? [{ regex: '^@temporalio/', message: 'The scheduler core imports nothing from Temporal.' }]
+              : []),
             ...(layer === 'workflows' ? WORKFLOW_PATTERNS : []),
           ],
           ...(layer === 'workflows' ? { paths: NODE_BUILTINS } : {}),
@@ -42,20 +54,25 @@ function layerRule(layer) {
 
 // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O or clocks of its
 // own, and from activities, the store or the drivers only types (proxyActivities<typeof ...>).
-const NODE_BUILTINS = builtinModules.filter((m) => !m.startsWith('_')).map((name) => ({
-  name,
-  message: 'Workflow code is deterministic: no Node built-ins (Temporal sandbox).',
-}));
+const NODE_BUILTINS = builtinModules
+  .filter((m) => !m.startsWith('_'))
+  .map((name) => ({
+    name,
+    message: 'Workflow code is deterministic: no Node built-ins (Temporal sandbox).',
+  }));
 const WORKFLOW_PATTERNS = [
   { regex: '^node:', message: 'Workflow code is deterministic: no Node built-ins (Temporal sandbox).' },
   {
-    regex: '^(@temporalio/(worker|client|activity|testing|envconfig)|pino|pino-pretty|pg|better-sqlite3|yaml|@opentelemetry/(sdk-|exporter-|context-async-hooks))',
-    message: 'Workflow code may not use I/O, clocks or process state: only @temporalio/workflow and deterministic helpers.',
+    regex:
+      '^(@temporalio/(worker|client|activity|testing|envconfig)|pino|pino-pretty|pg|better-sqlite3|yaml|@opentelemetry/(sdk-|exporter-|context-async-hooks))',
+    message:
+      'Workflow code may not use I/O, clocks or process state: only @temporalio/workflow and deterministic helpers.',
     allowTypeImports: true,
   },
   {
     regex: relativeTo('(activities|store|drivers)'),
-    message: 'Workflow code imports only types from activities (proxyActivities<typeof ...>), nothing from the store or drivers.',
+    message:
+      'Workflow code imports only types from activities (proxyActivities<typeof ...>), nothing from the store or drivers.',
     allowTypeImports: true,
   },
 ];
@@ -78,18 +95,28 @@ export default tseslint.config(
         'error',
         {
           allowForKnownSafeCalls: [
-            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] },
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
           ],
         },
       ],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
     },
   },
   // Control characters are matched on purpose there: refused in input, escaped in output (issue 9).
   { files: ['src/domain/text.ts', 'test/**/*.ts'], rules: { 'no-control-regex': 'off' } },
   {
     files: ['bin/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   ...Object.keys(LAYERS_ABOVE).map(layerRule),
@@ -100,7 +127,14 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '^(\\.{1,2}/)+dev-server(/|$)', message: 'Production code imports nothing from src/dev-server (dev tooling).' }] },
+        {
+          patterns: [
+            {
+              regex: '^(\\.{1,2}/)+dev-server(/|$)',
+              message: 'Production code imports nothing from src/dev-server (dev tooling).',
+            },
+          ],
+        },
       ],
     },
   },

@@ -17,7 +17,8 @@ import { DEFAULT_REQUEST_LIMITS } from '../src/domain/validation';
 import { freePort, startDevServer } from '../src/dev-server/dev-server';
 import { openVolumeStore } from '../src/store';
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 100);
@@ -26,7 +27,13 @@ async function main(): Promise<void> {
   const server = await startDevServer({ port: await freePort(), ui: false, reuseExisting: false });
   const store = await openVolumeStore(`sqlite:${path.join(dir, 'cinder.db')}`);
   await store.putVolumeType({ name: 'default', extra_specs: {} });
-  const api = createApiActivities({ store, logger: pino({ level: 'silent' }), now: () => new Date(), limits: DEFAULT_REQUEST_LIMITS, createDefaults: { ...DEFAULT_CREATE_OPTIONS } });
+  const api = createApiActivities({
+    store,
+    logger: pino({ level: 'silent' }),
+    now: () => new Date(),
+    limits: DEFAULT_REQUEST_LIMITS,
+    createDefaults: { ...DEFAULT_CREATE_OPTIONS },
+  });
   const activities = {
     ...api,
     async apiFlowInOne(request: unknown, workflowId: string, owner: string) {
@@ -38,7 +45,12 @@ async function main(): Promise<void> {
     },
   };
   const connection = await NativeConnection.connect({ address: server.address });
-  const worker = await Worker.create({ connection, taskQueue: 'bench-api', workflowsPath: require.resolve('./api-flow-workflows'), activities });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: 'bench-api',
+    workflowsPath: require.resolve('./api-flow-workflows'),
+    activities,
+  });
   const client = new Client({ connection: await Connection.connect({ address: server.address }) });
   const out: Record<string, unknown> = {};
   await worker.runUntil(async () => {
@@ -48,7 +60,11 @@ async function main(): Promise<void> {
       for (let i = 0; i < runs; i++) {
         const id = randomUUID();
         const t0 = performance.now();
-        const h = await client.workflow.start(shape, { taskQueue: 'bench-api', workflowId: `bench-${id}`, args: [{ volume_id: id, project_id: `bench-${id.slice(0, 8)}`, size: 1 }] });
+        const h = await client.workflow.start(shape, {
+          taskQueue: 'bench-api',
+          workflowId: `bench-${id}`,
+          args: [{ volume_id: id, project_id: `bench-${id.slice(0, 8)}`, size: 1 }],
+        });
         await h.result();
         ms.push(performance.now() - t0);
         if (i === 0) events = (await h.fetchHistory()).events?.length ?? 0;
@@ -64,7 +80,10 @@ async function main(): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main().then(() => process.exit(0), (err) => {
-  process.stderr.write(`${err?.stack ?? err}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${err?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -23,7 +23,9 @@ function fill(store: SqliteVolumeStore, project: string, n: number): void {
   const insert = store.db.prepare(
     "INSERT INTO quota_reservations (volume_id, project_id, resource, delta, status, created_at, updated_at) VALUES (?, ?, ?, 1, 'committed', 't', 't')",
   );
-  const usage = store.db.prepare('INSERT INTO quota_usages (project_id, resource, in_use, reserved) VALUES (?, ?, ?, 0)');
+  const usage = store.db.prepare(
+    'INSERT INTO quota_usages (project_id, resource, in_use, reserved) VALUES (?, ?, ?, 0)',
+  );
   store.db.transaction(() => {
     for (let i = 0; i < n; i++) for (const r of Object.keys(DELTAS)) insert.run(`fill-${i}`, project, r);
     if (n > 0) for (const r of Object.keys(DELTAS)) usage.run(project, r, n);
@@ -73,7 +75,10 @@ async function main(): Promise<void> {
     );
   }
   mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(join(__dirname, 'results', 'quota.json'), JSON.stringify({ samples: SAMPLES, store: 'sqlite file', rows }, null, 2) + '\n');
+  writeFileSync(
+    join(__dirname, 'results', 'quota.json'),
+    JSON.stringify({ samples: SAMPLES, store: 'sqlite file', rows }, null, 2) + '\n',
+  );
 }
 
 void main();

@@ -49,7 +49,13 @@ export function generatePools(count: number, seed = 42): BackendState[] {
       availability_zone: pick(random, ZONES),
       total_capacity_gb: oddity < 0.005 ? 'unknown' : total,
       free_capacity_gb:
-        oddity < 0.005 ? 'unknown' : oddity < 0.01 ? 'infinite' : oddity < 0.013 ? null : Math.round(total * (1 - used)),
+        oddity < 0.005
+          ? 'unknown'
+          : oddity < 0.01
+            ? 'infinite'
+            : oddity < 0.013
+              ? null
+              : Math.round(total * (1 - used)),
       allocated_capacity_gb: provisioned,
       provisioned_capacity_gb: provisioned,
       reserved_percentage: pick(random, [0, 0, 5, 10, 20]),

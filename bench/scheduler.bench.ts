@@ -45,13 +45,7 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-function summarize(
-  scenario: string,
-  pools: number,
-  samples: number[],
-  wallMs: number,
-  noValid: number,
-): Scenario {
+function summarize(scenario: string, pools: number, samples: number[], wallMs: number, noValid: number): Scenario {
   const sorted = [...samples].sort((a, b) => a - b);
   const round = (x: number) => Math.round(x * 1000) / 1000;
   return {
@@ -159,7 +153,8 @@ function table(rows: readonly Scenario[]): string {
     String(r.no_valid_backend),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => `| ${c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join(' | ')} |`;
+  const line = (c: string[]) =>
+    `| ${c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => `-${'-'.repeat(w)}${i === 0 ? '-' : ':'}`).join('|')}|`;
   return [line(header), rule, ...cells.map(line)].join('\n');
 }

@@ -36,7 +36,10 @@ function newestSource(dir) {
 
 function entryPoint() {
   const hasSource = fs.existsSync(source);
-  if (fs.existsSync(compiled) && (!hasSource || fs.statSync(compiled).mtimeMs >= newestSource(path.dirname(path.dirname(source))))) {
+  if (
+    fs.existsSync(compiled) &&
+    (!hasSource || fs.statSync(compiled).mtimeMs >= newestSource(path.dirname(path.dirname(source))))
+  ) {
     return compiled;
   }
   if (!hasSource) {
@@ -46,7 +49,9 @@ function entryPoint() {
   try {
     require.resolve('tsx/cjs');
   } catch {
-    process.stderr.write('cinder-temporal: dist/ is missing or older than src/, and tsx is not installed: run npm run build\n');
+    process.stderr.write(
+      'cinder-temporal: dist/ is missing or older than src/, and tsx is not installed: run npm run build\n',
+    );
     process.exit(1);
   }
   require('tsx/cjs');

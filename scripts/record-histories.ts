@@ -55,12 +55,21 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'reschedule',
-    description: 'the first backend fails with VolumeBackendAPIException: compensation, reschedule, success on the second',
+    description:
+      'the first backend fails with VolumeBackendAPIException: compensation, reschedule, success on the second',
     async run(c) {
-      await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'replay-reschedule' });
+      await c.store.addFaultRule({
+        host: c.host('A'),
+        op: 'create',
+        action: 'error',
+        error_type: 'VolumeBackendAPIException',
+        remaining: 1,
+        volume_name: 'replay-reschedule',
+      });
       const h = await c.create({ name: 'replay-reschedule', size: 1 });
       const r = await h.result();
-      if (r.attempts.length !== 2) throw new Error(`reschedule scenario: expected 2 attempts, got ${JSON.stringify(r.attempts)}`);
+      if (r.attempts.length !== 2)
+        throw new Error(`reschedule scenario: expected 2 attempts, got ${JSON.stringify(r.attempts)}`);
       return { 'create-volume-reschedule': h.workflowId };
     },
   },
@@ -68,7 +77,14 @@ const SCENARIOS: Scenario[] = [
     name: 'no-reschedule',
     description: 'the backend fails with ImageTooBig (a no-reschedule type): compensation, volume in error',
     async run(c) {
-      await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'ImageTooBig', remaining: 1, volume_name: 'replay-no-reschedule' });
+      await c.store.addFaultRule({
+        host: c.host('A'),
+        op: 'create',
+        action: 'error',
+        error_type: 'ImageTooBig',
+        remaining: 1,
+        volume_name: 'replay-no-reschedule',
+      });
       const h = await c.create({ name: 'replay-no-reschedule', size: 1 });
       await expectCreateFailure(h, 'ImageTooBig');
       return { 'create-volume-no-reschedule': h.workflowId };
@@ -78,9 +94,19 @@ const SCENARIOS: Scenario[] = [
     name: 'cancel',
     description: 'cancelled while the backend create runs: the create stops, every step is compensated',
     async run(c) {
-      await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'hang', remaining: 1, volume_name: 'replay-cancel' });
+      await c.store.addFaultRule({
+        host: c.host('A'),
+        op: 'create',
+        action: 'hang',
+        remaining: 1,
+        volume_name: 'replay-cancel',
+      });
       const h = await c.create({ name: 'replay-cancel', size: 1 });
-      await eventually(async () => (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.start' })).length > 0, 30_000, 'the backend create to start');
+      await eventually(
+        async () => (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.start' })).length > 0,
+        30_000,
+        'the backend create to start',
+      );
       await h.cancel();
       await expectCreateFailure(h, 'CancelledFailure');
       return { 'create-volume-cancel': h.workflowId };
@@ -97,12 +123,14 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'backend-down',
-    description: "the chosen backend's worker is down: schedule-to-start timeout, cleanup child workflow, reschedule; the cleanup finishes when it is back",
+    description:
+      "the chosen backend's worker is down: schedule-to-start timeout, cleanup child workflow, reschedule; the cleanup finishes when it is back",
     async run(c) {
       await c.worker('A').stop('SIGTERM');
       const h = await c.create({ name: 'replay-backend-down', size: 1 });
       const r = await h.result();
-      if (r.attempts[0]?.cleanup !== 'handed to a cleanup workflow') throw new Error(`backend-down scenario: ${JSON.stringify(r.attempts)}`);
+      if (r.attempts[0]?.cleanup !== 'handed to a cleanup workflow')
+        throw new Error(`backend-down scenario: ${JSON.stringify(r.attempts)}`);
       await c.startVolumeWorker('A');
       const cleanupId = `cleanup-volume-${h.volumeId}-attempt-1`;
       await c.client.workflow.getHandle(cleanupId).result();
@@ -111,7 +139,8 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'delete',
-    description: 'an available volume deleted: deleting, driver delete on its backend, capacity and quota given back, soft delete',
+    description:
+      'an available volume deleted: deleting, driver delete on its backend, capacity and quota given back, soft delete',
     async run(c) {
       const h = await c.create({ name: 'replay-delete', size: 1 });
       await h.result();
@@ -122,11 +151,22 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'delete-force-creating',
-    description: 'a volume still creating deleted with force: its create is cancelled and compensated first, then the delete',
+    description:
+      'a volume still creating deleted with force: its create is cancelled and compensated first, then the delete',
     async run(c) {
-      await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'hang', remaining: 1, volume_name: 'replay-delete-creating' });
+      await c.store.addFaultRule({
+        host: c.host('A'),
+        op: 'create',
+        action: 'hang',
+        remaining: 1,
+        volume_name: 'replay-delete-creating',
+      });
       const h = await c.create({ name: 'replay-delete-creating', size: 1 });
-      await eventually(async () => (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.start' })).length > 0, 30_000, 'the backend create to start');
+      await eventually(
+        async () => (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.start' })).length > 0,
+        30_000,
+        'the backend create to start',
+      );
       const d = await deleteService(c).delete(h.volumeId, { force: true });
       const r = await d.result();
       if (!r.create_cancelled) throw new Error(`delete-force-creating scenario: ${JSON.stringify(r)}`);
@@ -150,11 +190,16 @@ function serialize(record: RecordedHistory): string {
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const unknown = only.filter((n) => !SCENARIOS.some((s) => s.name === n));
-  if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const chosen = only.length > 0 ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
   // A is larger, so the CapacityWeigher tries it first; every fault rule is on A.
-  const c = await startCluster({ backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 200 }] }, { name: 'B' }] });
-  const sdk = (JSON.parse(fs.readFileSync(require.resolve('@temporalio/worker/package.json'), 'utf8')) as { version: string }).version;
+  const c = await startCluster({
+    backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 200 }] }, { name: 'B' }],
+  });
+  const sdk = (
+    JSON.parse(fs.readFileSync(require.resolve('@temporalio/worker/package.json'), 'utf8')) as { version: string }
+  ).version;
   try {
     fs.mkdirSync(HISTORIES_DIR, { recursive: true });
     for (const s of chosen) {
@@ -171,9 +216,14 @@ async function main(): Promise<void> {
           recorded_with: { sdk, recorded_at: new Date().toISOString() },
           history: historyToJsonObject(history),
         };
-        const out = path.join(HISTORIES_DIR, `${file.replace(/^(create-volume|cleanup-backend-volume)/, `$1-${SHAPE}`)}.json`);
+        const out = path.join(
+          HISTORIES_DIR,
+          `${file.replace(/^(create-volume|cleanup-backend-volume)/, `$1-${SHAPE}`)}.json`,
+        );
         fs.writeFileSync(out, serialize(record));
-        process.stderr.write(`[record]   ${path.relative(process.cwd(), out)}: ${history.events?.length ?? 0} events, ${(fs.statSync(out).size / 1024).toFixed(1)} KiB\n`);
+        process.stderr.write(
+          `[record]   ${path.relative(process.cwd(), out)}: ${history.events?.length ?? 0} events, ${(fs.statSync(out).size / 1024).toFixed(1)} KiB\n`,
+        );
       }
     }
   } finally {

@@ -42,7 +42,10 @@ export async function buildWorkflowBundle(outFile: string): Promise<{ file: stri
 if (require.main === module) {
   const out = path.resolve(process.argv[2] ?? path.join(ROOT, 'dist', 'workflow-bundle.js'));
   buildWorkflowBundle(out).then(
-    ({ file, bytes }) => process.stdout.write(`workflow bundle: ${path.relative(process.cwd(), file) || file} (${(bytes / 1024).toFixed(0)} KiB)\n`),
+    ({ file, bytes }) =>
+      process.stdout.write(
+        `workflow bundle: ${path.relative(process.cwd(), file) || file} (${(bytes / 1024).toFixed(0)} KiB)\n`,
+      ),
     (err) => {
       process.stderr.write(`build:bundle: ${err?.stack ?? err}\n`);
       process.exit(1);

@@ -19,7 +19,11 @@ export function logsAsJson(format: LogFormat, stdoutIsTty = process.stdout.isTTY
  * read), or pino-pretty's coloured lines for a person at a terminal. Level and format come from the
  * loaded configuration (log_level, log_format), not from the environment directly.
  */
-export function createLogger(level: LogLevelName = 'info', bindings: Record<string, unknown> = {}, format: LogFormat = 'auto'): Logger {
+export function createLogger(
+  level: LogLevelName = 'info',
+  bindings: Record<string, unknown> = {},
+  format: LogFormat = 'auto',
+): Logger {
   const options = {
     level,
     base: { pid: process.pid, ...bindings },

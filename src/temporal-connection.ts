@@ -25,5 +25,9 @@ export function connectWorker(config: AppConfig): Promise<NativeConnection> {
 
 export async function connectClient(config: AppConfig): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(config));
-  return new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
+  return new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    interceptors: { workflow: tracingClientInterceptors() },
+  });
 }

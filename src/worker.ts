@@ -22,7 +22,16 @@ import { WORKFLOW_INTERCEPTOR_MODULES } from './build-bundle';
 import { createDeleteActivities } from './activities/delete-activities';
 import { createSchedulerActivities } from './activities/scheduler-activities';
 import { createVolumeActivities } from './activities/volume-activities';
-import { ConfigError, ENV_SETTINGS, CONFIG_FILE_ENV, loadConfig, parseListenAddress, storeOptions, type AppConfig, type VersioningConfig } from './config/config';
+import {
+  ConfigError,
+  ENV_SETTINGS,
+  CONFIG_FILE_ENV,
+  loadConfig,
+  parseListenAddress,
+  storeOptions,
+  type AppConfig,
+  type VersioningConfig,
+} from './config/config';
 import { ensureSearchAttributes } from './client/search-attributes-admin';
 import { redactUrl } from './domain/secrets';
 import { volumeTaskQueue } from './domain/volume';
@@ -31,7 +40,12 @@ import type { ResolvedBackendConfig } from './drivers/backend-config';
 import type { VolumeDriver } from './drivers/driver';
 import { createLogger, onStdoutClosed } from './logger';
 import { startHealthServer, WorkerHealth } from './observability/health';
-import { createCinderMetrics, metricsInterceptor, recordPoolCapacity, type CinderMetrics } from './observability/metrics';
+import {
+  createCinderMetrics,
+  metricsInterceptor,
+  recordPoolCapacity,
+  type CinderMetrics,
+} from './observability/metrics';
 import { concreteAddress, installRuntime } from './observability/telemetry';
 import { startTracing, tracingActivityInterceptor, workflowSpanSinks, type Tracing } from './observability/tracing';
 import { openVolumeStore } from './store';
@@ -49,7 +63,9 @@ export const USAGE = `usage: worker [scheduler] [volume --backend host@backend].
        worker --demo [roles]           npm start's demo: its two file backends when the configuration
                                        names none, fault injection on (never in production)
 Configuration: the file named by ${CONFIG_FILE_ENV}, then these environment variables:
-${Object.entries(ENV_SETTINGS).map(([name, s]) => `  ${name.padEnd(36)} ${s.doc}`).join('\n')}
+${Object.entries(ENV_SETTINGS)
+  .map(([name, s]) => `  ${name.padEnd(36)} ${s.doc}`)
+  .join('\n')}
 `;
 
 export function parseRoles(argv: string[], config: AppConfig): Roles {
@@ -58,7 +74,8 @@ export function parseRoles(argv: string[], config: AppConfig): Roles {
     const arg = argv[i];
     if (arg === 'scheduler') roles.scheduler = true;
     else if (arg === 'volume') {
-      if (argv[i + 1] !== '--backend' || !argv[i + 2]) throw new ConfigError('volume', 'usage: volume --backend host@backend');
+      if (argv[i + 1] !== '--backend' || !argv[i + 2])
+        throw new ConfigError('volume', 'usage: volume --backend host@backend');
       roles.backends.push(argv[i + 2]);
       i += 2;
     } else if (arg === 'all') {
@@ -76,7 +93,10 @@ export function parseRoles(argv: string[], config: AppConfig): Roles {
   roles.backends = [...new Set(roles.backends)];
   for (const host of roles.backends) {
     if (!config.backends.some((b) => b.host === host)) {
-      throw new ConfigError('backends', `no backend ${host} is configured (configured: ${config.backends.map((b) => b.host).join(', ')})`);
+      throw new ConfigError(
+        'backends',
+        `no backend ${host} is configured (configured: ${config.backends.map((b) => b.host).join(', ')})`,
+      );
     }
   }
   return roles;
@@ -109,7 +129,10 @@ export function versioningOptions(v: VersioningConfig | undefined): Pick<WorkerO
 export function workflowSource(config: AppConfig): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   if (config.workflow_bundle_path) {
     if (!fs.existsSync(config.workflow_bundle_path)) {
-      throw new ConfigError('workflow_bundle_path', `no workflow bundle at ${config.workflow_bundle_path} (CINDER_WORKFLOW_BUNDLE; build one with npm run build:bundle)`);
+      throw new ConfigError(
+        'workflow_bundle_path',
+        `no workflow bundle at ${config.workflow_bundle_path} (CINDER_WORKFLOW_BUNDLE; build one with npm run build:bundle)`,
+      );
     }
     return { workflowBundle: { codePath: config.workflow_bundle_path } };
   }
@@ -118,7 +141,12 @@ export function workflowSource(config: AppConfig): Pick<WorkerOptions, 'workflow
 
 /** One stats report of a volume service: its driver's pool stats into the store. The driver looks
  *  only for the volumes of claims not yet seen on disk, so no step reads every volume. */
-export async function reportPoolStatsOnce(backend: ResolvedBackendConfig, driver: VolumeDriver, store: VolumeStore, service?: ServiceReport): Promise<void> {
+export async function reportPoolStatsOnce(
+  backend: ResolvedBackendConfig,
+  driver: VolumeDriver,
+  store: VolumeStore,
+  service?: ServiceReport,
+): Promise<void> {
   const expected = await store.pendingClaimObjects(backend.pools.map((p) => `${backend.host}#${p.name}`));
   await store.reportPoolStats(backend.host, await driver.getVolumeStats(expected), new Date().toISOString(), service);
 }
@@ -175,7 +203,13 @@ function interceptors(obs: Observability, workflowsFromSource = false): Pick<Wor
   };
 }
 
-async function schedulerWorker(config: AppConfig, connection: NativeConnection, store: VolumeStore, logger: Logger, obs: Observability): Promise<Worker> {
+async function schedulerWorker(
+  config: AppConfig,
+  connection: NativeConnection,
+  store: VolumeStore,
+  logger: Logger,
+  obs: Observability,
+): Promise<Worker> {
   for (const type of config.volume_types) await store.putVolumeType(type);
   const createDefaults = { ...config.create_defaults };
   try {
@@ -189,7 +223,10 @@ async function schedulerWorker(config: AppConfig, connection: NativeConnection, 
   } catch (err) {
     // A managed cluster may refuse: creates still run, without upserting search attributes.
     createDefaults.upsert_search_attributes = false;
-    logger.warn({ err: String(err) }, 'cannot check or register search attributes; creates will not upsert them (see README: Temporal UI)');
+    logger.warn(
+      { err: String(err) },
+      'cannot check or register search attributes; creates will not upsert them (see README: Temporal UI)',
+    );
   }
   const deps = { store, logger, now: () => new Date() };
   const source = workflowSource(config);
@@ -213,19 +250,38 @@ async function schedulerWorker(config: AppConfig, connection: NativeConnection, 
 }
 
 /** One volume role (c-vol) of a worker process: its driver, stats reports and Temporal worker. */
-export async function volumeWorker(config: AppConfig, host: string, connection: NativeConnection, store: VolumeStore, logger: Logger, obs: Observability) {
+export async function volumeWorker(
+  config: AppConfig,
+  host: string,
+  connection: NativeConnection,
+  store: VolumeStore,
+  logger: Logger,
+  obs: Observability,
+) {
   const backend = config.backends.find((b) => b.host === host)!;
   const driver = volumeDriver(config, backend, store);
   const metrics = obs.metrics;
-  const reporter = startStatsReporter(backend, driver, store, config.stats_interval_ms, logger, {
-    outcome: (ok, err) => {
-      obs.health.noteStatsReport(host, ok, err);
-      metrics?.statsReports.add(1, { host, outcome: ok ? 'ok' : 'failed' });
-      if (ok) metrics?.statsLastReport.set(Date.now() / 1000, { host });
+  const reporter = startStatsReporter(
+    backend,
+    driver,
+    store,
+    config.stats_interval_ms,
+    logger,
+    {
+      outcome: (ok, err) => {
+        obs.health.noteStatsReport(host, ok, err);
+        metrics?.statsReports.add(1, { host, outcome: ok ? 'ok' : 'failed' });
+        if (ok) metrics?.statsLastReport.set(Date.now() / 1000, { host });
+      },
+      ...(metrics ? { pools: (rows: PoolRow[]) => recordPoolCapacity(metrics, rows) } : {}),
     },
-    ...(metrics ? { pools: (rows: PoolRow[]) => recordPoolCapacity(metrics, rows) } : {}),
-  }, { fault_injection: config.fault_injection });
-  if (config.fault_injection) logger.warn({ host, fault_injection: true }, `fault injection is on for ${host}: fault rules (cinder-temporal faults) apply to its operations`);
+    { fault_injection: config.fault_injection },
+  );
+  if (config.fault_injection)
+    logger.warn(
+      { host, fault_injection: true },
+      `fault injection is on for ${host}: fault rules (cinder-temporal faults) apply to its operations`,
+    );
   await reporter.first;
   const worker = await Worker.create({
     connection,
@@ -255,8 +311,16 @@ function checkConfig(config: AppConfig, roles: Roles): Record<string, unknown> {
     config_file: config.config_file ?? null,
     roles,
     task_queues: [...(roles.scheduler ? [config.scheduler_task_queue] : []), ...roles.backends.map(volumeTaskQueue)],
-    workflow_code: source.workflowBundle ? { bundle: config.workflow_bundle_path } : source.workflowsPath ? { path: source.workflowsPath } : null,
-    temporal: { address: config.temporal.address, namespace: config.temporal.namespace, profile: config.temporal.profile ?? null },
+    workflow_code: source.workflowBundle
+      ? { bundle: config.workflow_bundle_path }
+      : source.workflowsPath
+        ? { path: source.workflowsPath }
+        : null,
+    temporal: {
+      address: config.temporal.address,
+      namespace: config.temporal.namespace,
+      profile: config.temporal.profile ?? null,
+    },
     traces: config.tracing ? redactUrl(config.tracing.otlp_traces_endpoint) : null,
     database: redactUrl(config.database_url),
     metrics_address: config.metrics_address ?? null,
@@ -278,29 +342,48 @@ export function connectBackoffMs(attempt: number, remainingMs: number): number {
  * has passed: a worker started before the server, or while it restarts, waits for it instead of
  * exiting. /readyz says not ready meanwhile (no worker runs yet). Null when a stop came first.
  */
-async function connectWithRetry(config: AppConfig, logger: Logger, health: WorkerHealth, stopped: () => boolean): Promise<NativeConnection | null> {
+async function connectWithRetry(
+  config: AppConfig,
+  logger: Logger,
+  health: WorkerHealth,
+  stopped: () => boolean,
+): Promise<NativeConnection | null> {
   const deadline = Date.now() + config.connect_deadline_ms;
   for (let attempt = 1; ; attempt++) {
     try {
       const connection = await connectWorker(config);
       health.noteConnect(null);
-      if (attempt > 1) logger.info({ event: 'worker.connected', address: config.temporal.address, attempt }, `connected to ${config.temporal.address} after ${attempt} tries`);
+      if (attempt > 1)
+        logger.info(
+          { event: 'worker.connected', address: config.temporal.address, attempt },
+          `connected to ${config.temporal.address} after ${attempt} tries`,
+        );
       return connection;
     } catch (err) {
       const remaining = deadline - Date.now();
       const message = err instanceof Error ? err.message : String(err);
       if (remaining <= 0 || stopped()) {
         if (stopped()) return null;
-        throw new ConnectError(`cannot reach the Temporal server at ${config.temporal.address} after ${attempt} tries in ${config.connect_deadline_ms} ms (connect_deadline_ms, CINDER_CONNECT_DEADLINE_MS): ${message}`);
+        throw new ConnectError(
+          `cannot reach the Temporal server at ${config.temporal.address} after ${attempt} tries in ${config.connect_deadline_ms} ms (connect_deadline_ms, CINDER_CONNECT_DEADLINE_MS): ${message}`,
+        );
       }
       const wait = connectBackoffMs(attempt, remaining);
       health.noteConnect({ attempt, error: message });
       logger.warn(
-        { event: 'worker.connect_failed', address: config.temporal.address, attempt, retry_in_ms: wait, deadline_in_ms: remaining, err: message },
+        {
+          event: 'worker.connect_failed',
+          address: config.temporal.address,
+          attempt,
+          retry_in_ms: wait,
+          deadline_in_ms: remaining,
+          err: message,
+        },
         `cannot reach the Temporal server at ${config.temporal.address} (try ${attempt}); retrying in ${wait} ms`,
       );
       const until = Date.now() + wait;
-      while (Date.now() < until && !stopped()) await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
+      while (Date.now() < until && !stopped())
+        await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
       if (stopped()) return null;
     }
   }
@@ -321,7 +404,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
   const config = loadConfig(process.env, process.cwd(), { demo: argv.includes('--demo') });
   const checkOnly = argv.includes('--check-config');
-  const roles = parseRoles(argv.filter((a) => a !== '--check-config' && a !== '--demo'), config);
+  const roles = parseRoles(
+    argv.filter((a) => a !== '--check-config' && a !== '--demo'),
+    config,
+  );
   if (checkOnly) {
     process.stdout.write(JSON.stringify(checkConfig(config, roles), null, 2) + '\n');
     return;
@@ -358,16 +444,26 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     installRuntime(logger, { sdkLogLevel: config.sdk_log_level, ...(metricsAddress ? { metricsAddress } : {}) });
   } catch (err) {
     if (!metricsAddress) throw err;
-    throw new ConfigError('metrics_address', `cannot serve metrics on ${metricsAddress} (CINDER_METRICS_ADDRESS): ${(err as Error).message}`);
+    throw new ConfigError(
+      'metrics_address',
+      `cannot serve metrics on ${metricsAddress} (CINDER_METRICS_ADDRESS): ${(err as Error).message}`,
+    );
   }
   const tracing = startTracing(config.tracing, 'cinder-temporal-worker', {
     'cinder.roles': [...(roles.scheduler ? ['scheduler'] : []), ...roles.backends.map((b) => `volume:${b}`)].join(','),
   });
-  const obs: Observability = { metrics: metricsAddress ? createCinderMetrics(Runtime.instance().metricMeter) : null, health, tracing };
+  const obs: Observability = {
+    metrics: metricsAddress ? createCinderMetrics(Runtime.instance().metricMeter) : null,
+    health,
+    tracing,
+  };
   const healthBind = parseListenAddress('health_address', config.health_address);
   const healthServer = healthBind
     ? await startHealthServer(healthBind, health).catch((err: Error) => {
-        throw new ConfigError('health_address', `cannot serve health on ${config.health_address} (CINDER_HEALTH_ADDRESS): ${err.message}`);
+        throw new ConfigError(
+          'health_address',
+          `cannot serve health on ${config.health_address} (CINDER_HEALTH_ADDRESS): ${err.message}`,
+        );
       })
     : null;
 
@@ -396,23 +492,24 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     health.markStarted();
     // A stop during start-up: the workers were made, so run them only to shut them down cleanly.
     if (stopRequested) workers.forEach((w) => w.shutdown());
-    else logger.info(
-      {
-        event: 'worker.running',
-        roles,
-        task_queues: workers.map((w) => w.options.taskQueue),
-        address: config.temporal.address,
-        namespace: config.temporal.namespace,
-        database: redactUrl(config.database_url),
-        metrics_address: metricsAddress ?? null,
-        health_address: healthServer?.address ?? null,
-        versioning: config.versioning ?? null,
-        profile: config.temporal.profile ?? null,
-        traces: config.tracing ? redactUrl(config.tracing.otlp_traces_endpoint) : null,
-        workflow_bundle: roles.scheduler ? config.workflow_bundle_path ?? null : undefined,
-      },
-      'worker running',
-    );
+    else
+      logger.info(
+        {
+          event: 'worker.running',
+          roles,
+          task_queues: workers.map((w) => w.options.taskQueue),
+          address: config.temporal.address,
+          namespace: config.temporal.namespace,
+          database: redactUrl(config.database_url),
+          metrics_address: metricsAddress ?? null,
+          health_address: healthServer?.address ?? null,
+          versioning: config.versioning ?? null,
+          profile: config.temporal.profile ?? null,
+          traces: config.tracing ? redactUrl(config.tracing.otlp_traces_endpoint) : null,
+          workflow_bundle: roles.scheduler ? (config.workflow_bundle_path ?? null) : undefined,
+        },
+        'worker running',
+      );
     await running;
   } finally {
     reporters.forEach((r) => r.stop());
@@ -428,7 +525,12 @@ if (require.main === module) {
   main().then(
     () => process.exit(0),
     (err) => {
-      const message = err instanceof ConfigError ? `configuration error: ${err.message}` : err instanceof ConnectError ? err.message : err?.stack ?? String(err);
+      const message =
+        err instanceof ConfigError
+          ? `configuration error: ${err.message}`
+          : err instanceof ConnectError
+            ? err.message
+            : (err?.stack ?? String(err));
       process.stderr.write(`cinder-temporal worker: ${message}\n`);
       process.exit(err instanceof ConfigError ? 2 : 1);
     },

@@ -17,7 +17,9 @@ const ROOT = path.resolve(__dirname, '..');
 function testFiles(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? testFiles(path.join(dir, e.name)) : e.name.endsWith('.test.ts') ? [path.join(dir, e.name)] : []))
+    .flatMap((e) =>
+      e.isDirectory() ? testFiles(path.join(dir, e.name)) : e.name.endsWith('.test.ts') ? [path.join(dir, e.name)] : [],
+    )
     .sort();
 }
 
@@ -44,13 +46,21 @@ async function main(): Promise<number> {
 
     const child = spawn(
       process.execPath,
-      ['--import', require.resolve('tsx'), '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
+      [
+        '--import',
+        require.resolve('tsx'),
+        '--test',
+        `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+        ...files,
+      ],
       { cwd: ROOT, env, stdio: 'inherit' },
     );
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
-    const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 128 + os.constants.signals[s] : 1))));
+    const code = await new Promise<number>((resolve) =>
+      child.on('exit', (c, s) => resolve(c ?? (s ? 128 + os.constants.signals[s] : 1))),
+    );
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
     return code;

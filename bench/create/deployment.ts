@@ -80,7 +80,10 @@ export class Deployment {
       CINDER_WORKFLOW_BUNDLE: bundle.file,
     };
     const roles = [['scheduler'], ...BACKENDS.map((b) => ['volume', '--backend', this.host(b.name)])];
-    for (const r of roles) this.workers.push(new WorkerProcess({ roles: r, env, logFile: path.join(this.dir, `worker-${r[r.length - 1]}.log`) }));
+    for (const r of roles)
+      this.workers.push(
+        new WorkerProcess({ roles: r, env, logFile: path.join(this.dir, `worker-${r[r.length - 1]}.log`) }),
+      );
     this.empty = await startEmptyWorker(env, path.join(this.dir, 'empty-worker.log'));
     await Promise.all(this.workers.map((w) => w.ready));
     this.store = await openVolumeStore(`sqlite:${path.join(this.dir, 'cinder.db')}`);
@@ -103,7 +106,9 @@ export class Deployment {
       fault_injection: true,
       backends: BACKENDS.map((b) => ({
         host: this.host(b.name),
-        pools: [{ name: 'pool1', path: path.join(this.dir, 'backends', b.name), total_capacity_gb: b.total_capacity_gb }],
+        pools: [
+          { name: 'pool1', path: path.join(this.dir, 'backends', b.name), total_capacity_gb: b.total_capacity_gb },
+        ],
       })),
     };
   }
@@ -125,15 +130,21 @@ export class Deployment {
 }
 
 async function startEmptyWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', require.resolve('tsx'), path.join(__dirname, 'empty-worker.ts'), EMPTY_TASK_QUEUE], {
-    env,
-    stdio: ['ignore', 'pipe', fs.openSync(logFile, 'a'), 'ipc'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', require.resolve('tsx'), path.join(__dirname, 'empty-worker.ts'), EMPTY_TASK_QUEUE],
+    {
+      env,
+      stdio: ['ignore', 'pipe', fs.openSync(logFile, 'a'), 'ipc'],
+    },
+  );
   const killOnExit = () => child.kill('SIGTERM');
   process.on('exit', killOnExit);
   child.once('exit', () => process.off('exit', killOnExit));
   await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`empty-workflow worker exited (${code}) before it was ready; see ${logFile}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`empty-workflow worker exited (${code}) before it was ready; see ${logFile}`)),
+    );
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line.includes('"worker.running"')) resolve();
     });

@@ -16,7 +16,8 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-export const round = (x: number, digits = 1) => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : null);
+export const round = (x: number, digits = 1) =>
+  Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : null;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -24,7 +25,11 @@ let seq = 0;
 const uniqueName = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}-${++seq}`;
 
 /** One workflow of the kind, start to result; returns its latency in ms (throws if it failed). */
-export async function runOne(d: Deployment, kind: Kind, name = uniqueName(kind)): Promise<{ ms: number; workflowId: string }> {
+export async function runOne(
+  d: Deployment,
+  kind: Kind,
+  name = uniqueName(kind),
+): Promise<{ ms: number; workflowId: string }> {
   const t0 = performance.now();
   if (kind === 'empty') {
     const workflowId = `bench-empty-${name}`;
@@ -78,7 +83,14 @@ export interface ShapeSample {
 export async function runShape(d: Deployment, s: (typeof SHAPES)[number]): Promise<ShapeSample> {
   const name = uniqueName(`shape${s.failing}`);
   for (const b of BACKENDS.slice(0, s.failing)) {
-    await d.store.addFaultRule({ host: d.host(b.name), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: name });
+    await d.store.addFaultRule({
+      host: d.host(b.name),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: name,
+    });
   }
   const t0 = performance.now();
   const h = await createVolume(d.client, { project_id: PROJECT, name, size: 1 }, { taskQueue: d.taskQueue });
@@ -91,7 +103,8 @@ export async function runShape(d: Deployment, s: (typeof SHAPES)[number]): Promi
     attempts = err.state?.attempts.length ?? NaN;
   }
   const ms = performance.now() - t0;
-  if (attempts !== s.attempts) throw new Error(`shape '${s.shape}': create ${h.volumeId} took ${attempts} attempts, expected ${s.attempts}`);
+  if (attempts !== s.attempts)
+    throw new Error(`shape '${s.shape}': create ${h.volumeId} took ${attempts} attempts, expected ${s.attempts}`);
   const history = await d.client.workflow.getHandle(h.workflowId).fetchHistory();
   return { ms, events: history.events?.length ?? 0, attempts };
 }
@@ -138,7 +151,14 @@ export async function ladderStep(d: Deployment, rate: number, seconds: number): 
   await Promise.all(pending);
   const ok = results.filter((r) => r.ok);
   const fifth = Math.max(1, Math.floor(total / 5));
-  const p50Of = (from: number, to: number) => percentile(ok.filter((r) => r.i >= from && r.i < to).map((r) => r.ms).sort((a, b) => a - b), 50);
+  const p50Of = (from: number, to: number) =>
+    percentile(
+      ok
+        .filter((r) => r.i >= from && r.i < to)
+        .map((r) => r.ms)
+        .sort((a, b) => a - b),
+      50,
+    );
   const first = p50Of(0, fifth);
   const last = p50Of(total - fifth, total);
   const grace = Number.isFinite(first) ? 2 * first : 1000;
@@ -152,7 +172,12 @@ export async function ladderStep(d: Deployment, rate: number, seconds: number): 
     failed,
     p50_first_ms: round(first),
     p50_last_ms: round(last),
-    p95_ms: round(percentile(ok.map((r) => r.ms).sort((a, b) => a - b), 95)),
+    p95_ms: round(
+      percentile(
+        ok.map((r) => r.ms).sort((a, b) => a - b),
+        95,
+      ),
+    ),
     backlog_at_end: backlog,
     sustained: failed === 0 && last <= 1.5 * first + 100 && completedInWindow >= 0.95 * total,
   };

@@ -43,10 +43,15 @@ function populate(dbFile: string, dir: string, from: number, to: number): void {
   const now = new Date().toISOString();
   try {
     db.pragma('busy_timeout = 10000');
-    const volume = db.prepare(`INSERT INTO volumes (id, project_id, name, size, status, volume_type, host, source, metadata, workflow_id, created_at, updated_at, scheduled_at, launched_at)
+    const volume =
+      db.prepare(`INSERT INTO volumes (id, project_id, name, size, status, volume_type, host, source, metadata, workflow_id, created_at, updated_at, scheduled_at, launched_at)
       VALUES (?, ?, ?, 1, 'available', 'default', ?, '{"type":"raw"}', '{}', ?, ?, ?, ?, ?)`);
-    const reservation = db.prepare(`INSERT INTO quota_reservations (volume_id, project_id, resource, delta, status, created_at, updated_at) VALUES (?, ?, ?, 1, 'committed', ?, ?)`);
-    const claim = db.prepare(`INSERT INTO capacity_claims (volume_id, attempt, backend_id, size_gb, status, created_at, released_at) VALUES (?, 1, ?, 1, 'active', ?, NULL)`);
+    const reservation = db.prepare(
+      `INSERT INTO quota_reservations (volume_id, project_id, resource, delta, status, created_at, updated_at) VALUES (?, ?, ?, 1, 'committed', ?, ?)`,
+    );
+    const claim = db.prepare(
+      `INSERT INTO capacity_claims (volume_id, attempt, backend_id, size_gb, status, created_at, released_at) VALUES (?, 1, ?, 1, 'active', ?, NULL)`,
+    );
     db.transaction(() => {
       for (let i = from; i < to; i++) {
         const id = volumeId(i);
@@ -54,7 +59,10 @@ function populate(dbFile: string, dir: string, from: number, to: number): void {
         for (const resource of ['volumes', 'gigabytes']) reservation.run(id, PROJECT, resource, now, now);
         claim.run(id, BACKEND, now);
       }
-      db.prepare('UPDATE pools SET allocated_capacity_gb = allocated_capacity_gb + ? WHERE backend_id = ?').run(to - from, BACKEND);
+      db.prepare('UPDATE pools SET allocated_capacity_gb = allocated_capacity_gb + ? WHERE backend_id = ?').run(
+        to - from,
+        BACKEND,
+      );
     })();
   } finally {
     db.close();
@@ -76,13 +84,18 @@ async function timeIt(n: number, fn: (i: number) => Promise<void>): Promise<numb
   return out.sort((a, b) => a - b);
 }
 
-export async function storeCosts(levels: number[], samples: { quota: number; stats: number }, progress: (l: string) => void): Promise<StoreCost[]> {
+export async function storeCosts(
+  levels: number[],
+  samples: { quota: number; stats: number },
+  progress: (l: string) => void,
+): Promise<StoreCost[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cinder-store-bench-'));
   const poolDir = path.join(dir, 'pool1');
   fs.mkdirSync(poolDir);
   const dbFile = path.join(dir, 'cinder.db');
   const store = await openVolumeStore(`sqlite:${dbFile}`);
-  const driverOf = () => new FileVolumeDriver({ host: HOST, pools: [{ name: 'pool1', path: poolDir, total_capacity_gb: 10_000_000 }] });
+  const driverOf = () =>
+    new FileVolumeDriver({ host: HOST, pools: [{ name: 'pool1', path: poolDir, total_capacity_gb: 10_000_000 }] });
   const results: StoreCost[] = [];
   try {
     await store.setQuotaLimit(PROJECT, 'volumes', -1);
@@ -125,8 +138,12 @@ export async function storeCosts(levels: number[], samples: { quota: number; sta
   }
   const base = results.find((r) => r.volumes === 0) ?? results[0];
   for (const r of results) {
-    r.reserve_quota_ratio_to_empty = base?.reserve_quota_p50_ms ? round(r.reserve_quota_p50_ms! / base.reserve_quota_p50_ms, 2) : null;
-    r.stats_report_ratio_to_empty = base?.stats_report_p50_ms ? round(r.stats_report_p50_ms! / base.stats_report_p50_ms, 2) : null;
+    r.reserve_quota_ratio_to_empty = base?.reserve_quota_p50_ms
+      ? round(r.reserve_quota_p50_ms! / base.reserve_quota_p50_ms, 2)
+      : null;
+    r.stats_report_ratio_to_empty = base?.stats_report_p50_ms
+      ? round(r.stats_report_p50_ms! / base.stats_report_p50_ms, 2)
+      : null;
   }
   return results;
 }

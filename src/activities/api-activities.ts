@@ -27,7 +27,12 @@ export function createApiActivities(deps: ApiDeps) {
         const options = resolveRequestOptions(deps.createDefaults, overrides);
         const typeName = req.volume_type ?? 'default';
         const volumeType = await deps.store.getVolumeType(typeName);
-        if (!volumeType) throw new CinderError('VolumeTypeNotFound', `Volume type ${typeName} could not be found (field 'volume_type').`, 'volume_type');
+        if (!volumeType)
+          throw new CinderError(
+            'VolumeTypeNotFound',
+            `Volume type ${typeName} could not be found (field 'volume_type').`,
+            'volume_type',
+          );
         if (req.availability_zone) {
           const zones = await deps.store.listAvailabilityZones();
           if (!zones.includes(req.availability_zone)) {
@@ -45,7 +50,11 @@ export function createApiActivities(deps: ApiDeps) {
           const snap = await deps.store.getSnapshot(source.snapshot_id);
           const parent = snap ? await deps.store.getVolume(snap.volume_id) : null;
           if (!snap || snap.status !== 'available' || (parent && parent.project_id !== req.project_id)) {
-            throw new CinderError('SnapshotNotFound', `Snapshot ${source.snapshot_id} could not be found (field 'snapshot_id').`, 'snapshot_id');
+            throw new CinderError(
+              'SnapshotNotFound',
+              `Snapshot ${source.snapshot_id} could not be found (field 'snapshot_id').`,
+              'snapshot_id',
+            );
           }
           resourceBackend = splitBackendId(snap.host).host;
           minSize = snap.size;
@@ -53,19 +62,31 @@ export function createApiActivities(deps: ApiDeps) {
           const src = await deps.store.getVolume(source.source_volid);
           // Another project's volume is not there for this one (Cinder answers VolumeNotFound too).
           if (!src || src.status !== 'available' || !src.host || src.project_id !== req.project_id) {
-            throw new CinderError('VolumeNotFound', `Volume ${source.source_volid} could not be found or is not available (field 'source_volid').`, 'source_volid');
+            throw new CinderError(
+              'VolumeNotFound',
+              `Volume ${source.source_volid} could not be found or is not available (field 'source_volid').`,
+              'source_volid',
+            );
           }
           resourceBackend = splitBackendId(src.host).host;
           minSize = src.size;
         } else if (source.type === 'image') {
           const image = await deps.store.getImage(source.image_id);
           if (!image || image.status !== 'active') {
-            throw new CinderError('ImageNotFound', `Image ${source.image_id} could not be found (field 'image_id').`, 'image_id');
+            throw new CinderError(
+              'ImageNotFound',
+              `Image ${source.image_id} could not be found (field 'image_id').`,
+              'image_id',
+            );
           }
           minSize = image.size_gb;
         }
         if (req.size < minSize) {
-          throw new CinderError('InvalidInput', `Invalid input for field 'size': ${req.size} GiB is smaller than its source (${minSize} GiB)`, 'size');
+          throw new CinderError(
+            'InvalidInput',
+            `Invalid input for field 'size': ${req.size} GiB is smaller than its source (${minSize} GiB)`,
+            'size',
+          );
         }
         const quota_deltas: Record<string, number> = {
           volumes: 1,
@@ -73,7 +94,14 @@ export function createApiActivities(deps: ApiDeps) {
           [`volumes_${volumeType.name}`]: 1,
           [`gigabytes_${volumeType.name}`]: req.size,
         };
-        return { request: req, volume_type: volumeType, source, resource_backend: resourceBackend, quota_deltas, options };
+        return {
+          request: req,
+          volume_type: volumeType,
+          source,
+          resource_backend: resourceBackend,
+          quota_deltas,
+          options,
+        };
       });
     },
 
@@ -82,7 +110,15 @@ export function createApiActivities(deps: ApiDeps) {
 
     /** QuotaReserveTask. */
     async reserveQuota(spec: Pick<VolumeSpec, 'request' | 'quota_deltas'>, owner?: string): Promise<void> {
-      return wrap(() => deps.store.reserveQuota(spec.request.volume_id, spec.request.project_id, spec.quota_deltas, deps.now().toISOString(), owner));
+      return wrap(() =>
+        deps.store.reserveQuota(
+          spec.request.volume_id,
+          spec.request.project_id,
+          spec.quota_deltas,
+          deps.now().toISOString(),
+          owner,
+        ),
+      );
     },
     /** QuotaReserveTask's revert. */
     async rollbackQuota(volumeId: string, owner?: string): Promise<void> {
@@ -90,7 +126,11 @@ export function createApiActivities(deps: ApiDeps) {
     },
 
     /** EntryCreateTask: the volume row, status 'creating'. */
-    async createVolumeEntry(spec: Pick<VolumeSpec, 'request' | 'volume_type' | 'source'>, workflowId: string, owner?: string): Promise<void> {
+    async createVolumeEntry(
+      spec: Pick<VolumeSpec, 'request' | 'volume_type' | 'source'>,
+      workflowId: string,
+      owner?: string,
+    ): Promise<void> {
       return wrap(async () => {
         await deps.store.createVolume({
           id: spec.request.volume_id,
@@ -101,7 +141,10 @@ export function createApiActivities(deps: ApiDeps) {
           ...(owner !== undefined ? { owner } : {}),
           now: deps.now().toISOString(),
         });
-        volumeLogger(deps, spec.request.volume_id).info({ size: spec.request.size, volume_type: spec.volume_type.name }, 'volume entry created');
+        volumeLogger(deps, spec.request.volume_id).info(
+          { size: spec.request.size, volume_type: spec.volume_type.name },
+          'volume entry created',
+        );
       });
     },
     /** EntryCreateTask's revert. */

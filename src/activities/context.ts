@@ -19,7 +19,11 @@ export function volumeLogger(deps: ActivityDeps, volumeId: string): Logger {
   } catch {
     activity = undefined;
   }
-  return deps.logger.child({ volume_id: volumeId, workflow_id: currentWorkflowId(), ...(activity ? { activity } : {}) });
+  return deps.logger.child({
+    volume_id: volumeId,
+    workflow_id: currentWorkflowId(),
+    ...(activity ? { activity } : {}),
+  });
 }
 
 /** Cinder's notifications: one pino line with event_type, and one row in the events table. */

@@ -24,7 +24,11 @@ export interface BeginDelete {
   /** The volume is still `creating`: cancel its create and wait for it first. */
   needs_cancel: boolean;
   /** The scheduler worker's timeouts, so a delete uses the same as a create. */
-  options: { backend_schedule_to_start_timeout_ms: number; retry_initial_interval_ms: number; upsert_search_attributes: boolean };
+  options: {
+    backend_schedule_to_start_timeout_ms: number;
+    retry_initial_interval_ms: number;
+    upsert_search_attributes: boolean;
+  };
 }
 
 /** Cinder's delete as scheduler-worker activities: the API's conditional status change, then the
@@ -41,7 +45,11 @@ export function createDeleteActivities(deps: ApiDeps) {
     /** volume API delete(): `deleting` if the status allows it (any status with force); a volume
      *  still `creating` is left as it is, for the workflow to cancel its create first. With
      *  allow_missing (after that cancel), a row the create's compensation destroyed is no error. */
-    async beginDeleteVolume(args: { volume_id: string; force: boolean; allow_missing?: boolean }): Promise<BeginDelete> {
+    async beginDeleteVolume(args: {
+      volume_id: string;
+      force: boolean;
+      allow_missing?: boolean;
+    }): Promise<BeginDelete> {
       return asActivity(async () => {
         const current = await deps.store.getVolume(args.volume_id);
         if (!current || current.status === 'deleted') {
@@ -64,7 +72,12 @@ export function createDeleteActivities(deps: ApiDeps) {
           status_before: current.status,
         };
         if (current.status !== 'deleting') {
-          await emitEvent(deps, 'volume.delete.start', v.id, { status_before: current.status, backend_id: v.host, size: v.size, force: args.force });
+          await emitEvent(deps, 'volume.delete.start', v.id, {
+            status_before: current.status,
+            backend_id: v.host,
+            size: v.size,
+            force: args.force,
+          });
         }
         return { target, needs_cancel: false, options: options() };
       });
@@ -83,7 +96,8 @@ export function createDeleteActivities(deps: ApiDeps) {
     async releaseVolumeCapacity(volumeId: string): Promise<number> {
       return asActivity(async () => {
         const released = await deps.store.releaseVolumeCapacity(volumeId, now());
-        if (released > 0) volumeLogger(deps, volumeId).info({ claims: released }, `gave back the capacity of ${volumeId}`);
+        if (released > 0)
+          volumeLogger(deps, volumeId).info({ claims: released }, `gave back the capacity of ${volumeId}`);
         return released;
       });
     },
@@ -94,13 +108,20 @@ export function createDeleteActivities(deps: ApiDeps) {
     },
 
     /** The row's soft delete: status `deleted`, deleted_at; emits volume.delete.end. */
-    async finishDeleteVolume(args: { volume_id: string; backend_id: string | null; deleted_on_backend: boolean }): Promise<string> {
+    async finishDeleteVolume(args: {
+      volume_id: string;
+      backend_id: string | null;
+      deleted_on_backend: boolean;
+    }): Promise<string> {
       return asActivity(async () => {
         const at = now();
         const v = await deps.store.getVolume(args.volume_id);
         if (v?.status === 'deleted') return v.deleted_at ?? at;
         await deps.store.updateVolume(args.volume_id, { status: 'deleted', deleted_at: at }, at);
-        await emitEvent(deps, 'volume.delete.end', args.volume_id, { backend_id: args.backend_id, deleted_on_backend: args.deleted_on_backend });
+        await emitEvent(deps, 'volume.delete.end', args.volume_id, {
+          backend_id: args.backend_id,
+          deleted_on_backend: args.deleted_on_backend,
+        });
         return at;
       });
     },
@@ -108,15 +129,32 @@ export function createDeleteActivities(deps: ApiDeps) {
     /** A delete that failed: `error_deleting` with its reason, as Cinder leaves it. */
     async markDeleteError(args: { volume_id: string; error_type: string; reason: string }): Promise<void> {
       return asActivity(async () => {
-        await deps.store.conditionalUpdateVolume(args.volume_id, ['deleting'], { status: 'error_deleting', error_reason: args.reason }, now());
-        await emitEvent(deps, 'volume.delete.error', args.volume_id, { error_type: args.error_type, reason: args.reason }, 'error');
+        await deps.store.conditionalUpdateVolume(
+          args.volume_id,
+          ['deleting'],
+          { status: 'error_deleting', error_reason: args.reason },
+          now(),
+        );
+        await emitEvent(
+          deps,
+          'volume.delete.error',
+          args.volume_id,
+          { error_type: args.error_type, reason: args.reason },
+          'error',
+        );
       });
     },
 
     /** A delete whose volume service is down waits for it: said once, visibly. */
     async recordDeleteWaiting(args: { volume_id: string; host: string }): Promise<void> {
       return asActivity(() =>
-        emitEvent(deps, 'volume.delete.waiting', args.volume_id, { host: args.host, reason: `the volume service of ${args.host} is down; the delete waits for it` }, 'warn'),
+        emitEvent(
+          deps,
+          'volume.delete.waiting',
+          args.volume_id,
+          { host: args.host, reason: `the volume service of ${args.host} is down; the delete waits for it` },
+          'warn',
+        ),
       );
     },
   };

@@ -17,13 +17,23 @@ export function toActivityFailure(err: unknown): unknown {
     });
   }
   if (err instanceof NoValidBackend) {
-    return ApplicationFailure.create({ type: 'NoValidBackend', message: err.message, nonRetryable: true, details: [{ reason: err.reason }] });
+    return ApplicationFailure.create({
+      type: 'NoValidBackend',
+      message: err.message,
+      nonRetryable: true,
+      details: [{ reason: err.reason }],
+    });
   }
   const permanent = permanentFailureType(err);
   if (permanent) {
     // Retrying cannot fix it: fail the step now, so the create ends in 'error' with this reason
     // instead of retrying without end with its row, quota and claim held.
-    return ApplicationFailure.create({ type: permanent, message: (err as Error).message, nonRetryable: true, cause: err as Error });
+    return ApplicationFailure.create({
+      type: permanent,
+      message: (err as Error).message,
+      nonRetryable: true,
+      cause: err as Error,
+    });
   }
   return err;
 }
@@ -35,7 +45,11 @@ export function toActivityFailure(err: unknown): unknown {
  */
 export function permanentFailureType(err: unknown): string | null {
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (/^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code) || /^2[23][0-9A-Z]{3}$/.test(code))) return 'DBError';
+  if (
+    typeof code === 'string' &&
+    (/^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code) || /^2[23][0-9A-Z]{3}$/.test(code))
+  )
+    return 'DBError';
   if (err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError) return err.name;
   return null;
 }

@@ -43,7 +43,11 @@ export interface AttemptRef {
 /** The create options a scheduling pass reads. */
 export type SchedulingPolicy = Pick<
   CreateOptions,
-  'scheduler_max_attempts' | 'ignore_attempted_hosts' | 'scheduler_default_filters' | 'scheduler_default_weighers' | 'service_down_time_s'
+  | 'scheduler_max_attempts'
+  | 'ignore_attempted_hosts'
+  | 'scheduler_default_filters'
+  | 'scheduler_default_weighers'
+  | 'service_down_time_s'
 > & { scheduler_alternates?: number };
 
 export interface ScheduleDecision {
@@ -109,7 +113,10 @@ export function createSchedulerActivities(deps: ActivityDeps) {
         const retry = req.filter_properties.retry;
         if (retry?.exc) {
           const last = retry.backends[retry.backends.length - 1];
-          log.warn({ last_backend: last, exc: retry.exc }, `Error scheduling ${req.volume_id} from last vol-service: ${last} : ${retry.exc}`);
+          log.warn(
+            { last_backend: last, exc: retry.exc },
+            `Error scheduling ${req.volume_id} from last vol-service: ${last} : ${retry.exc}`,
+          );
         }
         const wanted = req.options.scheduler_alternates ?? 0;
         const preferred = req.preferred ?? [];
@@ -145,16 +152,25 @@ export function createSchedulerActivities(deps: ActivityDeps) {
           },
         });
         const chosen = decided as { props: FilterProperties; alternates: string[]; alternate: boolean } | null;
-        const filterProperties = existing || !chosen
-          ? addRetryBackend(populateRetry(req.filter_properties, options.maxAttempts), claim.backend_id)
-          : chosen.props;
+        const filterProperties =
+          existing || !chosen
+            ? addRetryBackend(populateRetry(req.filter_properties, options.maxAttempts), claim.backend_id)
+            : chosen.props;
         const host = splitBackendId(claim.backend_id).host;
         // A retried activity finds its claim: a pool chosen from `preferred` passed alone, so a full
         // pass never picks one of them, and the claim's pool says how it was chosen.
         const alternate = existing || !chosen ? preferred.includes(claim.backend_id) : chosen.alternate;
         const alternates = existing || !chosen ? [] : chosen.alternates;
         log.info(
-          { backend_id: claim.backend_id, attempt: req.attempt, retry: filterProperties.retry ?? null, repeated: existing, ...(alternatesMode ? { alternate, alternates, ...(req.preferred ? { preferred: req.preferred } : {}) } : {}) },
+          {
+            backend_id: claim.backend_id,
+            attempt: req.attempt,
+            retry: filterProperties.retry ?? null,
+            repeated: existing,
+            ...(alternatesMode
+              ? { alternate, alternates, ...(req.preferred ? { preferred: req.preferred } : {}) }
+              : {}),
+          },
           `scheduled volume ${req.volume_id} to ${claim.backend_id}${alternate ? ' (alternate)' : ''}`,
         );
         const decision: ScheduleDecision = { backend_id: claim.backend_id, host, filter_properties: filterProperties };
@@ -172,7 +188,12 @@ export function createSchedulerActivities(deps: ActivityDeps) {
     async createVolumeOnFinish(req: AttemptRef): Promise<void> {
       return asActivity(async () => {
         const now = deps.now().toISOString();
-        await deps.store.updateVolume(req.volume_id, { status: 'available', launched_at: now, host: req.backend_id, error_reason: null }, now, req.owner);
+        await deps.store.updateVolume(
+          req.volume_id,
+          { status: 'available', launched_at: now, host: req.backend_id, error_reason: null },
+          now,
+          req.owner,
+        );
         await emitEvent(deps, 'volume.create.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt });
       });
     },
@@ -196,28 +217,60 @@ export function createSchedulerActivities(deps: ActivityDeps) {
           { attempt: args.attempt, backend_id: args.backend_id, error_type: args.error_type },
           `Volume ${args.volume_id}: re-scheduling create_volume attempt ${args.attempt} due to ${args.reason}`,
         );
-        await emitEvent(deps, 'volume.create.reschedule', args.volume_id, {
-          attempt: args.attempt, backend_id: args.backend_id, error_type: args.error_type, reason: args.reason,
-        }, 'warn');
+        await emitEvent(
+          deps,
+          'volume.create.reschedule',
+          args.volume_id,
+          {
+            attempt: args.attempt,
+            backend_id: args.backend_id,
+            error_type: args.error_type,
+            reason: args.reason,
+          },
+          'warn',
+        );
       });
     },
 
     /** Sets the volume to 'error' with the reason the user reads; a scheduling failure also emits
      *  Cinder's scheduler.create_volume error notification. */
-    async markVolumeError(args: { volume_id: string; reason: string; error_type: string; scheduling_failed: boolean; owner?: string }): Promise<void> {
+    async markVolumeError(args: {
+      volume_id: string;
+      reason: string;
+      error_type: string;
+      scheduling_failed: boolean;
+      owner?: string;
+    }): Promise<void> {
       return asActivity(async () => {
         const now = deps.now().toISOString();
         await deps.store.updateVolume(args.volume_id, { status: 'error', error_reason: args.reason }, now, args.owner);
         if (args.scheduling_failed) {
-          await emitEvent(deps, 'scheduler.create_volume', args.volume_id, { state: 'error', error_type: args.error_type, reason: args.reason }, 'error');
+          await emitEvent(
+            deps,
+            'scheduler.create_volume',
+            args.volume_id,
+            { state: 'error', error_type: args.error_type, reason: args.reason },
+            'error',
+          );
         } else {
-          await emitEvent(deps, 'volume.create.error', args.volume_id, { error_type: args.error_type, reason: args.reason }, 'error');
+          await emitEvent(
+            deps,
+            'volume.create.error',
+            args.volume_id,
+            { error_type: args.error_type, reason: args.reason },
+            'error',
+          );
         }
       });
     },
 
     /** Records a compensation the workflow could not finish in place (a down backend): visible, never swallowed. */
-    async recordCleanupPending(args: { volume_id: string; backend_id: string; attempt: number; reason: string }): Promise<void> {
+    async recordCleanupPending(args: {
+      volume_id: string;
+      backend_id: string;
+      attempt: number;
+      reason: string;
+    }): Promise<void> {
       return asActivity(() => emitEvent(deps, 'volume.cleanup.pending', args.volume_id, args, 'warn'));
     },
   };

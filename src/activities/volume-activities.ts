@@ -49,9 +49,17 @@ export function createVolumeActivities(deps: VolumeDeps) {
   async function loadVolume(req: BackendCreateRequest): Promise<Volume> {
     const volume = await store.getVolume(req.volume_id);
     if (!volume) throw new CinderError('VolumeNotFound', `Volume ${req.volume_id} could not be found.`);
-    if (!ownedBy(volume, req.owner)) throw new CinderError('InvalidInput', `Invalid input for field 'volume_id': volume ${req.volume_id} already exists`, 'volume_id');
+    if (!ownedBy(volume, req.owner))
+      throw new CinderError(
+        'InvalidInput',
+        `Invalid input for field 'volume_id': volume ${req.volume_id} already exists`,
+        'volume_id',
+      );
     if (splitBackendId(req.backend_id).host !== driver.host) {
-      throw new CinderError('VolumeBackendAPIException', `volume worker of ${driver.host} got a create for ${req.backend_id}`);
+      throw new CinderError(
+        'VolumeBackendAPIException',
+        `volume worker of ${driver.host} got a create for ${req.backend_id}`,
+      );
     }
     return volume;
   }
@@ -63,7 +71,11 @@ export function createVolumeActivities(deps: VolumeDeps) {
         const volume = await loadVolume(req);
         const log = volumeLogger(deps, volume.id);
         const target = driverVolume(volume, req.backend_id);
-        await emitEvent(deps, 'volume.create.start', volume.id, { backend_id: req.backend_id, attempt: req.attempt, size: volume.size });
+        await emitEvent(deps, 'volume.create.start', volume.id, {
+          backend_id: req.backend_id,
+          attempt: req.attempt,
+          size: volume.size,
+        });
         await withHeartbeat(async (signal) => {
           const source = volume.source;
           switch (source.type) {
@@ -71,23 +83,29 @@ export function createVolumeActivities(deps: VolumeDeps) {
               return driver.createVolume(target, { signal });
             case 'snap': {
               const snap = await store.getSnapshot(source.snapshot_id);
-              if (!snap) throw new CinderError('SnapshotNotFound', `Snapshot ${source.snapshot_id} could not be found.`);
+              if (!snap)
+                throw new CinderError('SnapshotNotFound', `Snapshot ${source.snapshot_id} could not be found.`);
               return driver.createVolumeFromSnapshot(target, snap, { signal });
             }
             case 'source_vol': {
               const src = await store.getVolume(source.source_volid);
-              if (!src || !src.host) throw new CinderError('VolumeNotFound', `Volume ${source.source_volid} could not be found.`);
+              if (!src || !src.host)
+                throw new CinderError('VolumeNotFound', `Volume ${source.source_volid} could not be found.`);
               return driver.createClonedVolume(target, driverVolume(src, src.host), { signal });
             }
             case 'image': {
               const image = await store.getImage(source.image_id);
-              if (!image) throw new CinderError('ImageUnacceptable', `Image ${source.image_id} is no longer available.`);
+              if (!image)
+                throw new CinderError('ImageUnacceptable', `Image ${source.image_id} is no longer available.`);
               return driver.copyImageToVolume(target, image, { signal });
             }
           }
         });
         const objectName = volumeObjectName(volume.id);
-        log.info({ backend_id: req.backend_id, attempt: req.attempt, object_name: objectName }, `created ${objectName} on ${req.backend_id}`);
+        log.info(
+          { backend_id: req.backend_id, attempt: req.attempt, object_name: objectName },
+          `created ${objectName} on ${req.backend_id}`,
+        );
         return { object_name: objectName };
       });
     },
@@ -98,13 +116,22 @@ export function createVolumeActivities(deps: VolumeDeps) {
     async deleteVolume(req: { volume_id: string; backend_id: string }): Promise<{ deleted: boolean }> {
       return asActivity(async () => {
         if (splitBackendId(req.backend_id).host !== driver.host) {
-          throw new CinderError('VolumeBackendAPIException', `volume worker of ${driver.host} got a delete for ${req.backend_id}`);
+          throw new CinderError(
+            'VolumeBackendAPIException',
+            `volume worker of ${driver.host} got a delete for ${req.backend_id}`,
+          );
         }
         const volume = await store.getVolume(req.volume_id);
         const deleted = await withHeartbeat((signal) =>
-          driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name }, { signal }),
+          driver.deleteVolume(
+            { id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name },
+            { signal },
+          ),
         );
-        volumeLogger(deps, req.volume_id).info({ backend_id: req.backend_id, deleted }, `deleted ${volumeObjectName(req.volume_id)} on ${req.backend_id}${deleted ? '' : ' (already gone)'}`);
+        volumeLogger(deps, req.volume_id).info(
+          { backend_id: req.backend_id, deleted },
+          `deleted ${volumeObjectName(req.volume_id)} on ${req.backend_id}${deleted ? '' : ' (already gone)'}`,
+        );
         return { deleted };
       });
     },
@@ -116,14 +143,22 @@ export function createVolumeActivities(deps: VolumeDeps) {
       return asActivity(async () => {
         const log = volumeLogger(deps, req.volume_id);
         const claims = await store.listClaims(req.volume_id);
-        const newer = claims.find((c) => c.attempt > req.attempt && c.backend_id === req.backend_id && c.status === 'active');
+        const newer = claims.find(
+          (c) => c.attempt > req.attempt && c.backend_id === req.backend_id && c.status === 'active',
+        );
         if (newer) {
-          log.info({ backend_id: req.backend_id, attempt: req.attempt, newer_attempt: newer.attempt }, 'delete skipped: a later attempt owns this pool');
+          log.info(
+            { backend_id: req.backend_id, attempt: req.attempt, newer_attempt: newer.attempt },
+            'delete skipped: a later attempt owns this pool',
+          );
           return { deleted: false, skipped: true };
         }
         const volume = await store.getVolume(req.volume_id);
         if (volume && !ownedBy(volume, req.owner)) {
-          log.warn({ backend_id: req.backend_id, attempt: req.attempt }, 'delete skipped: the volume belongs to another create');
+          log.warn(
+            { backend_id: req.backend_id, attempt: req.attempt },
+            'delete skipped: the volume belongs to another create',
+          );
           return { deleted: false, skipped: true };
         }
         let deleted: boolean;
@@ -131,15 +166,29 @@ export function createVolumeActivities(deps: VolumeDeps) {
           // The name lets fault rules that target one volume match its delete too. A delete does not
           // depend on the size, but the driver refuses a size below 1: a row gone meanwhile must not
           // turn the cleanup into an endless InvalidInput.
-          deleted = await withHeartbeat((signal) => driver.deleteVolume({ id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name }, { signal }));
+          deleted = await withHeartbeat((signal) =>
+            driver.deleteVolume(
+              { id: req.volume_id, size: volume?.size ?? 1, host: req.backend_id, name: volume?.name },
+              { signal },
+            ),
+          );
         } catch (err) {
           // A compensation never gives up on a backend error: keep Cinder's type, but let Temporal
           // retry it (a non-retryable CinderError would leave the volume behind after one try).
-          if (err instanceof CinderError) throw ApplicationFailure.create({ type: err.cinderType, message: err.message, nonRetryable: false });
+          if (err instanceof CinderError)
+            throw ApplicationFailure.create({ type: err.cinderType, message: err.message, nonRetryable: false });
           throw err;
         }
-        log.info({ backend_id: req.backend_id, attempt: req.attempt, deleted }, `compensation: delete ${volumeObjectName(req.volume_id)} on ${req.backend_id}`);
-        await emitEvent(deps, 'volume.delete.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt, deleted, reason: 'create compensation' });
+        log.info(
+          { backend_id: req.backend_id, attempt: req.attempt, deleted },
+          `compensation: delete ${volumeObjectName(req.volume_id)} on ${req.backend_id}`,
+        );
+        await emitEvent(deps, 'volume.delete.end', req.volume_id, {
+          backend_id: req.backend_id,
+          attempt: req.attempt,
+          deleted,
+          reason: 'create compensation',
+        });
         return { deleted, skipped: false };
       });
     },

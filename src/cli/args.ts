@@ -17,11 +17,18 @@ export interface Parsed {
 export function parseCommand(args: string[], options: Options, maxPositionals = 0): Parsed {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true, tokens: true });
+    parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
   } catch (err) {
     const e = err as Error & { code?: string };
     const option = /'(--?[^' ]+)/.exec(e.message)?.[1];
-    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`${option ?? 'option'}: unknown option`, option);
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+      throw new UsageError(`${option ?? 'option'}: unknown option`, option);
     if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const takesValue = option && options[option.replace(/^--?/, '')]?.type === 'string';
       const hint = /ambiguous/.test(e.message) ? `; for a value starting with '-' write ${option}=<value>` : '';
@@ -109,8 +116,10 @@ export function parseCreateArgs(args: string[], env: NodeJS.ProcessEnv = process
     }
   }
   if (rest.length > 1) throw new UsageError(`unexpected argument '${rest[1]}'`);
-  if (rest.length === 1 && values.size !== undefined) throw new UsageError(`unexpected argument '${rest[0]}': the size is already given by --size`, '--size');
-  if (values.type !== undefined && values['volume-type'] !== undefined) throw new UsageError('--type: give --type or --volume-type, not both', '--type');
+  if (rest.length === 1 && values.size !== undefined)
+    throw new UsageError(`unexpected argument '${rest[0]}': the size is already given by --size`, '--size');
+  if (values.type !== undefined && values['volume-type'] !== undefined)
+    throw new UsageError('--type: give --type or --volume-type, not both', '--type');
 
   const metadata: Record<string, string> = {};
   for (const pair of pairs) {
@@ -134,7 +143,8 @@ export function parseCreateArgs(args: string[], env: NodeJS.ProcessEnv = process
     request_id: str(values['request-id']),
   };
   for (const k of Object.keys(request)) if (request[k] === undefined) delete request[k];
-  if (request.size === undefined) throw new UsageError('--size: is required (a positive whole number of GiB)', '--size', 'InvalidInput');
+  if (request.size === undefined)
+    throw new UsageError('--size: is required (a positive whole number of GiB)', '--size', 'InvalidInput');
   return { request: request as unknown as NewVolumeRequest, wait: values.wait === true, json: values.json === true };
 }
 
@@ -145,17 +155,26 @@ export function usageErrorFor(err: CinderError): UsageError {
   const option = FIELD_OPTIONS[base] ?? (field ? `--${field.replace(/_/g, '-')}` : 'request');
   let text = err.message.replace(/^Invalid input for field '[^']*': /, '');
   // Other fields the text names, as options too ("cannot be combined with snapshot_id").
-  for (const [f, opt] of Object.entries(FIELD_OPTIONS)) if (f.includes('_')) text = text.replace(new RegExp(`\\b${f}\\b`, 'g'), opt);
+  for (const [f, opt] of Object.entries(FIELD_OPTIONS))
+    if (f.includes('_')) text = text.replace(new RegExp(`\\b${f}\\b`, 'g'), opt);
   const where = sub.length > 0 ? `${option} ${JSON.stringify(sub.join('.'))}` : option;
   const suffix = err.cinderType === 'InvalidInput' ? '' : ` (${err.cinderType})`;
   return new UsageError(`${where}: ${text}${suffix}`, option, err.cinderType);
 }
 
-export const STATUSES: readonly VolumeStatus[] = ['creating', 'available', 'error', 'deleting', 'error_deleting', 'deleted'];
+export const STATUSES: readonly VolumeStatus[] = [
+  'creating',
+  'available',
+  'error',
+  'deleting',
+  'error_deleting',
+  'deleted',
+];
 
 export function parseStatus(value: unknown): VolumeStatus | undefined {
   if (value === undefined) return undefined;
-  if (!STATUSES.includes(value as VolumeStatus)) throw new UsageError(`--status: must be one of ${STATUSES.join(', ')}, got '${String(value)}'`, '--status');
+  if (!STATUSES.includes(value as VolumeStatus))
+    throw new UsageError(`--status: must be one of ${STATUSES.join(', ')}, got '${String(value)}'`, '--status');
   return value as VolumeStatus;
 }
 

@@ -35,7 +35,11 @@ export function deleteProgressLine(s: DeleteVolumeState): string {
 export function deleteCommand(c: VolumeCommands): Command {
   const run = (args: string[]) =>
     c.with(async () => {
-      const { values, positionals } = parseCommand(args, { wait: { type: 'boolean' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, Infinity);
+      const { values, positionals } = parseCommand(
+        args,
+        { wait: { type: 'boolean' }, force: { type: 'boolean' }, json: { type: 'boolean' } },
+        Infinity,
+      );
       if (positionals.length === 0) throw new UsageError('<volume>: at least one volume id (or name) is required');
       const asJson = values.json === true;
       const svc = c.service();
@@ -52,14 +56,16 @@ export function deleteCommand(c: VolumeCommands): Command {
           if (!asJson) c.io.out(`Request to delete volume ${arg} has been accepted.`);
         } catch (err) {
           if (!(err instanceof CinderError || err instanceof CliFailure)) throw err;
-          const message = err instanceof VolumeNotFound ? `No volume with a name or ID of '${arg}' exists.` : err.message;
+          const message =
+            err instanceof VolumeNotFound ? `No volume with a name or ID of '${arg}' exists.` : err.message;
           o.error = { type: err instanceof CinderError ? err.cinderType : err.type, message };
           if (!asJson) c.io.out(`Delete for volume ${arg} failed: ${message}`);
         }
       }
       if (values.wait) for (const [o, h] of handles) await follow(c, o, h, asJson);
       if (asJson) c.io.out(JSON.stringify({ deletes: outcomes }, null, 2));
-      if (handles.length === 0) throw new CliFailure('Unable to delete any of the specified volumes.', outcomes[0]?.error?.type ?? 'Error');
+      if (handles.length === 0)
+        throw new CliFailure('Unable to delete any of the specified volumes.', outcomes[0]?.error?.type ?? 'Error');
       return values.wait && outcomes.some((o) => o.outcome !== 'deleted') ? EXIT.FAILED : EXIT.OK;
     });
   return {
@@ -73,7 +79,7 @@ export function deleteCommand(c: VolumeCommands): Command {
       'with --force a volume still creating has its create cancelled (and compensated) first.',
       '',
       '  --wait    follow each delete until it ends (deleted, or error_deleting with the reason)',
-      '  --force   delete whatever the status (Cinder\'s force-delete)',
+      "  --force   delete whatever the status (Cinder's force-delete)",
       '  --json    one JSON document {deletes: [...]} on stdout',
       '',
       'Exit: 0 when at least one delete was accepted (with --wait: every one ended deleted); 1 when none',
@@ -96,12 +102,16 @@ async function follow(c: VolumeCommands, o: DeleteOutcome, h: VolumeDeleteHandle
     if (tick) {
       if (tick.ok) {
         Object.assign(o, { outcome: 'deleted', result: tick.result });
-        if (!asJson) c.io.out(`Volume ${h.volumeId} deleted${tick.result.deleted_on_backend ? '' : ' (nothing was left on the backend)'}.`);
+        if (!asJson)
+          c.io.out(
+            `Volume ${h.volumeId} deleted${tick.result.deleted_on_backend ? '' : ' (nothing was left on the backend)'}.`,
+          );
         return;
       }
       if (!(tick.error instanceof VolumeDeleteError)) throw tick.error;
       Object.assign(o, { outcome: 'error_deleting', error: { type: tick.error.type, message: tick.error.message } });
-      if (!asJson) c.io.err(`ERROR: delete of volume ${h.volumeId} failed: ${withType(tick.error.type, tick.error.message)}`);
+      if (!asJson)
+        c.io.err(`ERROR: delete of volume ${h.volumeId} failed: ${withType(tick.error.type, tick.error.message)}`);
       return;
     }
     const state = await h.status().catch(() => null);

@@ -70,27 +70,46 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
         progress: out,
       });
     } else {
-      const from = config.temporal.profile ? `profile ${config.temporal.profile.name} of ${config.temporal.profile.file}` : 'TEMPORAL_ADDRESS';
+      const from = config.temporal.profile
+        ? `profile ${config.temporal.profile.name} of ${config.temporal.profile.file}`
+        : 'TEMPORAL_ADDRESS';
       out(`using the Temporal cluster at ${config.temporal.address} (${from})`);
     }
     const uiUrl = server?.uiUrl ?? process.env.TEMPORAL_UI_URL ?? null;
     const env = { ...process.env, TEMPORAL_ADDRESS: config.temporal.address };
     const roles: string[][] = [['scheduler'], ...config.backends.map((b) => ['volume', '--backend', b.host])];
     const workerArgs = (r: string[]) => ['--demo', ...r];
-    out(`starting ${roles.length} workers: scheduler, ${config.backends.map((b) => `volume ${b.host}`).join(', ')} (logs in ${logDir})`);
+    out(
+      `starting ${roles.length} workers: scheduler, ${config.backends.map((b) => `volume ${b.host}`).join(', ')} (logs in ${logDir})`,
+    );
     for (const r of roles) {
-      workers.push(new WorkerProcess({ roles: workerArgs(r), env, logFile: path.join(logDir, `worker-${r[r.length - 1].replace(/[@#]/g, '_')}.log`) }));
+      workers.push(
+        new WorkerProcess({
+          roles: workerArgs(r),
+          env,
+          logFile: path.join(logDir, `worker-${r[r.length - 1].replace(/[@#]/g, '_')}.log`),
+        }),
+      );
     }
     await Promise.all(workers.map((w) => w.ready));
 
     const store = await openVolumeStore(config.database_url, storeOptions(config));
     const connection = await Connection.connect(connectionOptions(config));
-    const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
+    const client = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      interceptors: { workflow: tracingClientInterceptors() },
+    });
     const project = 'demo';
     // The demo project may create as many volumes as it likes, run after run: set as an operator
     // does, through `quota-update`'s own path (VolumeService.updateQuota), not the database.
-    await new VolumeService(client, store, { taskQueue: config.scheduler_task_queue }).updateQuota(project, { volumes: -1, gigabytes: -1 });
-    out(`quota of project ${project}: unlimited (as: npx cinder-temporal quota-update ${project} --volumes -1 --gigabytes -1)`);
+    await new VolumeService(client, store, { taskQueue: config.scheduler_task_queue }).updateQuota(project, {
+      volumes: -1,
+      gigabytes: -1,
+    });
+    out(
+      `quota of project ${project}: unlimited (as: npx cinder-temporal quota-update ${project} --volumes -1 --gigabytes -1)`,
+    );
 
     const first = config.backends[0]?.host;
     const cases: DemoCase[] = [
@@ -108,11 +127,20 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
     for (const c of cases) {
       if (c.fault) {
         await store.addFaultRule({
-          host: config.backends[c.fault.backend].host, op: 'create', action: 'error',
-          error_type: c.fault.error_type, stage: c.fault.stage ?? null, remaining: 1, volume_name: c.request.name ?? null,
+          host: config.backends[c.fault.backend].host,
+          op: 'create',
+          action: 'error',
+          error_type: c.fault.error_type,
+          stage: c.fault.stage ?? null,
+          remaining: 1,
+          volume_name: c.request.name ?? null,
         });
       }
-      const handle = await createVolume(client, { ...c.request, project_id: project }, { taskQueue: config.scheduler_task_queue });
+      const handle = await createVolume(
+        client,
+        { ...c.request, project_id: project },
+        { taskQueue: config.scheduler_task_queue },
+      );
       let status: string;
       let backend = '-';
       let attempts = '';
@@ -120,7 +148,12 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
         const result = await handle.result();
         status = result.status;
         backend = result.backend_id;
-        attempts = result.attempts.map((a) => `#${a.attempt} ${a.backend_id} ${a.outcome}${a.error_type ? ` (${a.error_type}; ${a.cleanup ?? 'no cleanup'})` : ''}`).join(' -> ');
+        attempts = result.attempts
+          .map(
+            (a) =>
+              `#${a.attempt} ${a.backend_id} ${a.outcome}${a.error_type ? ` (${a.error_type}; ${a.cleanup ?? 'no cleanup'})` : ''}`,
+          )
+          .join(' -> ');
       } catch (err) {
         if (!(err instanceof VolumeCreateError)) throw err;
         status = `error: ${err.type}`;
@@ -129,19 +162,31 @@ export async function runDemo(out: (line: string) => void = (l) => process.stdou
       rows.push({ case: c.title, volume: handle.volumeId.slice(0, 8), status, backend, attempts });
       out(`- ${c.title}: ${status}${backend !== '-' ? ` on ${backend}` : ''}`);
       out(`  ${attempts}`);
-      if (uiUrl) out(`  ${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
+      if (uiUrl)
+        out(`  ${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`);
     }
     out('');
     out(table(rows, ['case', 'volume', 'status', 'backend']));
     out('');
-    if (uiUrl) out(`Temporal UI: ${uiUrl}  (try the queries ScheduleAttempt > 1, the rescheduled create, or BackendHost="${first}")`);
+    if (uiUrl)
+      out(
+        `Temporal UI: ${uiUrl}  (try the queries ScheduleAttempt > 1, the rescheduled create, or BackendHost="${first}")`,
+      );
     const note = uiLinksNote(server?.origin ?? null);
     if (note && uiUrl) out(note);
     await connection.close();
     await store.close();
     const rescheduled = rows[1];
-    const ok = rows[0].status === 'available' && rescheduled.status === 'available' && rescheduled.backend !== '-' && !String(rescheduled.backend).startsWith(`${first}#`);
-    out(ok ? 'demo finished: the failing backend\'s create was rescheduled and completed elsewhere' : 'demo finished with unexpected results (see above)');
+    const ok =
+      rows[0].status === 'available' &&
+      rescheduled.status === 'available' &&
+      rescheduled.backend !== '-' &&
+      !String(rescheduled.backend).startsWith(`${first}#`);
+    out(
+      ok
+        ? "demo finished: the failing backend's create was rescheduled and completed elsewhere"
+        : 'demo finished with unexpected results (see above)',
+    );
     return ok ? 0 : 1;
   } catch (err) {
     if (stopping) return 130; // interrupted: the signal handler reports and exits

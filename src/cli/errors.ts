@@ -50,7 +50,8 @@ export interface Command {
 
 /** Exit code, type and text of a command's failure. */
 export function describeFailure(e: unknown): { code: number; type: string; message: string; option?: string } {
-  if (e instanceof UsageError) return { code: EXIT.USAGE, type: e.type, message: e.message, ...(e.option ? { option: e.option } : {}) };
+  if (e instanceof UsageError)
+    return { code: EXIT.USAGE, type: e.type, message: e.message, ...(e.option ? { option: e.option } : {}) };
   if (e instanceof ConfigError) return { code: EXIT.USAGE, type: 'ConfigError', message: e.message };
   if (e instanceof CliFailure) return { code: e.exitCode, type: e.type, message: e.message };
   const unreachable = unreachableService(e);
@@ -72,8 +73,8 @@ function unreachableService(e: unknown): string | null {
     return `cannot reach Temporal at ${address()} (${grpc.details || grpc.message}); check TEMPORAL_ADDRESS`;
   }
   const message = (e as Error)?.message ?? '';
-  if (/Failed to connect before the deadline|ECONNREFUSED/.test(message)) return `cannot reach Temporal at ${address()}: ${message}`;
+  if (/Failed to connect before the deadline|ECONNREFUSED/.test(message))
+    return `cannot reach Temporal at ${address()}: ${message}`;
   if (/^Could not open the PostgreSQL volume database/.test(message)) return message;
   return null;
 }
-

@@ -4,10 +4,19 @@ import { escapeControl } from '../domain/text';
 export function table(rows: Array<Record<string, unknown>>, columns?: string[]): string {
   if (rows.length === 0) return '(none)';
   const cols = columns ?? Object.keys(rows[0]);
-  const cell = (v: unknown) => escapeControl(v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const cell = (v: unknown) =>
+    escapeControl(v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(cols),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(cols.map((c) => cell(r[c])))),
+  ].join('\n');
 }
 
 /** A two-column property table (Cinder's `cinder show` layout). */
@@ -17,7 +26,9 @@ export function properties(obj: Record<string, unknown>): string {
 
 /** A cell's text on one line: stored control characters (a description's newline too) escaped. */
 const cellText = (v: unknown): string =>
-  escapeControl(v === null || v === undefined || v === '' ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  escapeControl(
+    v === null || v === undefined || v === '' ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v),
+  );
 
 /** A boxed table as the cinder client prints it (prettytable): `+---+` rules and `| a | b |` rows. */
 export function boxTable(rows: Array<Record<string, unknown>>, columns: string[]): string {

@@ -25,7 +25,8 @@ export const COMMANDS: Record<string, Command> = {
     run: () => runDemo(out),
   },
   'dev-server': {
-    summary: 'run the local Temporal dev server (UI, persistent SQLite, search attributes, one-machine dynamic config) until Ctrl-C',
+    summary:
+      'run the local Temporal dev server (UI, persistent SQLite, search attributes, one-machine dynamic config) until Ctrl-C',
     usage: 'cinder-temporal dev-server [--port <port>] [--ui-port <port>] [--db-filename .data/temporal.db]',
     help: [
       'Listens where npm start does: CINDER_DEV_SERVER_PORT (default 7233; the workers and the CLI connect there',
@@ -43,7 +44,8 @@ export const COMMANDS: Record<string, Command> = {
       const configured = devServerPorts(config);
       const port = Number(opt('--port') ?? configured.port);
       const uiPort = Number(opt('--ui-port') ?? (opt('--port') ? port + 1000 : configured.uiPort));
-      if (!Number.isInteger(port) || !Number.isInteger(uiPort)) throw new UsageError('--port and --ui-port take whole numbers');
+      if (!Number.isInteger(port) || !Number.isInteger(uiPort))
+        throw new UsageError('--port and --ui-port take whole numbers');
       const server = await startDevServer({
         ip: configured.ip,
         port,
@@ -66,7 +68,9 @@ export const COMMANDS: Record<string, Command> = {
     run: async () => {
       const cli = await resolveTemporalCli(err);
       if (!cli) {
-        err(`no Temporal CLI and no Go toolchain: install one, set TEMPORAL_CLI_PATH, or let the SDK download it (needs internet). Cache: ${cachedCliPath()}`);
+        err(
+          `no Temporal CLI and no Go toolchain: install one, set TEMPORAL_CLI_PATH, or let the SDK download it (needs internet). Cache: ${cachedCliPath()}`,
+        );
         return 1;
       }
       out(`${cli.path} (${cli.source})`);
@@ -124,9 +128,19 @@ export async function run(argv: string[]): Promise<void> {
       const failure = describeFailure(e);
       // A wrong invocation gets the usage; refused input (InvalidInput...) only its reason.
       if (e instanceof UsageError) err(e.type === 'UsageError' ? `${e.message}\nusage: ${command.usage}` : e.message);
-      else if (failure.code === EXIT.FAILED && !(e instanceof CliFailure)) err(`cinder-temporal ${name}: ${(e as Error)?.stack ?? e}`);
+      else if (failure.code === EXIT.FAILED && !(e instanceof CliFailure))
+        err(`cinder-temporal ${name}: ${(e as Error)?.stack ?? e}`);
       else err(`${failure.type === 'ConfigError' ? 'configuration error: ' : 'ERROR: '}${failure.message}`);
-      if (args.includes('--json')) out(JSON.stringify({ error: { type: failure.type, message: failure.message, ...(failure.option ? { option: failure.option } : {}) } }));
+      if (args.includes('--json'))
+        out(
+          JSON.stringify({
+            error: {
+              type: failure.type,
+              message: failure.message,
+              ...(failure.option ? { option: failure.option } : {}),
+            },
+          }),
+        );
       code = failure.code;
     } finally {
       await tracing?.shutdown().catch(() => undefined);

@@ -27,7 +27,8 @@ export function quotaUsageTable(rows: QuotaUsageRow[]): string {
 function limitArg(value: unknown, option: string): number | undefined {
   if (value === undefined) return undefined;
   const text = String(value).trim();
-  if (!/^[+-]?\d+$/.test(text)) throw new UsageError(`${option}: must be an integer (-1: unlimited), got '${text}'`, option, 'InvalidInput');
+  if (!/^[+-]?\d+$/.test(text))
+    throw new UsageError(`${option}: must be an integer (-1: unlimited), got '${text}'`, option, 'InvalidInput');
   return Number(text);
 }
 
@@ -36,7 +37,8 @@ function limitArg(value: unknown, option: string): number | undefined {
 function negativeLimits(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if ((args[i] === '--volumes' || args[i] === '--gigabytes') && /^-\d+$/.test(args[i + 1] ?? '')) out.push(`${args[i]}=${args[++i]}`);
+    if ((args[i] === '--volumes' || args[i] === '--gigabytes') && /^-\d+$/.test(args[i + 1] ?? ''))
+      out.push(`${args[i]}=${args[++i]}`);
     else out.push(args[i]);
   }
   return out;
@@ -45,7 +47,10 @@ function negativeLimits(args: string[]): string[] {
 /** The project of quota-show / quota-usage: the argument, --project-id, else the CLI's default. */
 function projectOf(c: VolumeCommands, values: Record<string, unknown>, positionals: string[]): string {
   if (positionals[0] && values['project-id'] && positionals[0] !== values['project-id']) {
-    throw new UsageError(`--project-id: give the project once (got '${positionals[0]}' and '${String(values['project-id'])}')`, '--project-id');
+    throw new UsageError(
+      `--project-id: give the project once (got '${positionals[0]}' and '${String(values['project-id'])}')`,
+      '--project-id',
+    );
   }
   return positionals[0] ?? (values['project-id'] as string | undefined) ?? defaultProject(c.io.env);
 }
@@ -77,19 +82,26 @@ export function quotaCommands(c: VolumeCommands): Record<string, Command> {
       if (!project) throw new UsageError('<project>: the project (tenant) id is required');
       const volumes = limitArg(values.volumes, '--volumes');
       const gigabytes = limitArg(values.gigabytes, '--gigabytes');
-      if (volumes === undefined && gigabytes === undefined) throw new UsageError('--volumes or --gigabytes: give at least one limit to set');
+      if (volumes === undefined && gigabytes === undefined)
+        throw new UsageError('--volumes or --gigabytes: give at least one limit to set');
       let rows: QuotaUsageRow[];
       try {
         rows = await c.service().updateQuota(
           project,
-          { volumes, gigabytes, ...(values['volume-type'] ? { volume_types: values['volume-type'] as string[] } : {}) },
+          {
+            volumes,
+            gigabytes,
+            ...(values['volume-type'] ? { volume_types: values['volume-type'] as string[] } : {}),
+          },
           { force: values.force === true },
         );
       } catch (err) {
         if (!(err instanceof CinderError)) throw err;
         // Below what is in use: refused as Cinder refuses it (HTTP 400), exit 1; --force sets it anyway.
-        if (/must be equal or greater than existing resources/.test(err.message)) throw new CliFailure(`${err.message} (--force sets it anyway)`, err.cinderType);
-        if (err.field === 'volume_type') throw new UsageError(`--volume-type: ${err.message}`, '--volume-type', err.cinderType);
+        if (/must be equal or greater than existing resources/.test(err.message))
+          throw new CliFailure(`${err.message} (--force sets it anyway)`, err.cinderType);
+        if (err.field === 'volume_type')
+          throw new UsageError(`--volume-type: ${err.message}`, '--volume-type', err.cinderType);
         throw usageErrorFor(err);
       }
       c.io.out(values.json ? JSON.stringify(rows, null, 2) : quotaShowTable(rows));
@@ -111,12 +123,13 @@ export function quotaCommands(c: VolumeCommands): Record<string, Command> {
     },
     'quota-update': {
       summary: "set a project's quota limits (cinder quota-update): --volumes N --gigabytes N [--volume-type T ...]",
-      usage: 'cinder-temporal quota-update <project> [--volumes <N>] [--gigabytes <N>] [--volume-type <type> ...] [--force] [--json]',
+      usage:
+        'cinder-temporal quota-update <project> [--volumes <N>] [--gigabytes <N>] [--volume-type <type> ...] [--force] [--json]',
       help: [
         '  --volumes N, --gigabytes N   the new limits; -1 is unlimited',
         '  --volume-type T              set the limits of volume type T (volumes_T, gigabytes_T) instead; repeat for several',
         '  --force                      set a limit even below what is in use and reserved (refused otherwise)',
-        'Prints the project\'s quota afterwards, as quota-show does.',
+        "Prints the project's quota afterwards, as quota-show does.",
         'Exit: 0 set; 1 refused (a limit below what is in use); 2 bad usage (not an integer, below -1, unknown type).',
       ].join('\n'),
       run: update,

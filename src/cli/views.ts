@@ -60,7 +60,12 @@ export function volumeView(v: Volume): VolumeView {
 }
 
 /** The view of a volume whose row is not written yet (just started, or refused by the API flow). */
-export function requestView(volumeId: string, r: NewVolumeRequest, status: VolumeStatus = 'creating', errorReason: string | null = null): VolumeView {
+export function requestView(
+  volumeId: string,
+  r: NewVolumeRequest,
+  status: VolumeStatus = 'creating',
+  errorReason: string | null = null,
+): VolumeView {
   return {
     id: volumeId,
     name: r.name ?? null,
@@ -116,7 +121,14 @@ export function volumeTable(v: VolumeView, extra: Record<string, unknown> = {}):
 /** `cinder list`. */
 export function volumeList(volumes: VolumeView[]): string {
   return boxTable(
-    volumes.map((v) => ({ ID: v.id, Status: v.status, Name: v.name, Size: v.size, 'Volume Type': v.volume_type, Host: v.host })),
+    volumes.map((v) => ({
+      ID: v.id,
+      Status: v.status,
+      Name: v.name,
+      Size: v.size,
+      'Volume Type': v.volume_type,
+      Host: v.host,
+    })),
     ['ID', 'Status', 'Name', 'Size', 'Volume Type', 'Host'],
   );
 }
@@ -217,8 +229,11 @@ export function historyText(h: VolumeHistory): string {
   const lines = [...head, ''];
   const apiFailed = h.api.steps.find((s) => s.status !== 'completed' && s.status !== 'scheduled');
   if (apiFailed || h.api.compensations.length > 0) {
-    lines.push(`API flow: ${apiFailed ? `${apiFailed.activity} ${apiFailed.status}: ${withType(apiFailed.error?.type ?? 'Error', apiFailed.error?.message ?? '')}` : 'ok'}`);
-    for (const c of h.api.compensations) lines.push(`  compensation ${c.activity}: ${compensationResult(c)}${tries(c)}`);
+    lines.push(
+      `API flow: ${apiFailed ? `${apiFailed.activity} ${apiFailed.status}: ${withType(apiFailed.error?.type ?? 'Error', apiFailed.error?.message ?? '')}` : 'ok'}`,
+    );
+    for (const c of h.api.compensations)
+      lines.push(`  compensation ${c.activity}: ${compensationResult(c)}${tries(c)}`);
     lines.push('');
   }
   if (h.attempts.length > 0) {
@@ -243,13 +258,19 @@ export function historyText(h: VolumeHistory): string {
     lines.push('', `Attempt ${a.attempt} on ${a.backend_id}: ${a.outcome}${a.ended_at ? ` at ${a.ended_at}` : ''}`);
     if (a.error_type) lines.push(`  error: ${withType(a.error_type, a.error ?? '')}`);
     for (const c of a.compensations) {
-      lines.push(`  compensation ${c.activity}${c.summary ? ` (${c.summary})` : ''}: ${compensationResult(c)}${tries(c)}`);
+      lines.push(
+        `  compensation ${c.activity}${c.summary ? ` (${c.summary})` : ''}: ${compensationResult(c)}${tries(c)}`,
+      );
     }
-    if (a.cleanup === CLEANUP.handedOff) lines.push(`  cleanup: handed to a cleanup workflow (${h.cleanup_workflows.join(', ')})`);
+    if (a.cleanup === CLEANUP.handedOff)
+      lines.push(`  cleanup: handed to a cleanup workflow (${h.cleanup_workflows.join(', ')})`);
     if (a.rescheduled) lines.push(`  rescheduled: ${a.rescheduled.reason}`);
   }
   if (h.scheduling_failure) {
-    lines.push('', `Scheduling pass ${h.scheduling_failure.attempt}: ${withType(h.scheduling_failure.type, h.scheduling_failure.message)}`);
+    lines.push(
+      '',
+      `Scheduling pass ${h.scheduling_failure.attempt}: ${withType(h.scheduling_failure.type, h.scheduling_failure.message)}`,
+    );
   }
   if (h.cancel_requested_at) lines.push('', `Cancel requested at ${h.cancel_requested_at}.`);
   if (h.error && !h.scheduling_failure) lines.push('', `Create failed: ${withType(h.error.type, h.error.message)}`);

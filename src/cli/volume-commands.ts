@@ -16,7 +16,16 @@ import { deleteCommand, deleteProgressLine } from './delete-commands';
 import { CliFailure, EXIT, type Command } from './errors';
 import { quotaCommands } from './quota-commands';
 import {
-  attemptOutcomeLine, backendList, historyText, progressLine, requestView, volumeList, volumeTable, volumeView, withType, type VolumeView,
+  attemptOutcomeLine,
+  backendList,
+  historyText,
+  progressLine,
+  requestView,
+  volumeList,
+  volumeTable,
+  volumeView,
+  withType,
+  type VolumeView,
 } from './views';
 
 /** Where a command writes, and what it knows of its terminal; swapped in tests. */
@@ -96,7 +105,11 @@ export class VolumeCommands {
     const svc = this.service();
     if (await svc.getVolume(idOrName)) return idOrName;
     const named = (await svc.listVolumes()).filter((v) => v.name === idOrName);
-    if (named.length > 1) throw new CliFailure(`Multiple volume matches found for '${idOrName}', use an ID to be more specific.`, 'NoUniqueMatch');
+    if (named.length > 1)
+      throw new CliFailure(
+        `Multiple volume matches found for '${idOrName}', use an ID to be more specific.`,
+        'NoUniqueMatch',
+      );
     return named[0]?.id ?? idOrName;
   }
 
@@ -162,14 +175,32 @@ export class VolumeCommands {
       if (outcome.ok) {
         const view = row ? volumeView(row) : requestView(id, request, 'available');
         if (asJson) {
-          this.io.out(json({ volume: view, workflow_id: handle.workflowId, existing: handle.existing, outcome: 'available', attempts: outcome.result.attempts, retry: outcome.result.retry }));
+          this.io.out(
+            json({
+              volume: view,
+              workflow_id: handle.workflowId,
+              existing: handle.existing,
+              outcome: 'available',
+              attempts: outcome.result.attempts,
+              retry: outcome.result.retry,
+            }),
+          );
         } else this.io.out(volumeTable(view));
         return EXIT.OK;
       }
       const e = outcome.error;
       const view: VolumeView = row ? volumeView(row) : requestView(id, request, 'error', e.message);
       if (asJson) {
-        this.io.out(json({ volume: view, workflow_id: handle.workflowId, existing: handle.existing, outcome: 'error', error: { type: e.type, message: e.message }, attempts: e.state?.attempts ?? [] }));
+        this.io.out(
+          json({
+            volume: view,
+            workflow_id: handle.workflowId,
+            existing: handle.existing,
+            outcome: 'error',
+            error: { type: e.type, message: e.message },
+            attempts: e.state?.attempts ?? [],
+          }),
+        );
       } else {
         this.io.err(`ERROR: ${withType(e.type, e.message)}`);
         this.io.out(volumeTable(view));
@@ -179,7 +210,10 @@ export class VolumeCommands {
 
   /** The volume just after its start: its row once the API flow wrote it (a moment later), else the
    *  request with the workflow's start time as created_at, so created_at is never blank. */
-  private async startedView(handle: VolumeCreateHandle, request: Parameters<typeof requestView>[1]): Promise<VolumeView> {
+  private async startedView(
+    handle: VolumeCreateHandle,
+    request: Parameters<typeof requestView>[1],
+  ): Promise<VolumeView> {
     const svc = this.service();
     const deadline = Date.now() + ROW_WAIT_MS;
     for (;;) {
@@ -202,7 +236,10 @@ export class VolumeCommands {
    * Waits for the create, showing where it stands every PROGRESS_POLL_MS: on a terminal one line
    * rewritten in place, otherwise one line per change.
    */
-  private async follow(handle: VolumeCreateHandle, asJson: boolean): Promise<{ ok: true; result: CreateVolumeResult } | { ok: false; error: VolumeCreateError }> {
+  private async follow(
+    handle: VolumeCreateHandle,
+    asJson: boolean,
+  ): Promise<{ ok: true; result: CreateVolumeResult } | { ok: false; error: VolumeCreateError }> {
     const tty = this.io.progressIsTTY(asJson);
     let last = '';
     let open = false;
@@ -236,7 +273,9 @@ export class VolumeCommands {
     };
     const onSigint = () => {
       if (open) this.io.progress('\n', asJson);
-      this.io.err(`interrupted: the create of volume ${handle.volumeId} goes on; follow it with: cinder-temporal show ${handle.volumeId}`);
+      this.io.err(
+        `interrupted: the create of volume ${handle.volumeId} goes on; follow it with: cinder-temporal show ${handle.volumeId}`,
+      );
       process.exit(130);
     };
     process.once('SIGINT', onSigint);
@@ -265,15 +304,27 @@ export class VolumeCommands {
         if (!state?.max_attempts) state = (await this.liveState(handle)) ?? state;
         const lastAttempt = r.attempts[r.attempts.length - 1]?.attempt ?? r.retry?.num_attempts ?? 1;
         show({
-          volume_id: r.volume_id, status: 'available', phase: 'done', attempt: lastAttempt, max_attempts: state?.max_attempts ?? null,
-          backend_id: r.backend_id, retry: r.retry, last_error: null, attempts: r.attempts,
+          volume_id: r.volume_id,
+          status: 'available',
+          phase: 'done',
+          attempt: lastAttempt,
+          max_attempts: state?.max_attempts ?? null,
+          backend_id: r.backend_id,
+          retry: r.retry,
+          last_error: null,
+          attempts: r.attempts,
         });
         if (open) this.io.progress('\n', asJson);
         return outcome;
       }
-      const error = outcome.error instanceof VolumeCreateError
-        ? outcome.error
-        : new VolumeCreateError((outcome.error as Error)?.name ?? 'Error', (outcome.error as Error)?.message ?? String(outcome.error), null);
+      const error =
+        outcome.error instanceof VolumeCreateError
+          ? outcome.error
+          : new VolumeCreateError(
+              (outcome.error as Error)?.name ?? 'Error',
+              (outcome.error as Error)?.message ?? String(outcome.error),
+              null,
+            );
       if (error.state) show(error.state);
       if (open) this.io.progress('\n', asJson);
       return { ok: false, error };
@@ -297,23 +348,43 @@ export class VolumeCommands {
         const extra = {
           ...(deleting ? { delete_progress: deleteProgressLine(deleting) } : {}),
           ...(live ? { create_progress: progressLine(live) } : {}),
-          ...(cancelRequestedAt ? { cancel_requested_at: `${cancelRequestedAt} (the create is compensating; it ends in error)` } : {}),
+          ...(cancelRequestedAt
+            ? { cancel_requested_at: `${cancelRequestedAt} (the create is compensating; it ends in error)` }
+            : {}),
         };
-        if (asJson) this.io.out(json({ volume: view, progress: live, cancel_requested_at: cancelRequestedAt, ...(deleting ? { delete_progress: deleting } : {}) }));
+        if (asJson)
+          this.io.out(
+            json({
+              volume: view,
+              progress: live,
+              cancel_requested_at: cancelRequestedAt,
+              ...(deleting ? { delete_progress: deleting } : {}),
+            }),
+          );
         else this.io.out(volumeTable(view, extra));
         return EXIT.OK;
       }
       // No row: a create the API flow refused (it leaves none) or one that has not written it yet.
       const history = await svc.history(id).catch((err: unknown) => {
-        if (err instanceof VolumeNotFound) throw new CliFailure(`No volume with a name or ID of '${positionals[0]}' exists.`, 'VolumeNotFound');
+        if (err instanceof VolumeNotFound)
+          throw new CliFailure(`No volume with a name or ID of '${positionals[0]}' exists.`, 'VolumeNotFound');
         throw err;
       });
       const request = history.request ?? { project_id: '-', size: 0 };
-      const view = requestView(id, request, history.status, history.error ? `${history.error.type}: ${history.error.message}` : null);
+      const view = requestView(
+        id,
+        request,
+        history.status,
+        history.error ? `${history.error.type}: ${history.error.message}` : null,
+      );
       if (asJson) this.io.out(json({ volume: view, progress: null, row: false }));
       else {
         this.io.out(volumeTable(view));
-        this.io.out(history.status === 'error' ? 'The request was refused before a volume row was written.' : 'The volume row is not written yet.');
+        this.io.out(
+          history.status === 'error'
+            ? 'The request was refused before a volume row was written.'
+            : 'The volume row is not written yet.',
+        );
       }
       return history.status === 'error' ? EXIT.FAILED : EXIT.OK;
     });
@@ -343,7 +414,13 @@ export class VolumeCommands {
       const { values } = parseCommand(args, { json: { type: 'boolean' } });
       const backends = await this.service().listBackends();
       const downTime = this.cfg().create_defaults.service_down_time_s;
-      this.io.out(values.json ? json(backends) : backends.length === 0 ? 'No pool has reported yet (is a volume worker running?).' : backendList(backends, downTime));
+      this.io.out(
+        values.json
+          ? json(backends)
+          : backends.length === 0
+            ? 'No pool has reported yet (is a volume worker running?).'
+            : backendList(backends, downTime),
+      );
       return EXIT.OK;
     });
 
@@ -356,7 +433,8 @@ export class VolumeCommands {
       try {
         h = await this.service().history(id);
       } catch (err) {
-        if (err instanceof VolumeNotFound) throw new CliFailure(`No create of a volume '${arg}' exists.`, 'VolumeNotFound');
+        if (err instanceof VolumeNotFound)
+          throw new CliFailure(`No create of a volume '${arg}' exists.`, 'VolumeNotFound');
         throw err;
       }
       this.io.out(values.json ? json(h) : historyText(h));
@@ -375,22 +453,40 @@ export class VolumeCommands {
       try {
         status = (await handle.handle.describe()).status.name;
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new CliFailure(`No create of a volume '${arg}' exists.`, 'VolumeNotFound');
+        if (err instanceof WorkflowNotFoundError)
+          throw new CliFailure(`No create of a volume '${arg}' exists.`, 'VolumeNotFound');
         throw err;
       }
       if (status !== 'RUNNING') {
-        throw new CliFailure(`The create of volume ${id} has already ended (${status.toLowerCase()}): nothing to cancel.`, 'InvalidVolume');
+        throw new CliFailure(
+          `The create of volume ${id} has already ended (${status.toLowerCase()}): nothing to cancel.`,
+          'InvalidVolume',
+        );
       }
       const already = await this.cancelRequestedAt(id);
       if (already && !values.wait) {
-        if (asJson) this.io.out(json({ volume_id: id, workflow_id: handle.workflowId, cancel_requested: true, already_requested_at: already }));
-        else this.io.out(`Cancel was already requested for the create of volume ${id} at ${already}: its compensations are running; nothing more to do.`);
+        if (asJson)
+          this.io.out(
+            json({
+              volume_id: id,
+              workflow_id: handle.workflowId,
+              cancel_requested: true,
+              already_requested_at: already,
+            }),
+          );
+        else
+          this.io.out(
+            `Cancel was already requested for the create of volume ${id} at ${already}: its compensations are running; nothing more to do.`,
+          );
         return EXIT.OK;
       }
       if (!already) await svc.cancel(id);
       if (!values.wait) {
         if (asJson) this.io.out(json({ volume_id: id, workflow_id: handle.workflowId, cancel_requested: true }));
-        else this.io.out(`Cancel requested for the create of volume ${id}: its steps are compensated and the volume ends in 'error'.`);
+        else
+          this.io.out(
+            `Cancel requested for the create of volume ${id}: its steps are compensated and the volume ends in 'error'.`,
+          );
         return EXIT.OK;
       }
       const outcome = await this.follow(handle, asJson);
@@ -401,7 +497,15 @@ export class VolumeCommands {
         else this.io.err(`The create of volume ${id} finished (available) before the cancel took effect.`);
         return EXIT.FAILED;
       }
-      if (asJson) this.io.out(json({ volume: view, workflow_id: handle.workflowId, cancelled: true, error: { type: outcome.error.type, message: outcome.error.message } }));
+      if (asJson)
+        this.io.out(
+          json({
+            volume: view,
+            workflow_id: handle.workflowId,
+            cancelled: true,
+            error: { type: outcome.error.type, message: outcome.error.message },
+          }),
+        );
       else {
         this.io.out(`Create of volume ${id} cancelled: every step was compensated.`);
         if (view) this.io.out(volumeTable(view));
@@ -442,16 +546,17 @@ export function volumeCommands(io: CliIO = processIO): Record<string, Command> {
       run: c.create,
     },
     show: {
-      summary: 'show a volume\'s properties (cinder show), with the create\'s progress while creating',
+      summary: "show a volume's properties (cinder show), with the create's progress while creating",
       usage: 'cinder-temporal show <volume id or name> [--json]',
       help: 'Exit: 0 found; 1 no such volume (or its create was refused before a row was written).',
       run: c.show,
     },
     list: {
       summary: 'list volumes (cinder list) [--status] [--backend] [--project-id] [--all]',
-      usage: 'cinder-temporal list [--status <status>] [--backend host@backend[#pool]] [--project-id <id>] [--all] [--json]',
+      usage:
+        'cinder-temporal list [--status <status>] [--backend host@backend[#pool]] [--project-id <id>] [--all] [--json]',
       help: [
-        'Every project\'s volumes unless --project-id is given; --backend matches host@backend or host@backend#pool.',
+        "Every project's volumes unless --project-id is given; --backend matches host@backend or host@backend#pool.",
         'Statuses: creating, available, error, deleting, error_deleting, deleted. Deleted volumes are hidden',
         'unless --all (or --status deleted) is given.',
       ].join('\n'),
@@ -470,7 +575,7 @@ export function volumeCommands(io: CliIO = processIO): Record<string, Command> {
     backends: {
       summary: 'list pools: total, free, allocated, provisioned GiB, volume service up or down',
       usage: 'cinder-temporal backends [--json]',
-      help: 'A pool\'s volume service is down when its last stats report is older than service_down_time.',
+      help: "A pool's volume service is down when its last stats report is older than service_down_time.",
       run: c.backends,
     },
     history: {

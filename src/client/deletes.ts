@@ -1,7 +1,13 @@
 import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import type { Volume } from '../domain/volume';
-import { deleteStateQuery, deleteVolume, deleteVolumeWorkflowId, type DeleteVolumeResult, type DeleteVolumeState } from '../workflows/delete-volume';
+import {
+  deleteStateQuery,
+  deleteVolume,
+  deleteVolumeWorkflowId,
+  type DeleteVolumeResult,
+  type DeleteVolumeState,
+} from '../workflows/delete-volume';
 import { ProjectId, VolumeId, VolumeType } from '../workflows/search-attributes';
 import { isUnknownSearchAttribute } from './volumes';
 
@@ -36,7 +42,12 @@ export class VolumeDeleteHandle {
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
         const cause = err.cause;
-        if (cause instanceof ApplicationFailure) throw new VolumeDeleteError(cause.type ?? 'Error', cause.message, (cause.details?.[0] ?? null) as DeleteVolumeState | null);
+        if (cause instanceof ApplicationFailure)
+          throw new VolumeDeleteError(
+            cause.type ?? 'Error',
+            cause.message,
+            (cause.details?.[0] ?? null) as DeleteVolumeState | null,
+          );
         if (cause) throw new VolumeDeleteError(cause.name, cause.message, null);
       }
       throw err;
@@ -66,7 +77,11 @@ export async function runningDelete(client: Client, volumeId: string): Promise<V
  * the same workflow (USE_EXISTING); once it ended, a new delete may run (an error_deleting volume is
  * deleted again). The caller has checked the status; the workflow checks it again, atomically.
  */
-export async function startDeleteVolume(client: Client, volume: Volume, call: { taskQueue?: string; force?: boolean } = {}): Promise<VolumeDeleteHandle> {
+export async function startDeleteVolume(
+  client: Client,
+  volume: Volume,
+  call: { taskQueue?: string; force?: boolean } = {},
+): Promise<VolumeDeleteHandle> {
   const workflowId = deleteVolumeWorkflowId(volume.id);
   const start = (typedSearchAttributes: TypedSearchAttributes | undefined) =>
     client.workflow.start(deleteVolume, {

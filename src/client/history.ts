@@ -27,7 +27,9 @@ import type { CreateVolumeInput } from '../workflows/create-volume';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 export type HistoryEvent = NonNullable<History['events']>[number];
-type Payload = NonNullable<NonNullable<NonNullable<HistoryEvent['activityTaskScheduledEventAttributes']>['input']>['payloads']>[number];
+type Payload = NonNullable<
+  NonNullable<NonNullable<HistoryEvent['activityTaskScheduledEventAttributes']>['input']>['payloads']
+>[number];
 type Failure = NonNullable<NonNullable<HistoryEvent['activityTaskFailedEventAttributes']>['failure']>;
 
 /** One workflow run's events (a create continues as new between attempts when its history grows). */
@@ -82,7 +84,8 @@ export interface HistoryAttempt {
   ended_at: string | null;
 }
 
-export type WorkflowOutcome = 'running' | 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed out' | 'continued as new';
+export type WorkflowOutcome =
+  'running' | 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed out' | 'continued as new';
 
 export interface VolumeHistory {
   volume_id: string;
@@ -124,7 +127,10 @@ function attemptInArgs(name: string, args: unknown[]): number | undefined {
 }
 
 /** A local activity's marker as the SDK core writes it: its type and tries in `data`, its result. */
-export function localActivityOf(ev: HistoryEvent, converter: PayloadConverter = defaultPayloadConverter): { activity: string; tries: number; result: unknown } | null {
+export function localActivityOf(
+  ev: HistoryEvent,
+  converter: PayloadConverter = defaultPayloadConverter,
+): { activity: string; tries: number; result: unknown } | null {
   const m = ev.markerRecordedEventAttributes;
   if (!m || m.markerName !== LOCAL_ACTIVITY_MARKER) return null;
   const decode = (p: Payload | null | undefined): unknown => {
@@ -141,10 +147,21 @@ export function localActivityOf(ev: HistoryEvent, converter: PayloadConverter = 
 }
 
 /** Every activity a run called, normal and local, in history order: name, summary, outcome. */
-export function activityCalls(events: HistoryEvent[], converter: PayloadConverter = defaultPayloadConverter): Array<{ activity: string; summary: string | null; local: boolean; status: HistoryActivity['status']; result?: unknown }> {
+export function activityCalls(
+  events: HistoryEvent[],
+  converter: PayloadConverter = defaultPayloadConverter,
+): Array<{
+  activity: string;
+  summary: string | null;
+  local: boolean;
+  status: HistoryActivity['status'];
+  result?: unknown;
+}> {
   const decodeSummary = (ev: HistoryEvent) => {
     try {
-      return ev.userMetadata?.summary ? (converter.fromPayload(ev.userMetadata.summary as Parameters<PayloadConverter['fromPayload']>[0]) as string) : null;
+      return ev.userMetadata?.summary
+        ? (converter.fromPayload(ev.userMetadata.summary as Parameters<PayloadConverter['fromPayload']>[0]) as string)
+        : null;
     } catch {
       return null;
     }
@@ -154,19 +171,41 @@ export function activityCalls(events: HistoryEvent[], converter: PayloadConverte
   for (const ev of events) {
     const la = localActivityOf(ev, converter);
     if (la) {
-      out.push({ activity: la.activity, summary: decodeSummary(ev), local: true, status: ev.markerRecordedEventAttributes!.failure ? 'failed' : 'completed', result: la.result });
+      out.push({
+        activity: la.activity,
+        summary: decodeSummary(ev),
+        local: true,
+        status: ev.markerRecordedEventAttributes!.failure ? 'failed' : 'completed',
+        result: la.result,
+      });
       continue;
     }
     const scheduled = ev.activityTaskScheduledEventAttributes;
     if (scheduled) {
-      const call = { activity: scheduled.activityType?.name ?? '?', summary: decodeSummary(ev), local: false, status: 'scheduled' as HistoryActivity['status'] };
+      const call = {
+        activity: scheduled.activityType?.name ?? '?',
+        summary: decodeSummary(ev),
+        local: false,
+        status: 'scheduled' as HistoryActivity['status'],
+      };
       byId.set(String(ev.eventId), call);
       out.push(call);
       continue;
     }
-    const done = ev.activityTaskCompletedEventAttributes ?? ev.activityTaskFailedEventAttributes ?? ev.activityTaskTimedOutEventAttributes ?? ev.activityTaskCanceledEventAttributes;
+    const done =
+      ev.activityTaskCompletedEventAttributes ??
+      ev.activityTaskFailedEventAttributes ??
+      ev.activityTaskTimedOutEventAttributes ??
+      ev.activityTaskCanceledEventAttributes;
     const call = done ? byId.get(String(done.scheduledEventId)) : undefined;
-    if (call) call.status = ev.activityTaskCompletedEventAttributes ? 'completed' : ev.activityTaskFailedEventAttributes ? 'failed' : ev.activityTaskTimedOutEventAttributes ? 'timed out' : 'cancelled';
+    if (call)
+      call.status = ev.activityTaskCompletedEventAttributes
+        ? 'completed'
+        : ev.activityTaskFailedEventAttributes
+          ? 'failed'
+          : ev.activityTaskTimedOutEventAttributes
+            ? 'timed out'
+            : 'cancelled';
   }
   return out;
 }
@@ -218,7 +257,11 @@ export function failureError(failure: Failure | null | undefined): HistoryError 
  * Reads the attempts out of a create's runs (oldest first). Payloads are decoded with `converter`
  * (the SDK's default unless the cluster's clients use another).
  */
-export function parseVolumeHistory(workflowId: string, runs: RunHistory[], converter: PayloadConverter = defaultPayloadConverter): VolumeHistory {
+export function parseVolumeHistory(
+  workflowId: string,
+  runs: RunHistory[],
+  converter: PayloadConverter = defaultPayloadConverter,
+): VolumeHistory {
   const decode = (p: Payload | null | undefined): unknown => {
     if (!p) return undefined;
     try {
@@ -251,7 +294,18 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
   const attemptOf = (n: number, runId: string, at: string | null): HistoryAttempt => {
     let a = attempts.get(n);
     if (!a) {
-      a = { attempt: n, backend_id: '', outcome: 'running', retry: null, compensations: [], rescheduled: null, steps: [], run_id: runId, started_at: at, ended_at: null };
+      a = {
+        attempt: n,
+        backend_id: '',
+        outcome: 'running',
+        retry: null,
+        compensations: [],
+        rescheduled: null,
+        steps: [],
+        run_id: runId,
+        started_at: at,
+        ended_at: null,
+      };
       attempts.set(n, a);
     }
     return a;
@@ -266,7 +320,8 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
     if (API_STEPS.has(name)) out.api.steps.push(call);
     else if (API_COMPENSATIONS.has(name)) out.api.compensations.push(call);
     if (name === ACTIVITY.extractVolumeRequest || name === ACTIVITY.scheduleCreateVolume) {
-      const options = name === ACTIVITY.extractVolumeRequest ? field(call.result, 'options') : field(args[0], 'options');
+      const options =
+        name === ACTIVITY.extractVolumeRequest ? field(call.result, 'options') : field(args[0], 'options');
       const max = field(options, 'scheduler_max_attempts');
       if (typeof max === 'number') out.max_attempts = max;
     }
@@ -290,7 +345,12 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
 
   for (const run of runs) {
     const calls = new Map<string, { call: HistoryActivity; args: unknown[]; attempt: number | undefined }>();
-    const runInfo: VolumeHistory['runs'][number] = { run_id: run.runId, started_at: null, closed_at: null, outcome: 'running' };
+    const runInfo: VolumeHistory['runs'][number] = {
+      run_id: run.runId,
+      started_at: null,
+      closed_at: null,
+      outcome: 'running',
+    };
     out.runs.push(runInfo);
     for (const ev of run.events) {
       const at = timestamp(ev.eventTime);
@@ -314,7 +374,11 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
         const call: HistoryActivity = {
           activity: local.activity,
           summary: (decode(ev.userMetadata?.summary) as string | undefined) ?? null,
-          status: failure ? (failure.canceledFailureInfo || failure.cause?.canceledFailureInfo ? 'cancelled' : 'failed') : 'completed',
+          status: failure
+            ? failure.canceledFailureInfo || failure.cause?.canceledFailureInfo
+              ? 'cancelled'
+              : 'failed'
+            : 'completed',
           tries: local.tries,
           ...(failure ? { error: failureError(failure) } : { result: local.result }),
           run_id: run.runId,
@@ -340,7 +404,11 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
         calls.set(String(ev.eventId), { call, args, attempt: register(call, args, run.runId, at) });
         continue;
       }
-      const done = ev.activityTaskCompletedEventAttributes ?? ev.activityTaskFailedEventAttributes ?? ev.activityTaskTimedOutEventAttributes ?? ev.activityTaskCanceledEventAttributes;
+      const done =
+        ev.activityTaskCompletedEventAttributes ??
+        ev.activityTaskFailedEventAttributes ??
+        ev.activityTaskTimedOutEventAttributes ??
+        ev.activityTaskCanceledEventAttributes;
       if (done) {
         const entry = calls.get(String(done.scheduledEventId));
         if (!entry) continue;
@@ -451,7 +519,10 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
   for (const a of attempts.values()) {
     if (!a.backend_id) continue; // a pass that found no backend is not an attempt on one
     // A delete still running, or the create stopped without its own failure (cancel, terminate).
-    if (a.cleanup === undefined && a.compensations.some((c) => c.activity === 'deleteVolumeOnBackend' && c.status === 'scheduled')) {
+    if (
+      a.cleanup === undefined &&
+      a.compensations.some((c) => c.activity === 'deleteVolumeOnBackend' && c.status === 'scheduled')
+    ) {
       a.cleanup = 'delete in progress';
     }
     if (a.outcome === 'running' && out.workflow_status !== 'running' && out.workflow_status !== 'continued as new') {
@@ -465,7 +536,12 @@ export function parseVolumeHistory(workflowId: string, runs: RunHistory[], conve
   out.attempts.sort((x, y) => x.attempt - y.attempt);
   const failedPass = [...scheduleFailures.entries()].sort((x, y) => y[0] - x[0])[0];
   if (failedPass) out.scheduling_failure = { attempt: failedPass[0], ...failedPass[1] };
-  out.status = out.workflow_status === 'completed' ? 'available' : out.workflow_status === 'running' || out.workflow_status === 'continued as new' ? 'creating' : 'error';
+  out.status =
+    out.workflow_status === 'completed'
+      ? 'available'
+      : out.workflow_status === 'running' || out.workflow_status === 'continued as new'
+        ? 'creating'
+        : 'error';
   return out;
 }
 
@@ -488,7 +564,7 @@ export async function fetchRuns(client: Client, workflowId: string, firstRunId?:
   const latest = await client.workflow.getHandle(workflowId).describe();
   const runs: RunHistory[] = [];
   const seen = new Set<string>();
-  for (let runId: string | undefined = latest.runId; runId && !seen.has(runId); ) {
+  for (let runId: string | undefined = latest.runId; runId && !seen.has(runId);) {
     seen.add(runId);
     const history: History = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     const events: HistoryEvent[] = history.events ?? [];
@@ -503,7 +579,7 @@ export async function fetchRuns(client: Client, workflowId: string, firstRunId?:
 async function fetchChain(client: Client, workflowId: string, firstRunId: string): Promise<RunHistory[]> {
   const runs: RunHistory[] = [];
   const seen = new Set<string>();
-  for (let runId: string | undefined = firstRunId; runId && !seen.has(runId); ) {
+  for (let runId: string | undefined = firstRunId; runId && !seen.has(runId);) {
     seen.add(runId);
     const events: HistoryEvent[] = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
     runs.push({ runId, events });

@@ -11,7 +11,9 @@ export async function ensureSearchAttributes(conn: Connection, namespace: string
   if (missing.length > 0) {
     await conn.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!])),
+      searchAttributes: Object.fromEntries(
+        missing.map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!]),
+      ),
     });
   }
   return missing.map((k) => k.name);

@@ -7,7 +7,13 @@ import { storeOptions, type AppConfig } from '../config/config';
 import { CinderError } from '../domain/cinder-errors';
 import { DEFAULT_CREATE_OPTIONS, resolveRequestOptions, type CreateOptions } from '../domain/create-options';
 import { DEFAULT_REQUEST_LIMITS, validateCreateRequest, type RequestLimits } from '../domain/validation';
-import { DELETABLE_STATUSES, invalidVolumeForDelete, splitBackendId, type Volume, type VolumeStatus } from '../domain/volume';
+import {
+  DELETABLE_STATUSES,
+  invalidVolumeForDelete,
+  splitBackendId,
+  type Volume,
+  type VolumeStatus,
+} from '../domain/volume';
 import { openVolumeStore } from '../store';
 import type { PoolRow, VolumeStore } from '../store/volume-store';
 import { connectionOptions } from '../temporal-connection';
@@ -15,7 +21,13 @@ import { tracingClientInterceptors } from '../observability/tracing';
 import type { CreateVolumeState } from '../workflows/create-volume';
 import { runningDelete, startDeleteVolume, type VolumeDeleteHandle } from './deletes';
 import { volumeHistory, type VolumeHistory } from './history';
-import { createVolume, getVolumeCreate, volumeIdForRequest, type NewVolumeRequest, type VolumeCreateHandle } from './volumes';
+import {
+  createVolume,
+  getVolumeCreate,
+  volumeIdForRequest,
+  type NewVolumeRequest,
+  type VolumeCreateHandle,
+} from './volumes';
 
 export interface VolumeListFilter {
   status?: VolumeStatus;
@@ -92,7 +104,11 @@ export class VolumeService {
    *  database only when a call first needs them. */
   static fromConfig(config: AppConfig): VolumeService {
     const connection = Connection.lazy(connectionOptions(config));
-    const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: { workflow: tracingClientInterceptors() } });
+    const client = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      interceptors: { workflow: tracingClientInterceptors() },
+    });
     const service = new VolumeService(client, () => openVolumeStore(config.database_url, storeOptions(config)), {
       taskQueue: config.scheduler_task_queue,
       serviceDownTimeS: config.create_defaults.service_down_time_s,
@@ -110,12 +126,17 @@ export class VolumeService {
   async close(): Promise<void> {
     const store = this.store;
     this.store = null;
-    await Promise.all([store?.then((s) => s.close()).catch(() => undefined), this.ownedConnection?.close().catch(() => undefined)]);
+    await Promise.all([
+      store?.then((s) => s.close()).catch(() => undefined),
+      this.ownedConnection?.close().catch(() => undefined),
+    ]);
   }
 
   /** The volume id a request will get: the request's own, derived from its request id, or none yet. */
   volumeIdFor(request: NewVolumeRequest): string | undefined {
-    return request.volume_id ?? (request.request_id ? volumeIdForRequest(request.project_id, request.request_id) : undefined);
+    return (
+      request.volume_id ?? (request.request_id ? volumeIdForRequest(request.project_id, request.request_id) : undefined)
+    );
   }
 
   /**
@@ -124,7 +145,10 @@ export class VolumeService {
    * CinderError naming the field; nothing is started.
    */
   async checkCreate(request: NewVolumeRequest): Promise<void> {
-    validateCreateRequest({ volume_id: 'to-be-assigned', ...request }, this.options.requestLimits ?? DEFAULT_REQUEST_LIMITS);
+    validateCreateRequest(
+      { volume_id: 'to-be-assigned', ...request },
+      this.options.requestLimits ?? DEFAULT_REQUEST_LIMITS,
+    );
     const store = await this.db();
     const typeName = request.volume_type ?? 'default';
     if (!(await store.getVolumeType(typeName))) {
@@ -133,28 +157,41 @@ export class VolumeService {
     if (request.availability_zone) {
       const zones = await store.listAvailabilityZones();
       if (!zones.includes(request.availability_zone)) {
-        throw new CinderError('InvalidAvailabilityZone', `Availability zone '${request.availability_zone}' is invalid (known: ${zones.join(', ') || 'none'}).`, 'availability_zone');
+        throw new CinderError(
+          'InvalidAvailabilityZone',
+          `Availability zone '${request.availability_zone}' is invalid (known: ${zones.join(', ') || 'none'}).`,
+          'availability_zone',
+        );
       }
     }
     if (request.snapshot_id) {
       const snap = await store.getSnapshot(request.snapshot_id);
       const parent = snap ? await store.getVolume(snap.volume_id) : null;
-      if (!snap || snap.status !== 'available' || (parent && parent.project_id !== request.project_id)) throw new CinderError('SnapshotNotFound', `Snapshot ${request.snapshot_id} could not be found.`, 'snapshot_id');
+      if (!snap || snap.status !== 'available' || (parent && parent.project_id !== request.project_id))
+        throw new CinderError('SnapshotNotFound', `Snapshot ${request.snapshot_id} could not be found.`, 'snapshot_id');
     }
     if (request.source_volid) {
       const src = await store.getVolume(request.source_volid);
       if (!src || src.status !== 'available' || src.project_id !== request.project_id) {
-        throw new CinderError('VolumeNotFound', `Volume ${request.source_volid} could not be found or is not available.`, 'source_volid');
+        throw new CinderError(
+          'VolumeNotFound',
+          `Volume ${request.source_volid} could not be found or is not available.`,
+          'source_volid',
+        );
       }
     }
     if (request.image_id) {
       const image = await store.getImage(request.image_id);
-      if (!image || image.status !== 'active') throw new CinderError('ImageNotFound', `Image ${request.image_id} could not be found.`, 'image_id');
+      if (!image || image.status !== 'active')
+        throw new CinderError('ImageNotFound', `Image ${request.image_id} could not be found.`, 'image_id');
     }
   }
 
   /** Starts a create (idempotent with a request id). With `check` (default), checkCreate runs first. */
-  async create(request: NewVolumeRequest, call: { options?: Partial<CreateOptions>; check?: boolean } = {}): Promise<VolumeCreateHandle> {
+  async create(
+    request: NewVolumeRequest,
+    call: { options?: Partial<CreateOptions>; check?: boolean } = {},
+  ): Promise<VolumeCreateHandle> {
     if (call.check !== false) {
       await this.checkCreate(request);
       // The same rules the workers apply: bounds, no unknown keys, no operator-only options.
@@ -206,7 +243,8 @@ export class VolumeService {
     if (!volume || volume.status === 'deleted') throw new VolumeNotFound(volumeId);
     const running = await runningDelete(this.client, volumeId);
     if (running) return running;
-    if (!call.force && !DELETABLE_STATUSES.includes(volume.status)) throw new CinderError('InvalidVolume', invalidVolumeForDelete(volume.status));
+    if (!call.force && !DELETABLE_STATUSES.includes(volume.status))
+      throw new CinderError('InvalidVolume', invalidVolumeForDelete(volume.status));
     return startDeleteVolume(this.client, volume, { taskQueue: this.options.taskQueue, force: call.force === true });
   }
 
@@ -214,7 +252,10 @@ export class VolumeService {
   async quotaUsage(projectId: string): Promise<QuotaUsageRow[]> {
     const store = await this.db();
     const types = await store.listVolumeTypes();
-    return store.getQuotaUsage(projectId, types.flatMap((t) => [`volumes_${t.name}`, `gigabytes_${t.name}`]));
+    return store.getQuotaUsage(
+      projectId,
+      types.flatMap((t) => [`volumes_${t.name}`, `gigabytes_${t.name}`]),
+    );
   }
 
   /**
@@ -226,13 +267,20 @@ export class VolumeService {
     const store = await this.db();
     for (const [key, value] of Object.entries({ volumes: update.volumes, gigabytes: update.gigabytes })) {
       if (value === undefined) continue;
-      if (!Number.isInteger(value)) throw new CinderError('InvalidInput', `Invalid input received: ${key} must be an integer.`, key);
+      if (!Number.isInteger(value))
+        throw new CinderError('InvalidInput', `Invalid input received: ${key} must be an integer.`, key);
       if (value < -1) throw new CinderError('InvalidInput', `Invalid input received: ${key} must be >= -1.`, key);
     }
     for (const t of update.volume_types ?? []) {
-      if (!(await store.getVolumeType(t))) throw new CinderError('VolumeTypeNotFoundByName', `Volume type with name ${t} could not be found.`, 'volume_type');
+      if (!(await store.getVolumeType(t)))
+        throw new CinderError(
+          'VolumeTypeNotFoundByName',
+          `Volume type with name ${t} could not be found.`,
+          'volume_type',
+        );
     }
-    const suffixes = update.volume_types && update.volume_types.length > 0 ? update.volume_types.map((t) => `_${t}`) : [''];
+    const suffixes =
+      update.volume_types && update.volume_types.length > 0 ? update.volume_types.map((t) => `_${t}`) : [''];
     const limits: Array<[string, number]> = [];
     for (const suffix of suffixes) {
       if (update.volumes !== undefined) limits.push([`volumes${suffix}`, update.volumes]);

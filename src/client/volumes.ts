@@ -5,7 +5,12 @@ import { CinderError } from '../domain/cinder-errors';
 import type { CreateOptions } from '../domain/create-options';
 import type { CreateVolumeRequest } from '../domain/volume';
 import { createVolumeWorkflowId } from '../domain/names';
-import { createVolume as createVolumeWorkflow, volumeStateQuery, type CreateVolumeResult, type CreateVolumeState } from '../workflows/create-volume';
+import {
+  createVolume as createVolumeWorkflow,
+  volumeStateQuery,
+  type CreateVolumeResult,
+  type CreateVolumeState,
+} from '../workflows/create-volume';
 import { ProjectId, VolumeId, VolumeStatus, VolumeType } from '../workflows/search-attributes';
 
 export interface CreateVolumeCall {
@@ -50,13 +55,17 @@ export class VolumeCreateHandle {
   /** The owner's chain from its first run (result follows continue-as-new), or the given handle. */
   private async ownerChain(): Promise<WorkflowHandle> {
     const first = await this.owner();
-    return first ? this.handle.client.getHandle(this.workflowId, undefined, { firstExecutionRunId: first }) : this.handle;
+    return first
+      ? this.handle.client.getHandle(this.workflowId, undefined, { firstExecutionRunId: first })
+      : this.handle;
   }
 
   /** The run the owning create runs in now. */
   private async currentRun(): Promise<WorkflowHandle> {
     const first = await this.owner();
-    return first ? this.handle.client.getHandle(this.workflowId, await currentRunOf(this.handle.client, this.workflowId, first)) : this.handle;
+    return first
+      ? this.handle.client.getHandle(this.workflowId, await currentRunOf(this.handle.client, this.workflowId, first))
+      : this.handle;
   }
 
   /** Resolves with the created volume; rejects with the Cinder failure (type and message). */
@@ -79,9 +88,13 @@ export class VolumeCreateHandle {
 }
 
 /** The run a chain that began with firstRunId is in now, following continue-as-new. */
-export async function currentRunOf(client: WorkflowHandle['client'], workflowId: string, firstRunId: string): Promise<string> {
+export async function currentRunOf(
+  client: WorkflowHandle['client'],
+  workflowId: string,
+  firstRunId: string,
+): Promise<string> {
   const seen = new Set<string>();
-  for (let runId = firstRunId; !seen.has(runId); ) {
+  for (let runId = firstRunId; !seen.has(runId);) {
     seen.add(runId);
     const run = client.getHandle(workflowId, runId);
     if ((await run.describe()).status.name !== 'CONTINUED_AS_NEW') return runId;
@@ -121,21 +134,37 @@ export function unwrapCreateFailure(err: unknown): unknown {
  * Starts a create. With a request id the start is idempotent: the volume id is derived from it and
  * the workflow id from that, and a start that finds the workflow running or finished returns it.
  */
-export async function createVolume(client: Client, request: NewVolumeRequest, call: CreateVolumeCall = {}): Promise<VolumeCreateHandle> {
+export async function createVolume(
+  client: Client,
+  request: NewVolumeRequest,
+  call: CreateVolumeCall = {},
+): Promise<VolumeCreateHandle> {
   // The ids name the workflow: a non-string one ([1], Infinity) must not stand for another's.
   for (const field of ['volume_id', 'request_id', 'project_id'] as const) {
     const v = (request as unknown as Record<string, unknown> | null)?.[field];
     if ((v !== undefined || field === 'project_id') && (typeof v !== 'string' || v === '')) {
-      throw new CinderError('InvalidInput', `Invalid input for field '${field}': must be a string${v === undefined ? ' (it is required)' : ''}`, field);
+      throw new CinderError(
+        'InvalidInput',
+        `Invalid input for field '${field}': must be a string${v === undefined ? ' (it is required)' : ''}`,
+        field,
+      );
     }
   }
-  const volumeId = request.volume_id ?? (request.request_id ? volumeIdForRequest(request.project_id, request.request_id) : randomUUID());
+  const volumeId =
+    request.volume_id ??
+    (request.request_id ? volumeIdForRequest(request.project_id, request.request_id) : randomUUID());
   const full: CreateVolumeRequest = { ...request, volume_id: volumeId };
   const workflowId = createVolumeWorkflowId(volumeId);
   // Marks the start this call makes: if the workflow found afterwards carries another token, an
   // earlier start with the same volume id won (USE_EXISTING returns the running create).
   const startToken = randomUUID();
-  const source = request.snapshot_id ? ` from snapshot ${request.snapshot_id}` : request.source_volid ? ` clone of ${request.source_volid}` : request.image_id ? ` from image ${request.image_id}` : '';
+  const source = request.snapshot_id
+    ? ` from snapshot ${request.snapshot_id}`
+    : request.source_volid
+      ? ` clone of ${request.source_volid}`
+      : request.image_id
+        ? ` from image ${request.image_id}`
+        : '';
   const searchAttributes = new TypedSearchAttributes([
     { key: VolumeId, value: volumeId },
     { key: ProjectId, value: request.project_id },
@@ -159,7 +188,9 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
         `**size** ${request.size} GiB, **type** ${request.volume_type ?? 'default'}${request.availability_zone ? `, **zone** ${request.availability_zone}` : ''}`,
         request.request_id ? `**request id** ${request.request_id}` : '',
         '```json\n' + JSON.stringify(full, null, 2) + '\n```',
-      ].filter(Boolean).join('\n\n'),
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
       ...(typedSearchAttributes ? { typedSearchAttributes } : {}),
     });
   try {
@@ -192,10 +223,19 @@ export async function createVolume(client: Client, request: NewVolumeRequest, ca
  * project, and the parameters the owning create was started with (its first run's memo; a later
  * start on the same workflow id does not own the volume and is never compared with).
  */
-async function existingCreate(client: Client, req: CreateVolumeRequest, found: WorkflowHandle, call: CreateVolumeCall): Promise<VolumeCreateHandle> {
+async function existingCreate(
+  client: Client,
+  req: CreateVolumeRequest,
+  found: WorkflowHandle,
+  call: CreateVolumeCall,
+): Promise<VolumeCreateHandle> {
   const row = (await call.existingVolume?.(req.volume_id)) ?? null;
   if (row && row.project_id !== req.project_id) {
-    throw new CinderError('InvalidInput', `Invalid input for field 'volume_id': volume ${req.volume_id} already exists`, 'volume_id');
+    throw new CinderError(
+      'InvalidInput',
+      `Invalid input for field 'volume_id': volume ${req.volume_id} already exists`,
+      'volume_id',
+    );
   }
   const owner = row?.owner ?? null;
   const first = owner ? client.workflow.getHandle(found.workflowId, owner) : found;
@@ -216,7 +256,10 @@ function requestParameters(req: CreateVolumeRequest): Record<string, unknown> {
 
 const canonical = (v: unknown): string =>
   v && typeof v === 'object' && !Array.isArray(v)
-    ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`
+    ? `{${Object.keys(v)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+        .join(',')}}`
     : JSON.stringify(v ?? null);
 
 /**
@@ -233,7 +276,11 @@ function assertSameRequest(req: CreateVolumeRequest, first: unknown): void {
   if (differ.length === 0) return;
   const what = differ.map((f) => `${f}: ${canonical(before[f])} then ${canonical(now[f])}`).join('; ');
   const key = req.request_id !== undefined ? `request id ${req.request_id}` : `volume id ${req.volume_id}`;
-  throw new CinderError('InvalidInput', `Invalid input for field '${differ[0]}': ${key} was first used with other parameters (${what}); nothing was started`, differ[0]);
+  throw new CinderError(
+    'InvalidInput',
+    `Invalid input for field '${differ[0]}': ${key} was first used with other parameters (${what}); nothing was started`,
+    differ[0],
+  );
 }
 
 /** Memo key holding the token of the start call that created the workflow. */

@@ -9,11 +9,25 @@ export function demoBackends(dataDir: string): ResolvedBackendConfig[] {
     [
       {
         host: 'hostA@lvm',
-        pools: [{ name: 'pool1', path: path.join(dataDir, 'backends', 'hostA', 'pool1'), total_capacity_gb: 200, capabilities: { storage_tier: 'hdd' } }],
+        pools: [
+          {
+            name: 'pool1',
+            path: path.join(dataDir, 'backends', 'hostA', 'pool1'),
+            total_capacity_gb: 200,
+            capabilities: { storage_tier: 'hdd' },
+          },
+        ],
       },
       {
         host: 'hostB@lvm',
-        pools: [{ name: 'pool1', path: path.join(dataDir, 'backends', 'hostB', 'pool1'), total_capacity_gb: 100, capabilities: { storage_tier: 'ssd' } }],
+        pools: [
+          {
+            name: 'pool1',
+            path: path.join(dataDir, 'backends', 'hostB', 'pool1'),
+            total_capacity_gb: 100,
+            capabilities: { storage_tier: 'ssd' },
+          },
+        ],
       },
     ],
     'backends',

@@ -32,7 +32,10 @@ export interface TemporalSettings {
 
 /** A setting's mistake, named by the variable or key it came from (config.ts wraps it). */
 export class TemporalSettingError extends Error {
-  constructor(readonly setting: string, message: string) {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'TemporalSettingError';
   }
@@ -41,13 +44,22 @@ export class TemporalSettingError extends Error {
 // The keys of a temporal.toml profile, as the `temporal:` section of CINDER_CONFIG takes them too.
 const SECTION_KEYS = ['address', 'namespace', 'api_key', 'tls', 'grpc_meta', 'profile', 'config_file'];
 const TLS_KEYS = [
-  'disabled', 'server_name', 'client_cert_path', 'client_cert_data', 'client_key_path', 'client_key_data',
-  'server_ca_cert_path', 'server_ca_cert_data',
+  'disabled',
+  'server_name',
+  'client_cert_path',
+  'client_cert_data',
+  'client_key_path',
+  'client_key_data',
+  'server_ca_cert_path',
+  'server_ca_cert_data',
 ];
 const TLS_ENV: Record<string, string> = {
-  client_cert_path: 'TEMPORAL_TLS_CLIENT_CERT_PATH', client_cert_data: 'TEMPORAL_TLS_CLIENT_CERT_DATA',
-  client_key_path: 'TEMPORAL_TLS_CLIENT_KEY_PATH', client_key_data: 'TEMPORAL_TLS_CLIENT_KEY_DATA',
-  server_ca_cert_path: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', server_ca_cert_data: 'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
+  client_cert_path: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  client_cert_data: 'TEMPORAL_TLS_CLIENT_CERT_DATA',
+  client_key_path: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  client_key_data: 'TEMPORAL_TLS_CLIENT_KEY_DATA',
+  server_ca_cert_path: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  server_ca_cert_data: 'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
 };
 
 function checkSection(raw: unknown): Record<string, unknown> {
@@ -106,7 +118,8 @@ export function loadTemporalSettings(env: NodeJS.ProcessEnv, section: unknown, c
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') vars[k] = v;
 
   const fileSetting = vars.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : 'temporal.config_file';
-  const explicitFile = vars.TEMPORAL_CONFIG_FILE ?? (own.config_file === undefined ? undefined : String(own.config_file));
+  const explicitFile =
+    vars.TEMPORAL_CONFIG_FILE ?? (own.config_file === undefined ? undefined : String(own.config_file));
   const file = explicitFile ? path.resolve(cwd, explicitFile) : undefined;
   // envconfig quietly ignores a missing file; one named on purpose must exist.
   if (file && !fs.existsSync(file)) throw new TemporalSettingError(fileSetting, `no Temporal config file at ${file}`);
@@ -115,7 +128,11 @@ export function loadTemporalSettings(env: NodeJS.ProcessEnv, section: unknown, c
 
   // The file, strictly: a typo such as client_cert_pth is refused, not ignored.
   const fileConfig = wrap(file ? fileSetting : 'temporal.toml', () =>
-    loadClientConfig({ ...(file ? { configSource: { path: file } } : {}), configFileStrict: true, overrideEnvVars: vars }),
+    loadClientConfig({
+      ...(file ? { configSource: { path: file } } : {}),
+      configFileStrict: true,
+      overrideEnvVars: vars,
+    }),
   );
   const fromFile = fileConfig.profiles[profileName ?? 'default'];
   if (!fromFile && profileName) {

@@ -76,14 +76,25 @@ function portOpen(ip: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect({ host: ip, port });
     sock.setTimeout(1000);
-    sock.once('connect', () => { sock.destroy(); resolve(true); });
-    sock.once('timeout', () => { sock.destroy(); resolve(false); });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('timeout', () => {
+      sock.destroy();
+      resolve(false);
+    });
     sock.once('error', () => resolve(false));
   });
 }
 
 /** Waits until the frontend answers and the namespace exists. */
-export async function waitForServer(address: string, namespace: string, timeoutMs: number, exited?: () => string | null): Promise<void> {
+export async function waitForServer(
+  address: string,
+  namespace: string,
+  timeoutMs: number,
+  exited?: () => string | null,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline) {
@@ -109,7 +120,10 @@ function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     child.kill('SIGTERM');
   });
 }
@@ -145,18 +159,28 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
 
   if (opts.dbFilename) fs.mkdirSync(path.dirname(opts.dbFilename), { recursive: true });
   const dynamicConfig = { ...(opts.stockDynamicConfig ? {} : LOCAL_DYNAMIC_CONFIG), ...opts.dynamicConfig };
-  const dynamicArgs = Object.entries(dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]);
+  const dynamicArgs = Object.entries(dynamicConfig).flatMap(([k, v]) => [
+    '--dynamic-config-value',
+    `${k}=${JSON.stringify(v)}`,
+  ]);
   const cli = await resolveTemporalCli(progress, opts.env);
 
   if (!cli) {
     progress('no Temporal CLI found and no Go toolchain: using the SDK download of the dev server');
     // A dev dependency: a production install (npm ci --omit=dev) has a cluster, not this fallback.
     const { TestWorkflowEnvironment } = await import('@temporalio/testing').catch((err: Error) => {
-      throw new Error(`no Temporal CLI found, and @temporalio/testing (a dev dependency) cannot be loaded to download one: ${err.message}`);
+      throw new Error(
+        `no Temporal CLI found, and @temporalio/testing (a dev dependency) cannot be loaded to download one: ${err.message}`,
+      );
     });
     const env = await TestWorkflowEnvironment.createLocal({
       server: {
-        ip, port, ui, uiPort, namespace, dbFilename: opts.dbFilename,
+        ip,
+        port,
+        ui,
+        uiPort,
+        namespace,
+        dbFilename: opts.dbFilename,
         searchAttributes: [...SEARCH_ATTRIBUTES],
         extraArgs: dynamicArgs,
       },
@@ -165,10 +189,16 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
   }
 
   const args = [
-    'server', 'start-dev',
-    '--ip', ip, '--port', String(port),
-    '--namespace', namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
     ...(ui ? ['--ui-port', String(uiPort)] : ['--headless']),
     ...(opts.dbFilename ? ['--db-filename', opts.dbFilename] : []),
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${searchAttributeCliType(k.type)}`]),
@@ -183,8 +213,11 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
   let exitInfo: string | null = null;
   child.once('exit', (code, signal) => {
     process.off('exit', killOnExit);
-    exitInfo = `exit ${signal ?? code}${opts.logFile ? ` (see ${opts.logFile})` : ''}`; });
-  child.once('error', (err) => { exitInfo = String(err); });
+    exitInfo = `exit ${signal ?? code}${opts.logFile ? ` (see ${opts.logFile})` : ''}`;
+  });
+  child.once('error', (err) => {
+    exitInfo = String(err);
+  });
   try {
     await waitForServer(address, namespace, 60_000, () => exitInfo);
   } catch (err) {

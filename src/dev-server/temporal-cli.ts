@@ -95,8 +95,13 @@ export async function buildTemporalCli(
   try {
     if (isExecutable(target)) return target;
     const gobin = fs.mkdtempSync(path.join(path.dirname(dir), '.build-'));
-    progress(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${dir} (a few minutes, once per machine)`);
-    const ticker = setInterval(() => progress(`  still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)}s)`), 30_000);
+    progress(
+      `building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${dir} (a few minutes, once per machine)`,
+    );
+    const ticker = setInterval(
+      () => progress(`  still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)}s)`),
+      30_000,
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         const child = spawn('go', ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
@@ -105,7 +110,9 @@ export async function buildTemporalCli(
         });
         child.on('error', reject);
         child.on('exit', (code, signal) =>
-          code === 0 ? resolve() : reject(new Error(`go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed (${signal ?? code})`)),
+          code === 0
+            ? resolve()
+            : reject(new Error(`go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed (${signal ?? code})`)),
         );
       });
     } finally {

@@ -16,7 +16,8 @@ export class LogRing {
   private readonly items: Array<Record<string, unknown>> = [];
   private next = 0;
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a whole number >= 1, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`capacity must be a whole number >= 1, got ${capacity}`);
   }
   push(line: Record<string, unknown>): void {
     if (this.items.length < this.capacity) this.items.push(line);
@@ -24,7 +25,9 @@ export class LogRing {
     this.next = (this.next + 1) % this.capacity;
   }
   toArray(): Array<Record<string, unknown>> {
-    return this.items.length < this.capacity ? [...this.items] : [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
+    return this.items.length < this.capacity
+      ? [...this.items]
+      : [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
   }
 }
 
@@ -65,17 +68,27 @@ export class WorkerProcess {
     process.on('exit', killOnExit);
     this.child.once('exit', () => process.off('exit', killOnExit));
     const log = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : null;
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => { log?.end(); resolve({ code, signal }); }));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        log?.end();
+        resolve({ code, signal });
+      }),
+    );
     let stderr = '';
     this.child.stderr!.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
       log?.write(d);
     });
     this.ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker ${options.roles.join(' ')} not ready in time; stderr: ${stderr}`)), options.readyTimeoutMs ?? 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`worker ${options.roles.join(' ')} not ready in time; stderr: ${stderr}`)),
+        options.readyTimeoutMs ?? 60_000,
+      );
       void this.exited.then(({ code, signal }) => {
         clearTimeout(timer);
-        reject(new Error(`worker ${options.roles.join(' ')} exited (${signal ?? code}) before it was ready: ${stderr}`));
+        reject(
+          new Error(`worker ${options.roles.join(' ')} exited (${signal ?? code}) before it was ready: ${stderr}`),
+        );
       });
       readline.createInterface({ input: this.child.stdout! }).on('line', (text) => {
         log?.write(text + '\n');

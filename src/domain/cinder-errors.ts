@@ -33,10 +33,21 @@ export const LATER_NO_RESCHEDULE_TYPES: readonly string[] = ['ExportFailure', 'M
 export const NO_RESCHEDULE_UNION_PATCH = 'no-reschedule-union-export-metadata-create';
 
 /** Failures a backend raises that another backend may not hit: reschedule. */
-export const RESCHEDULABLE_TYPES = ['VolumeBackendAPIException', 'VolumeDriverException', 'BackendUnavailable'] as const;
+export const RESCHEDULABLE_TYPES = [
+  'VolumeBackendAPIException',
+  'VolumeDriverException',
+  'BackendUnavailable',
+] as const;
 
 /** Failures of the request itself, raised by the API flow before anything is created. */
-export const REQUEST_ERROR_TYPES = ['InvalidInput', 'InvalidVolumeType', 'InvalidAvailabilityZone', 'QuotaError', 'ImageNotFound', 'VolumeLimitExceeded'] as const;
+export const REQUEST_ERROR_TYPES = [
+  'InvalidInput',
+  'InvalidVolumeType',
+  'InvalidAvailabilityZone',
+  'QuotaError',
+  'ImageNotFound',
+  'VolumeLimitExceeded',
+] as const;
 
 /** The scheduler's failure when no pool can take the request. */
 export const NO_VALID_BACKEND = 'NoValidBackend';

@@ -43,7 +43,12 @@ export interface CreateOptions {
 export const DEFAULT_CREATE_OPTIONS: CreateOptions = {
   scheduler_max_attempts: 3,
   ignore_attempted_hosts: true,
-  scheduler_default_filters: ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter', 'IgnoreAttemptedHostsFilter'],
+  scheduler_default_filters: [
+    'AvailabilityZoneFilter',
+    'CapacityFilter',
+    'CapabilitiesFilter',
+    'IgnoreAttemptedHostsFilter',
+  ],
   scheduler_default_weighers: [{ name: 'CapacityWeigher' }],
   service_down_time_s: 60,
   backend_schedule_to_start_timeout_ms: 60_000,
@@ -56,7 +61,12 @@ export const DEFAULT_CREATE_OPTIONS: CreateOptions = {
   scheduler_alternates: 0,
 };
 
-const FILTER_NAMES = ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter', 'IgnoreAttemptedHostsFilter'] as const;
+const FILTER_NAMES = [
+  'AvailabilityZoneFilter',
+  'CapacityFilter',
+  'CapabilitiesFilter',
+  'IgnoreAttemptedHostsFilter',
+] as const;
 const WEIGHER_NAMES = ['CapacityWeigher', 'AllocatedCapacityWeigher'] as const;
 
 /** The range of each whole-number option (docs/cli.md's table is checked against it by a test). */
@@ -75,7 +85,11 @@ export const OPTION_BOUNDS = {
 const whole = (key: keyof typeof OPTION_BOUNDS) => {
   const [min, max] = OPTION_BOUNDS[key];
   const what = `a whole number from ${min} to ${max}`;
-  return z.number({ error: mustBe(what) }).int({ error: mustBe(what) }).min(min, { error: mustBe(what) }).max(max, { error: mustBe(what) });
+  return z
+    .number({ error: mustBe(what) })
+    .int({ error: mustBe(what) })
+    .min(min, { error: mustBe(what) })
+    .max(max, { error: mustBe(what) });
 };
 const flag = () => z.boolean({ error: mustBe('true or false') });
 
@@ -87,13 +101,18 @@ const OPTION_RULES = {
   scheduler_max_attempts: whole('scheduler_max_attempts'),
   ignore_attempted_hosts: flag(),
   scheduler_default_filters: z
-    .array(z.enum(FILTER_NAMES, { error: mustBe(`one of ${FILTER_NAMES.join(', ')}`) }), { error: mustBe(`a list of ${FILTER_NAMES.join(', ')}`) })
+    .array(z.enum(FILTER_NAMES, { error: mustBe(`one of ${FILTER_NAMES.join(', ')}`) }), {
+      error: mustBe(`a list of ${FILTER_NAMES.join(', ')}`),
+    })
     .refine((l) => new Set(l).size === l.length, { error: 'must not name a filter twice' }),
   scheduler_default_weighers: z.array(
     z.strictObject(
       {
         name: z.enum(WEIGHER_NAMES, { error: mustBe(`one of ${WEIGHER_NAMES.join(', ')}`) }),
-        multiplier: z.number({ error: mustBe('a number') }).finite({ error: mustBe('a finite number') }).optional(),
+        multiplier: z
+          .number({ error: mustBe('a number') })
+          .finite({ error: mustBe('a finite number') })
+          .optional(),
       },
       { error: mustBe(`{ name: ${WEIGHER_NAMES.join(' | ')}, multiplier? }`) },
     ),
@@ -124,7 +143,11 @@ export const OPERATOR_ONLY_OPTIONS: readonly (keyof CreateOptions)[] = [
 const operatorSchema = z.strictObject(OPTION_RULES).partial();
 const requestSchema = z
   .strictObject(OPTION_RULES)
-  .omit(Object.fromEntries(OPERATOR_ONLY_OPTIONS.map((k) => [k, true])) as { [K in (typeof OPERATOR_ONLY_OPTIONS)[number]]: true })
+  .omit(
+    Object.fromEntries(OPERATOR_ONLY_OPTIONS.map((k) => [k, true])) as {
+      [K in (typeof OPERATOR_ONLY_OPTIONS)[number]]: true;
+    },
+  )
   .partial();
 
 function checkOverrides(overrides: unknown, scope: 'operator' | 'request', root: string): Partial<CreateOptions> {
@@ -135,11 +158,20 @@ function checkOverrides(overrides: unknown, scope: 'operator' | 'request', root:
   if (scope === 'request') {
     const key = OPERATOR_ONLY_OPTIONS.find((k) => Object.hasOwn(overrides, k));
     if (key) {
-      throw new CinderError('InvalidInput', `Invalid input for field '${root}.${key}': is set by the operator (create_defaults), not per request`, `${root}.${key}`);
+      throw new CinderError(
+        'InvalidInput',
+        `Invalid input for field '${root}.${key}': is set by the operator (create_defaults), not per request`,
+        `${root}.${key}`,
+      );
     }
   }
   // An option is named as a whole (options.scheduler_default_filters), not by its list index.
-  return parseOrInvalid(scope === 'request' ? requestSchema : operatorSchema, overrides, root, 1) as Partial<CreateOptions>;
+  return parseOrInvalid(
+    scope === 'request' ? requestSchema : operatorSchema,
+    overrides,
+    root,
+    1,
+  ) as Partial<CreateOptions>;
 }
 
 /** The configuration's create_defaults merged over the built-in defaults; every option may be set. */
@@ -153,7 +185,9 @@ export function resolveRequestOptions(defaults: CreateOptions, overrides: unknow
 }
 
 /** The filter list a pass runs: IgnoreAttemptedHostsFilter follows ignore_attempted_hosts. */
-export function effectiveFilters(options: Pick<CreateOptions, 'scheduler_default_filters' | 'ignore_attempted_hosts'>): FilterName[] {
+export function effectiveFilters(
+  options: Pick<CreateOptions, 'scheduler_default_filters' | 'ignore_attempted_hosts'>,
+): FilterName[] {
   const rest = options.scheduler_default_filters.filter((f) => f !== 'IgnoreAttemptedHostsFilter');
   return options.ignore_attempted_hosts ? [...rest, 'IgnoreAttemptedHostsFilter'] : rest;
 }

@@ -68,17 +68,39 @@ export type ActivityName = (typeof ACTIVITY)[keyof typeof ACTIVITY];
 
 const A = ACTIVITY;
 /** Cinder's API flow, in order. */
-export const API_FLOW_STEPS: readonly ActivityName[] = [A.extractVolumeRequest, A.reserveQuota, A.createVolumeEntry, A.commitQuota];
+export const API_FLOW_STEPS: readonly ActivityName[] = [
+  A.extractVolumeRequest,
+  A.reserveQuota,
+  A.createVolumeEntry,
+  A.commitQuota,
+];
 /** The API flow's reverts. */
 export const API_FLOW_COMPENSATIONS: readonly ActivityName[] = [A.rollbackQuota, A.destroyVolumeEntry];
 /** One attempt's steps: the scheduling pass, the backend create, the finish. */
-export const ATTEMPT_STEPS: readonly ActivityName[] = [A.scheduleCreateVolume, A.createVolumeFromSpec, A.createVolumeOnFinish];
+export const ATTEMPT_STEPS: readonly ActivityName[] = [
+  A.scheduleCreateVolume,
+  A.createVolumeFromSpec,
+  A.createVolumeOnFinish,
+];
 /** One attempt's compensations (recordCleanupPending stands for a delete handed to a cleanup workflow). */
-export const ATTEMPT_COMPENSATIONS: readonly ActivityName[] = [A.releaseCapacity, A.deleteVolumeOnBackend, A.recordCleanupPending];
+export const ATTEMPT_COMPENSATIONS: readonly ActivityName[] = [
+  A.releaseCapacity,
+  A.deleteVolumeOnBackend,
+  A.recordCleanupPending,
+];
 /** Undo steps that retry until they succeed: each failed try is worth a metric. */
-export const COMPENSATION_ACTIVITIES: readonly ActivityName[] = [A.rollbackQuota, A.destroyVolumeEntry, A.releaseCapacity, A.deleteVolumeOnBackend];
+export const COMPENSATION_ACTIVITIES: readonly ActivityName[] = [
+  A.rollbackQuota,
+  A.destroyVolumeEntry,
+  A.releaseCapacity,
+  A.deleteVolumeOnBackend,
+];
 /** Activities that run on a backend's own task queue (everything else runs on the scheduler worker). */
-export const BACKEND_ACTIVITIES: readonly ActivityName[] = [A.createVolumeFromSpec, A.deleteVolumeOnBackend, A.deleteVolume];
+export const BACKEND_ACTIVITIES: readonly ActivityName[] = [
+  A.createVolumeFromSpec,
+  A.deleteVolumeOnBackend,
+  A.deleteVolume,
+];
 
 /** What happened to `volume-<id>` on a failed attempt's backend. */
 export const CLEANUP = {
@@ -98,7 +120,10 @@ export function cleanupOfDelete(result: { deleted?: unknown; skipped?: unknown }
 export const BACKEND_UNAVAILABLE = 'BackendUnavailable';
 
 /** A cancelled create, as the workflow and the history reader report it. */
-export const CANCELLED = { type: 'Cancelled', message: 'Create cancelled by request; every step was compensated' } as const;
+export const CANCELLED = {
+  type: 'Cancelled',
+  message: 'Create cancelled by request; every step was compensated',
+} as const;
 
 /** Cinder's name for an activity timeout: a schedule-to-start timeout means no volume service took
  *  the task (its worker is down), any other that the one that took it stopped answering. */

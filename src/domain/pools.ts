@@ -32,10 +32,7 @@ export type PoolStatsReport = Omit<BackendState, 'allocated_capacity_gb'> & {
 };
 
 export type FilterName =
-  | 'AvailabilityZoneFilter'
-  | 'CapacityFilter'
-  | 'CapabilitiesFilter'
-  | 'IgnoreAttemptedHostsFilter';
+  'AvailabilityZoneFilter' | 'CapacityFilter' | 'CapabilitiesFilter' | 'IgnoreAttemptedHostsFilter';
 
 export type WeigherName = 'CapacityWeigher' | 'AllocatedCapacityWeigher';
 

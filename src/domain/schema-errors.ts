@@ -31,12 +31,20 @@ export function firstIssue(error: z.ZodError, root: string, depth = Infinity): {
   const issue = error.issues[0];
   const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
   const parts = [...(root ? [root] : []), ...path.slice(0, depth).map(String)];
-  return { field: parts.join('.') || 'request', message: issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message };
+  return {
+    field: parts.join('.') || 'request',
+    message: issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.message,
+  };
 }
 
 /** Parses with schema or throws CinderError('InvalidInput') naming the field (under `root`, at most
  *  `depth` keys below it). */
-export function parseOrInvalid<S extends z.ZodType>(schema: S, value: unknown, root: string, depth = Infinity): z.output<S> {
+export function parseOrInvalid<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  root: string,
+  depth = Infinity,
+): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const { field, message } = firstIssue(r.error, root, depth);

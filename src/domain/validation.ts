@@ -28,10 +28,22 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
 
 /** request_limits in the configuration: each a whole number >= 1, no other keys. */
 export const requestLimitsSchema = z.strictObject({
-  maxSizeGb: z.number({ error: mustBe('a whole number >= 1') }).int({ error: mustBe('a whole number >= 1') }).min(1, { error: mustBe('a whole number >= 1') }),
-  maxMetadataItems: z.number({ error: mustBe('a whole number >= 0') }).int({ error: mustBe('a whole number >= 0') }).min(0, { error: mustBe('a whole number >= 0') }),
-  maxMetadataLength: z.number({ error: mustBe('a whole number >= 1') }).int({ error: mustBe('a whole number >= 1') }).min(1, { error: mustBe('a whole number >= 1') }),
-  maxNameLength: z.number({ error: mustBe('a whole number >= 1') }).int({ error: mustBe('a whole number >= 1') }).min(1, { error: mustBe('a whole number >= 1') }),
+  maxSizeGb: z
+    .number({ error: mustBe('a whole number >= 1') })
+    .int({ error: mustBe('a whole number >= 1') })
+    .min(1, { error: mustBe('a whole number >= 1') }),
+  maxMetadataItems: z
+    .number({ error: mustBe('a whole number >= 0') })
+    .int({ error: mustBe('a whole number >= 0') })
+    .min(0, { error: mustBe('a whole number >= 0') }),
+  maxMetadataLength: z
+    .number({ error: mustBe('a whole number >= 1') })
+    .int({ error: mustBe('a whole number >= 1') })
+    .min(1, { error: mustBe('a whole number >= 1') }),
+  maxNameLength: z
+    .number({ error: mustBe('a whole number >= 1') })
+    .int({ error: mustBe('a whole number >= 1') })
+    .min(1, { error: mustBe('a whole number >= 1') }),
 });
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -48,7 +60,9 @@ function text(max: number, allowTabNewline = false) {
     .string({ error: mustBe(what) })
     .max(max, { error: `must be at most ${max} characters` })
     .refine((s) => !hasControlCharacter(s, allowTabNewline), {
-      error: allowTabNewline ? 'must not contain control characters other than tab and newline' : 'must not contain control characters',
+      error: allowTabNewline
+        ? 'must not contain control characters other than tab and newline'
+        : 'must not contain control characters',
     });
 }
 
@@ -59,7 +73,10 @@ function metadataSchema(limits: RequestLimits) {
     .superRefine((md, ctx) => {
       const entries = Object.entries(md);
       if (entries.length > limits.maxMetadataItems) {
-        ctx.addIssue({ code: 'custom', message: `has ${entries.length} items, more than the limit of ${limits.maxMetadataItems}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `has ${entries.length} items, more than the limit of ${limits.maxMetadataItems}`,
+        });
         return;
       }
       for (const [k, v] of entries) {
@@ -68,7 +85,8 @@ function metadataSchema(limits: RequestLimits) {
         else if (hasControlCharacter(k)) fail('key must not contain control characters');
         else if (typeof v !== 'string') fail('value must be a string');
         else if (v.length > max) fail(`value must be at most ${max} characters`);
-        else if (hasControlCharacter(v, true)) fail('value must not contain control characters other than tab and newline');
+        else if (hasControlCharacter(v, true))
+          fail('value must not contain control characters other than tab and newline');
         else continue;
         return;
       }
@@ -89,7 +107,9 @@ function buildRequestSchema(limits: RequestLimits) {
           .number({ error: requiredAs(sizeText) })
           .int({ error: mustBe(sizeText) })
           .positive({ error: mustBe(sizeText) })
-          .max(limits.maxSizeGb, { error: (iss) => `${String(iss.input)} GiB exceeds the maximum of ${limits.maxSizeGb} GiB` }),
+          .max(limits.maxSizeGb, {
+            error: (iss) => `${String(iss.input)} GiB exceeds the maximum of ${limits.maxSizeGb} GiB`,
+          }),
         name: optional(text(limits.maxNameLength)),
         description: optional(text(limits.maxNameLength, true)),
         volume_type: optional(text(limits.maxNameLength)),
@@ -104,10 +124,17 @@ function buildRequestSchema(limits: RequestLimits) {
     .superRefine((req, ctx) => {
       const given = SOURCE_FIELDS.filter((f) => req[f] !== undefined);
       if (given.length > 1) {
-        ctx.addIssue({ code: 'custom', path: [given[1]], message: `cannot be combined with ${given[0]}: give at most one source` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [given[1]],
+          message: `cannot be combined with ${given[0]}: give at most one source`,
+        });
       }
     })
-    .transform((req) => Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as CreateVolumeRequest);
+    .transform(
+      (req) =>
+        Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as CreateVolumeRequest,
+    );
 }
 
 const schemas = new WeakMap<RequestLimits, ReturnType<typeof buildRequestSchema>>();
@@ -123,7 +150,10 @@ export function createRequestSchema(limits: RequestLimits = DEFAULT_REQUEST_LIMI
  * Checks a create request's shape and returns it without absent/null optional fields. Throws
  * CinderError('InvalidInput') naming the field: `Invalid input for field 'size': ...`.
  */
-export function validateCreateRequest(request: unknown, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): CreateVolumeRequest {
+export function validateCreateRequest(
+  request: unknown,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+): CreateVolumeRequest {
   if (typeof request !== 'object' || request === null || Array.isArray(request)) {
     throw new CinderError('InvalidInput', "Invalid input for field 'request': must be an object", 'request');
   }

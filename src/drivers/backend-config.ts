@@ -60,10 +60,24 @@ export const DEFAULT_STORAGE_PROTOCOL = 'file';
 export const DEFAULT_VENDOR_NAME = 'cinder-temporal';
 export const DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO = 20.0;
 
-const BACKEND_KEYS = new Set(['host', 'volume_backend_name', 'availability_zone', 'storage_protocol', 'vendor_name', 'pools']);
+const BACKEND_KEYS = new Set([
+  'host',
+  'volume_backend_name',
+  'availability_zone',
+  'storage_protocol',
+  'vendor_name',
+  'pools',
+]);
 const POOL_KEYS = new Set([
-  'name', 'path', 'total_capacity_gb', 'thin_provisioning', 'thick_provisioning', 'reserved_percentage',
-  'max_over_subscription_ratio', 'availability_zone', 'capabilities',
+  'name',
+  'path',
+  'total_capacity_gb',
+  'thin_provisioning',
+  'thick_provisioning',
+  'reserved_percentage',
+  'max_over_subscription_ratio',
+  'availability_zone',
+  'capabilities',
 ]);
 
 function fail(setting: string, problem: string): never {
@@ -120,7 +134,8 @@ function parsePool(raw: unknown, at: string, backendZone: string): ResolvedPoolC
 
   const thin = optionalBoolean(o, 'thin_provisioning', at, true);
   const thick = optionalBoolean(o, 'thick_provisioning', at, !thin);
-  if (!thin && !thick) fail(`${at}.thick_provisioning`, 'must be true when thin_provisioning is false (a pool supports at least one)');
+  if (!thin && !thick)
+    fail(`${at}.thick_provisioning`, 'must be true when thin_provisioning is false (a pool supports at least one)');
 
   let reserved = 0;
   if (o.reserved_percentage !== undefined && o.reserved_percentage !== null) {

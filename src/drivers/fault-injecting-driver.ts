@@ -124,14 +124,19 @@ export class FaultInjectingDriver implements VolumeDriver {
     return this.inner.getVolumeStats(expected);
   }
 
-  private async faultedCreate(volume: DriverVolume, opts: OpOptions | undefined, create: (opts?: OpOptions) => Promise<void>): Promise<void> {
+  private async faultedCreate(
+    volume: DriverVolume,
+    opts: OpOptions | undefined,
+    create: (opts?: OpOptions) => Promise<void>,
+  ): Promise<void> {
     const rule = await this.faults.takeFault(this.host, 'create', volume.name ?? null);
     if (rule && isAfterWrite(rule)) {
       // The driver made the volume, whole, then failed: the compensation has a real file to delete.
       await create(opts);
       throw this.injected(rule, 'create', volume, ' (after writing it)');
     }
-    if (rule?.action === 'error' && rule.stage === 'partial_write') return this.partialCreate(rule, volume, opts, create);
+    if (rule?.action === 'error' && rule.stage === 'partial_write')
+      return this.partialCreate(rule, volume, opts, create);
     if (!rule || (await this.apply(rule, 'create', volume, opts)) !== 'exit') {
       return create(opts);
     }
@@ -144,7 +149,12 @@ export class FaultInjectingDriver implements VolumeDriver {
 
   /** A driver that ran out of room: `volume-<id>` lands with half the bytes asked for, then it
    *  raises. A driver without the commit hook writes the volume whole before the error. */
-  private async partialCreate(rule: FaultRule, volume: DriverVolume, opts: OpOptions | undefined, create: (opts?: OpOptions) => Promise<void>): Promise<void> {
+  private async partialCreate(
+    rule: FaultRule,
+    volume: DriverVolume,
+    opts: OpOptions | undefined,
+    create: (opts?: OpOptions) => Promise<void>,
+  ): Promise<void> {
     let written: PendingWrite | null = null;
     const hooked: CommitHookOptions = {
       ...opts,
@@ -155,7 +165,12 @@ export class FaultInjectingDriver implements VolumeDriver {
     };
     await create(hooked);
     const w = written as PendingWrite | null;
-    throw this.injected(rule, 'create', volume, w ? ` (after writing ${Math.floor(w.bytes / 2)} of ${w.bytes} bytes)` : ' (after writing it)');
+    throw this.injected(
+      rule,
+      'create',
+      volume,
+      w ? ` (after writing ${Math.floor(w.bytes / 2)} of ${w.bytes} bytes)` : ' (after writing it)',
+    );
   }
 
   /** The error a rule raises: a CinderError for Cinder's names, else a plain error of that name, as
@@ -168,7 +183,12 @@ export class FaultInjectingDriver implements VolumeDriver {
   }
 
   /** Applies error/delay/hang; returns 'exit' for the caller to place the crash, 'continue' else. */
-  private async apply(rule: FaultRule, op: FaultOp, volume: DriverVolume, opts: OpOptions | undefined): Promise<'continue' | 'exit'> {
+  private async apply(
+    rule: FaultRule,
+    op: FaultOp,
+    volume: DriverVolume,
+    opts: OpOptions | undefined,
+  ): Promise<'continue' | 'exit'> {
     switch (rule.action) {
       case 'error':
         throw this.injected(rule, op, volume);
@@ -181,7 +201,10 @@ export class FaultInjectingDriver implements VolumeDriver {
         return 'exit';
       default:
         // An unknown action from the database: fail loudly rather than ignore the rule.
-        throw new CinderError('VolumeBackendAPIException', `Unknown fault action '${String((rule as { action: unknown }).action)}' in fault rule ${rule.id} on ${this.host}`);
+        throw new CinderError(
+          'VolumeBackendAPIException',
+          `Unknown fault action '${String((rule as { action: unknown }).action)}' in fault rule ${rule.id} on ${this.host}`,
+        );
     }
   }
 }

@@ -10,7 +10,12 @@ import * as path from 'node:path';
 import { CinderError } from '../domain/cinder-errors';
 import { splitBackendId, volumeObjectName, type Image } from '../domain/volume';
 import type { PoolStatsReport } from '../domain/pools';
-import { parseBackendConfig, type BackendConfig, type ResolvedBackendConfig, type ResolvedPoolConfig } from './backend-config';
+import {
+  parseBackendConfig,
+  type BackendConfig,
+  type ResolvedBackendConfig,
+  type ResolvedPoolConfig,
+} from './backend-config';
 import type { DriverSnapshot, DriverVolume, ExpectedObjects, OpOptions, VolumeDriver } from './driver';
 import { DriverAbortError, isAbortError, throwIfAborted, type CommitHookOptions } from './op-options';
 import { PoolLedger } from './pool-ledger';
@@ -88,19 +93,34 @@ export class FileVolumeDriver implements VolumeDriver {
     });
   }
 
-  async createVolumeFromSnapshot(volume: DriverVolume, snapshot: DriverSnapshot, opts?: CommitHookOptions): Promise<void> {
+  async createVolumeFromSnapshot(
+    volume: DriverVolume,
+    snapshot: DriverSnapshot,
+    opts?: CommitHookOptions,
+  ): Promise<void> {
     const what = `create of ${volumeObjectName(volume.id)} from ${snapshotObjectName(snapshot.id)}`;
     throwIfAborted(opts?.signal, what);
     const target = await this.target(volume, 'volume');
     const bytes = volume.size * GiB;
     if (await this.finishedAlready(target, bytes)) return;
     if (volume.size < snapshot.size) {
-      throw new CinderError('InvalidInput', `Volume size ${volume.size} GiB is smaller than snapshot ${snapshot.id} (${snapshot.size} GiB)`, 'size');
+      throw new CinderError(
+        'InvalidInput',
+        `Volume size ${volume.size} GiB is smaller than snapshot ${snapshot.id} (${snapshot.size} GiB)`,
+        'size',
+      );
     }
     this.checkSafeId(snapshot.id, 'snapshot');
     const src = await this.locate(snapshot.host, snapshotObjectName(snapshot.id), 'snapshot');
     if (!src) throw new CinderError('SnapshotNotFound', `Snapshot ${snapshot.id} could not be found on ${this.host}`);
-    await this.copyInto(target, src.file, bytes, what, opts, () => new CinderError('SnapshotNotFound', `Snapshot ${snapshot.id} could not be found on ${this.host}`));
+    await this.copyInto(
+      target,
+      src.file,
+      bytes,
+      what,
+      opts,
+      () => new CinderError('SnapshotNotFound', `Snapshot ${snapshot.id} could not be found on ${this.host}`),
+    );
   }
 
   async createClonedVolume(volume: DriverVolume, source: DriverVolume, opts?: CommitHookOptions): Promise<void> {
@@ -110,12 +130,23 @@ export class FileVolumeDriver implements VolumeDriver {
     const bytes = volume.size * GiB;
     if (await this.finishedAlready(target, bytes)) return;
     if (volume.size < source.size) {
-      throw new CinderError('InvalidInput', `Volume size ${volume.size} GiB is smaller than source volume ${source.id} (${source.size} GiB)`, 'size');
+      throw new CinderError(
+        'InvalidInput',
+        `Volume size ${volume.size} GiB is smaller than source volume ${source.id} (${source.size} GiB)`,
+        'size',
+      );
     }
     this.checkSafeId(source.id, 'source volume');
     const src = await this.locate(source.host, volumeObjectName(source.id), 'source volume');
     if (!src) throw new CinderError('VolumeNotFound', `Volume ${source.id} could not be found on ${this.host}`);
-    await this.copyInto(target, src.file, bytes, what, opts, () => new CinderError('VolumeNotFound', `Volume ${source.id} could not be found on ${this.host}`));
+    await this.copyInto(
+      target,
+      src.file,
+      bytes,
+      what,
+      opts,
+      () => new CinderError('VolumeNotFound', `Volume ${source.id} could not be found on ${this.host}`),
+    );
   }
 
   async copyImageToVolume(volume: DriverVolume, image: Image, opts?: OpOptions): Promise<void> {
@@ -123,7 +154,10 @@ export class FileVolumeDriver implements VolumeDriver {
     throwIfAborted(opts?.signal, what);
     const volumeBytes = volume.size * GiB;
     if (image.size_gb > volume.size) {
-      throw new CinderError('ImageTooBig', `Image ${image.id} is ${image.size_gb} GiB, larger than volume ${volume.id} (${volume.size} GiB)`);
+      throw new CinderError(
+        'ImageTooBig',
+        `Image ${image.id} is ${image.size_gb} GiB, larger than volume ${volume.id} (${volume.size} GiB)`,
+      );
     }
     // Cinder creates the volume, then copies: from here on a copy failure leaves the volume behind.
     await this.createVolume(volume, { signal: opts?.signal });
@@ -133,7 +167,10 @@ export class FileVolumeDriver implements VolumeDriver {
     try {
       src = await fs.open(image.path, 'r');
     } catch (e) {
-      throw new CinderError('ImageCopyFailure', `Failed to copy image ${image.id} to volume ${volume.id}: cannot open ${image.path}: ${describe(e)}`);
+      throw new CinderError(
+        'ImageCopyFailure',
+        `Failed to copy image ${image.id} to volume ${volume.id}: cannot open ${image.path}: ${describe(e)}`,
+      );
     }
     try {
       let srcSize: number;
@@ -142,23 +179,35 @@ export class FileVolumeDriver implements VolumeDriver {
         if (!st.isFile()) throw new Error(`${image.path} is not a regular file`);
         srcSize = st.size;
       } catch (e) {
-        throw new CinderError('ImageCopyFailure', `Failed to copy image ${image.id} to volume ${volume.id}: ${describe(e)}`);
+        throw new CinderError(
+          'ImageCopyFailure',
+          `Failed to copy image ${image.id} to volume ${volume.id}: ${describe(e)}`,
+        );
       }
       if (srcSize > volumeBytes) {
-        throw new CinderError('ImageTooBig', `Image ${image.id} holds ${srcSize} bytes, more than volume ${volume.id} (${volume.size} GiB)`);
+        throw new CinderError(
+          'ImageTooBig',
+          `Image ${image.id} holds ${srcSize} bytes, more than volume ${volume.id} (${volume.size} GiB)`,
+        );
       }
       let dst: FileHandle;
       try {
         dst = await fs.open(target.file, 'r+');
       } catch (e) {
-        throw new CinderError('ImageCopyFailure', `Failed to copy image ${image.id} to volume ${volume.id}: cannot open the volume: ${describe(e)}`);
+        throw new CinderError(
+          'ImageCopyFailure',
+          `Failed to copy image ${image.id} to volume ${volume.id}: cannot open the volume: ${describe(e)}`,
+        );
       }
       try {
         // Zero blocks are skipped: the volume was created blank, and a retry rewrites the same image.
         await sparseCopy(src, dst, srcSize, opts?.signal, what);
       } catch (e) {
         if (isAbortError(e) || e instanceof CinderError) throw e;
-        throw new CinderError('ImageCopyFailure', `Failed to copy image ${image.id} to volume ${volume.id}: ${describe(e)}`);
+        throw new CinderError(
+          'ImageCopyFailure',
+          `Failed to copy image ${image.id} to volume ${volume.id}: ${describe(e)}`,
+        );
       } finally {
         await dst.close();
         // Written or not, the blocks the copy got to are allocated now.
@@ -180,8 +229,16 @@ export class FileVolumeDriver implements VolumeDriver {
     if (await this.finishedAlready(target, bytes)) return;
     // The snapshot lives next to its volume in Cinder; look in the snapshot's pool first, then any.
     const src = await this.locate(snapshot.host, volumeObjectName(snapshot.volume_id), 'volume');
-    if (!src) throw new CinderError('VolumeNotFound', `Volume ${snapshot.volume_id} could not be found on ${this.host}`);
-    await this.copyInto(target, src.file, bytes, what, undefined, () => new CinderError('VolumeNotFound', `Volume ${snapshot.volume_id} could not be found on ${this.host}`));
+    if (!src)
+      throw new CinderError('VolumeNotFound', `Volume ${snapshot.volume_id} could not be found on ${this.host}`);
+    await this.copyInto(
+      target,
+      src.file,
+      bytes,
+      what,
+      undefined,
+      () => new CinderError('VolumeNotFound', `Volume ${snapshot.volume_id} could not be found on ${this.host}`),
+    );
   }
 
   // ---- delete, queries -----------------------------------------------------------------------
@@ -225,7 +282,8 @@ export class FileVolumeDriver implements VolumeDriver {
    */
   async getVolumeStats(expected?: ExpectedObjects): Promise<PoolStatsReport[]> {
     const reports: PoolStatsReport[] = [];
-    for (const pool of this.config.pools) reports.push(await this.poolStats(pool, expected?.get(`${this.host}#${pool.name}`)));
+    for (const pool of this.config.pools)
+      reports.push(await this.poolStats(pool, expected?.get(`${this.host}#${pool.name}`)));
     return reports;
   }
 
@@ -254,11 +312,14 @@ export class FileVolumeDriver implements VolumeDriver {
     };
     try {
       const ledger = await this.ledgerOf(pool);
-      report.volume_names = expected === undefined ? ledger.volumeNames() : await this.presentOf(pool, ledger, expected);
+      report.volume_names =
+        expected === undefined ? ledger.volumeNames() : await this.presentOf(pool, ledger, expected);
       const { bavail, bsize } = await this.statfs(this.dirOf(pool));
       // Thin free space is what the files really occupy; thick is what they provision. Either way
       // never more than the file system has left (Cinder's NFS driver reads df the same way).
-      const own = pool.thin_provisioning ? pool.total_capacity_gb - ledger.allocatedBytes / GiB : pool.total_capacity_gb - ledger.provisionedGb;
+      const own = pool.thin_provisioning
+        ? pool.total_capacity_gb - ledger.allocatedBytes / GiB
+        : pool.total_capacity_gb - ledger.provisionedGb;
       report.provisioned_capacity_gb = ledger.provisionedGb;
       report.free_capacity_gb = Math.max(0, round2(Math.min(own, (bavail * bsize) / GiB)));
     } catch {
@@ -329,7 +390,10 @@ export class FileVolumeDriver implements VolumeDriver {
 
   private checkSafeId(id: string, what: string): void {
     if (typeof id !== 'string' || !SAFE_ID.test(id)) {
-      throw new CinderError('InvalidInput', `Invalid ${what} id '${String(id)}': letters, digits, '.', '_' and '-' only`);
+      throw new CinderError(
+        'InvalidInput',
+        `Invalid ${what} id '${String(id)}': letters, digits, '.', '_' and '-' only`,
+      );
     }
   }
 
@@ -341,12 +405,20 @@ export class FileVolumeDriver implements VolumeDriver {
   private poolOf(backendId: string, what: string): ResolvedPoolConfig {
     const { host, pool } = splitBackendId(backendId ?? '');
     if (host !== this.host) {
-      throw new CinderError('VolumeBackendAPIException', `The ${what} is on '${backendId}', not on this backend ${this.host}`);
+      throw new CinderError(
+        'VolumeBackendAPIException',
+        `The ${what} is on '${backendId}', not on this backend ${this.host}`,
+      );
     }
     // Without '#', Cinder names the default pool '_pool0'; a single-pool backend takes it as its pool.
-    const found = this.pools.get(pool) ?? (backendId.includes('#') || this.config.pools.length !== 1 ? undefined : this.config.pools[0]);
+    const found =
+      this.pools.get(pool) ??
+      (backendId.includes('#') || this.config.pools.length !== 1 ? undefined : this.config.pools[0]);
     if (!found) {
-      throw new CinderError('VolumeBackendAPIException', `Pool '${pool}' of '${backendId}' is not configured on ${this.host}`);
+      throw new CinderError(
+        'VolumeBackendAPIException',
+        `Pool '${pool}' of '${backendId}' is not configured on ${this.host}`,
+      );
     }
     return found;
   }
@@ -355,7 +427,11 @@ export class FileVolumeDriver implements VolumeDriver {
   private async target(volume: DriverVolume, what: string): Promise<Located> {
     this.checkSafeId(volume.id, what);
     if (!Number.isInteger(volume.size) || volume.size <= 0) {
-      throw new CinderError('InvalidInput', `Invalid size ${volume.size} for volume ${volume.id}: a positive whole number of GiB`, 'size');
+      throw new CinderError(
+        'InvalidInput',
+        `Invalid size ${volume.size} for volume ${volume.id}: a positive whole number of GiB`,
+        'size',
+      );
     }
     const pool = this.poolOf(volume.host, what);
     const dir = this.dirOf(pool);
@@ -367,7 +443,10 @@ export class FileVolumeDriver implements VolumeDriver {
   private async locate(backendId: string, name: string, what: string): Promise<Located | null> {
     const { host, pool } = splitBackendId(backendId ?? '');
     if (host !== this.host) {
-      throw new CinderError('VolumeBackendAPIException', `The ${what} ${name} is on '${backendId}', not on this backend ${this.host}: cross-backend copies are not supported`);
+      throw new CinderError(
+        'VolumeBackendAPIException',
+        `The ${what} ${name} is on '${backendId}', not on this backend ${this.host}: cross-backend copies are not supported`,
+      );
     }
     const first = this.pools.get(pool);
     const order = first ? [first, ...this.config.pools.filter((p) => p !== first)] : this.config.pools;
@@ -390,7 +469,14 @@ export class FileVolumeDriver implements VolumeDriver {
   }
 
   /** Copies src into a new object of `bytes`, sparse-aware; src may not exceed bytes. */
-  private async copyInto(target: Located, srcFile: string, bytes: number, what: string, opts: CommitHookOptions | undefined, missing: () => Error): Promise<void> {
+  private async copyInto(
+    target: Located,
+    srcFile: string,
+    bytes: number,
+    what: string,
+    opts: CommitHookOptions | undefined,
+    missing: () => Error,
+  ): Promise<void> {
     let src: FileHandle;
     try {
       src = await fs.open(srcFile, 'r');
@@ -401,7 +487,11 @@ export class FileVolumeDriver implements VolumeDriver {
     try {
       const srcSize = (await src.stat()).size;
       if (srcSize > bytes) {
-        throw new CinderError('InvalidInput', `${path.basename(srcFile)} holds ${srcSize} bytes, more than the ${bytes} of ${path.basename(target.file)}`, 'size');
+        throw new CinderError(
+          'InvalidInput',
+          `${path.basename(srcFile)} holds ${srcSize} bytes, more than the ${bytes} of ${path.basename(target.file)}`,
+          'size',
+        );
       }
       await this.writeAside(target, bytes, what, opts, async (fh) => {
         await sparseCopy(src, fh, srcSize, opts?.signal, what);
@@ -417,7 +507,13 @@ export class FileVolumeDriver implements VolumeDriver {
    * partial is removed, except when the commit hook threw (a simulated crash leaves it, as a real
    * one would; deleteVolume cleans it up).
    */
-  private async writeAside(target: Located, bytes: number, what: string, opts: CommitHookOptions | undefined, fill: (fh: FileHandle) => Promise<void>): Promise<void> {
+  private async writeAside(
+    target: Located,
+    bytes: number,
+    what: string,
+    opts: CommitHookOptions | undefined,
+    fill: (fh: FileHandle) => Promise<void>,
+  ): Promise<void> {
     const dir = path.dirname(target.file);
     const name = path.basename(target.file);
     const partial = path.join(dir, partialName(name, randomBytes(8).toString('hex')));
@@ -446,7 +542,10 @@ export class FileVolumeDriver implements VolumeDriver {
         // Our partial was removed under us: either a concurrent create of the same volume finished
         // (and cleaned up), or a delete ran. Only the first counts as success.
         if ((await statFile(target.file))?.size === bytes) return this.noteFile(target.pool, target.file);
-        throw new CinderError('VolumeBackendAPIException', `${what} on ${this.host} was interrupted: its partial write was removed (volume deleted meanwhile?)`);
+        throw new CinderError(
+          'VolumeBackendAPIException',
+          `${what} on ${this.host} was interrupted: its partial write was removed (volume deleted meanwhile?)`,
+        );
       }
     } catch (e) {
       if (!keepPartial) await unlinkIfPresent(partial).catch(() => false);
@@ -498,7 +597,13 @@ async function unlinkIfPresent(file: string): Promise<boolean> {
  * Copies the first `size` bytes of src into dst at the same offsets, skipping all-zero blocks so
  * holes stay holes (dst must start as an empty or sparse file). Checks the signal between chunks.
  */
-export async function sparseCopy(src: FileHandle, dst: FileHandle, size: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+export async function sparseCopy(
+  src: FileHandle,
+  dst: FileHandle,
+  size: number,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<void> {
   const buf = Buffer.allocUnsafe(CHUNK);
   let pos = 0;
   while (pos < size) {

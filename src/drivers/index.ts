@@ -12,7 +12,11 @@ export * from './fault-injecting-driver';
 export * from './op-options';
 
 /** The driver of one backend: the file driver, wrapped in fault injection when a source is given. */
-export function createDriver(config: BackendConfig, faults?: FaultSource, faultOptions?: FaultInjectingOptions): VolumeDriver {
+export function createDriver(
+  config: BackendConfig,
+  faults?: FaultSource,
+  faultOptions?: FaultInjectingOptions,
+): VolumeDriver {
   const file = new FileVolumeDriver(config); // validates the config
   return faults ? new FaultInjectingDriver(file, faults, faultOptions) : file;
 }

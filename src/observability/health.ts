@@ -79,18 +79,32 @@ export class WorkerHealth {
     const prev = this.reports.get(host);
     this.reports.set(host, {
       ok,
-      last_success_at: ok ? new Date(this.now()).toISOString() : prev?.last_success_at ?? null,
+      last_success_at: ok ? new Date(this.now()).toISOString() : (prev?.last_success_at ?? null),
       ...(ok ? {} : { last_error: error instanceof Error ? error.message : String(error) }),
     });
   }
 
   report(): HealthReport {
-    const workers = this.workers.map(({ role, host, worker }) => ({ role, ...(host ? { host } : {}), task_queue: worker.options.taskQueue, state: worker.getState() }));
+    const workers = this.workers.map(({ role, host, worker }) => ({
+      role,
+      ...(host ? { host } : {}),
+      task_queue: worker.options.taskQueue,
+      state: worker.getState(),
+    }));
     const polling = this.startedAll && workers.length > 0 && workers.every((w) => w.state === 'RUNNING');
-    const status: HealthReport['status'] = this.stopping ? 'stopping' : !this.startedAll ? 'starting' : polling ? 'ok' : 'failing';
+    const status: HealthReport['status'] = this.stopping
+      ? 'stopping'
+      : !this.startedAll
+        ? 'starting'
+        : polling
+          ? 'ok'
+          : 'failing';
     const reasons: string[] = [];
     if (status !== 'ok') reasons.push(`status ${status}`);
-    if (this.connectFailure) reasons.push(`cannot reach the Temporal server yet (try ${this.connectFailure.attempt}): ${this.connectFailure.error}`);
+    if (this.connectFailure)
+      reasons.push(
+        `cannot reach the Temporal server yet (try ${this.connectFailure.attempt}): ${this.connectFailure.error}`,
+      );
     for (const w of workers) if (w.state !== 'RUNNING') reasons.push(`${w.task_queue}: ${w.state}`);
     const stats: Record<string, StatsReportState> = {};
     for (const host of this.roles.backends) {
@@ -114,7 +128,10 @@ export class WorkerHealth {
 }
 
 /** Serves /healthz and /readyz; resolves with the address it listens on (port 0: a free one). */
-export async function startHealthServer(bind: { host: string; port: number }, health: WorkerHealth): Promise<{ address: string; close(): Promise<void> }> {
+export async function startHealthServer(
+  bind: { host: string; port: number },
+  health: WorkerHealth,
+): Promise<{ address: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -142,9 +159,10 @@ export async function startHealthServer(bind: { host: string; port: number }, he
   const a = server.address() as AddressInfo;
   return {
     address: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

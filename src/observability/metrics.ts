@@ -57,17 +57,61 @@ export interface CinderMetrics {
 export function createCinderMetrics(meter: MetricMeter): CinderMetrics {
   const M = CINDER_METRICS;
   return {
-    creates: meter.createCounter(M.creates, '1', 'Volume creates that ended, by outcome (available, error, cancelled, rejected) and Cinder error type'),
-    reschedules: meter.createCounter(M.reschedules, '1', 'Creates sent back to the scheduler after a backend failed, by failed host and error type'),
-    noRescheduleFailures: meter.createCounter(M.noRescheduleFailures, '1', 'Creates ended in error by a no-reschedule failure type (ImageCopyFailure, ...)'),
-    backendCreateFailures: meter.createCounter(M.backendCreateFailures, '1', 'Failed backend create attempts (createVolumeFromSpec), by host and error type'),
-    compensationFailures: meter.createCounter(M.compensationFailures, '1', 'Failed attempts of compensation activities (retried until they succeed), by activity and error type'),
-    poolTotal: meter.createGauge(M.poolTotal, 'float', 'GiB', "Pool total capacity from the volume service's last stats report"),
-    poolFree: meter.createGauge(M.poolFree, 'float', 'GiB', 'Pool free capacity (after claims) from the last stats report'),
-    poolAllocated: meter.createGauge(M.poolAllocated, 'float', 'GiB', 'Capacity allocated to volumes and active claims on the pool'),
+    creates: meter.createCounter(
+      M.creates,
+      '1',
+      'Volume creates that ended, by outcome (available, error, cancelled, rejected) and Cinder error type',
+    ),
+    reschedules: meter.createCounter(
+      M.reschedules,
+      '1',
+      'Creates sent back to the scheduler after a backend failed, by failed host and error type',
+    ),
+    noRescheduleFailures: meter.createCounter(
+      M.noRescheduleFailures,
+      '1',
+      'Creates ended in error by a no-reschedule failure type (ImageCopyFailure, ...)',
+    ),
+    backendCreateFailures: meter.createCounter(
+      M.backendCreateFailures,
+      '1',
+      'Failed backend create attempts (createVolumeFromSpec), by host and error type',
+    ),
+    compensationFailures: meter.createCounter(
+      M.compensationFailures,
+      '1',
+      'Failed attempts of compensation activities (retried until they succeed), by activity and error type',
+    ),
+    poolTotal: meter.createGauge(
+      M.poolTotal,
+      'float',
+      'GiB',
+      "Pool total capacity from the volume service's last stats report",
+    ),
+    poolFree: meter.createGauge(
+      M.poolFree,
+      'float',
+      'GiB',
+      'Pool free capacity (after claims) from the last stats report',
+    ),
+    poolAllocated: meter.createGauge(
+      M.poolAllocated,
+      'float',
+      'GiB',
+      'Capacity allocated to volumes and active claims on the pool',
+    ),
     poolProvisioned: meter.createGauge(M.poolProvisioned, 'float', 'GiB', 'Capacity provisioned on the pool'),
-    statsReports: meter.createCounter(M.statsReports, '1', 'Pool stats reports (the volume service heartbeat), by host and outcome'),
-    statsLastReport: meter.createGauge(M.statsLastReport, 'float', 's', 'Unix time of the last successful pool stats report, by host'),
+    statsReports: meter.createCounter(
+      M.statsReports,
+      '1',
+      'Pool stats reports (the volume service heartbeat), by host and outcome',
+    ),
+    statsLastReport: meter.createGauge(
+      M.statsLastReport,
+      'float',
+      's',
+      'Unix time of the last successful pool stats report, by host',
+    ),
   };
 }
 
@@ -99,7 +143,8 @@ export function recordActivityOutcome(
       case ACTIVITY.markVolumeError: {
         const type = String(arg.error_type ?? 'Error');
         metrics.creates.add(1, { outcome: type === 'Cancelled' ? 'cancelled' : 'error', error_type: type });
-        if (!arg.scheduling_failed && isNoRescheduleType(type)) metrics.noRescheduleFailures.add(1, { error_type: type });
+        if (!arg.scheduling_failed && isNoRescheduleType(type))
+          metrics.noRescheduleFailures.add(1, { error_type: type });
         return;
       }
       case ACTIVITY.prepareReschedule:
@@ -114,7 +159,11 @@ export function recordActivityOutcome(
     metrics.backendCreateFailures.add(1, { host: hostOf(arg.backend_id), error_type: type });
   } else if (COMPENSATION_ACTIVITIES.has(activityType)) {
     metrics.compensationFailures.add(1, { activity: activityType, error_type: type });
-  } else if (API_FLOW_ACTIVITIES.has(activityType) && outcome.err instanceof ApplicationFailure && outcome.err.nonRetryable) {
+  } else if (
+    API_FLOW_ACTIVITIES.has(activityType) &&
+    outcome.err instanceof ApplicationFailure &&
+    outcome.err.nonRetryable
+  ) {
     metrics.creates.add(1, { outcome: 'rejected', error_type: type });
   }
 }

@@ -40,7 +40,10 @@ export function sdkLogRecord(
   const fields = sdkLogFields(meta);
   const method = PINO_METHOD[level] ?? 'info';
   if (!message.includes('\n')) return { method, fields, message };
-  const lines = message.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
+  const lines = message
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '');
   const webpack = /webpack/i.test(message);
   return {
     method: method === 'warn' || method === 'error' ? method : 'debug',
@@ -77,7 +80,10 @@ export interface TelemetrySettings {
  */
 export function installRuntime(logger: Logger, settings: TelemetrySettings): void {
   const sdkLog = logger.child({ component: 'temporal' });
-  const coreLevel: LogLevel = settings.sdkLogLevel === 'TRACE' || settings.sdkLogLevel === 'DEBUG' || settings.sdkLogLevel === 'ERROR' ? settings.sdkLogLevel : 'WARN';
+  const coreLevel: LogLevel =
+    settings.sdkLogLevel === 'TRACE' || settings.sdkLogLevel === 'DEBUG' || settings.sdkLogLevel === 'ERROR'
+      ? settings.sdkLogLevel
+      : 'WARN';
   Runtime.install({
     shutdownSignals: [],
     logger: new DefaultLogger(settings.sdkLogLevel, ({ level, message, meta }) => {

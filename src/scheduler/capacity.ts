@@ -33,10 +33,7 @@ export function wantsThinProvisioning(props: FilterProperties): boolean {
  * `reserved` is computed as (total × pct) / 100, the spec's order of operations: for whole-number
  * stats it is exact, whereas total × (pct / 100) gives e.g. floor(100 × 0.29) = 28 instead of 29.
  */
-export function capacityFactors(
-  backend: BackendState,
-  thinWanted: boolean,
-): CapacityFactors | undefined {
+export function capacityFactors(backend: BackendState, thinWanted: boolean): CapacityFactors | undefined {
   const total = backend.total_capacity_gb;
   const free = backend.free_capacity_gb;
   if (typeof total !== 'number' || typeof free !== 'number') return undefined;

@@ -6,13 +6,7 @@ import { NoValidBackend } from './errors';
 import { DEFAULT_FILTERS, FILTER_PREPARERS } from './filters/index';
 import { consumeFromVolume } from './host-manager';
 import { addRetryBackend, populateRetry } from './retry';
-import type {
-  BackendState,
-  FilterName,
-  FilterProperties,
-  ScheduleOptions,
-  ScheduleResult,
-} from './types';
+import type { BackendState, FilterName, FilterProperties, ScheduleOptions, ScheduleResult } from './types';
 import { DEFAULT_WEIGHERS, computeWeights, rankedIndices } from './weighers';
 
 /** The reason when there is nothing to filter at all. */
@@ -60,9 +54,7 @@ export function schedule(
   let candidates: readonly BackendState[] = backends;
   const tallies: FilterTally[] = [];
   for (const name of options.filters ?? DEFAULT_FILTERS) {
-    const prepare = Object.prototype.hasOwnProperty.call(FILTER_PREPARERS, name)
-      ? FILTER_PREPARERS[name]
-      : undefined;
+    const prepare = Object.prototype.hasOwnProperty.call(FILTER_PREPARERS, name) ? FILTER_PREPARERS[name] : undefined;
     if (!prepare) throw new Error(`Unknown scheduler filter ${String(name)}`);
     const passes = prepare(scheduling);
     const kept: BackendState[] = [];

@@ -17,9 +17,7 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
  */
 export function populateRetry(props: FilterProperties, maxAttempts: number): FilterProperties {
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new Error(
-      `Invalid scheduler_max_attempts ${String(maxAttempts)}: it must be a whole number of at least 1`,
-    );
+    throw new Error(`Invalid scheduler_max_attempts ${String(maxAttempts)}: it must be a whole number of at least 1`);
   }
   if (maxAttempts === 1) {
     const { retry: _disabled, ...withoutRetry } = props;

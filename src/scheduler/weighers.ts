@@ -17,11 +17,7 @@ export const DEFAULT_MULTIPLIERS: Readonly<Record<WeigherName, number>> = Object
   AllocatedCapacityWeigher: -1.0,
 });
 
-type RawWeigher = (
-  backends: readonly BackendState[],
-  props: FilterProperties,
-  multiplier: number,
-) => Float64Array;
+type RawWeigher = (backends: readonly BackendState[], props: FilterProperties, multiplier: number) => Float64Array;
 
 /**
  * CapacityWeigher: the pool's virtual free capacity (thick when the volume type asks for thick).
@@ -72,9 +68,7 @@ export function computeWeights(
 ): Float64Array {
   const totals = new Float64Array(backends.length);
   for (const spec of weighers) {
-    const weigh = Object.prototype.hasOwnProperty.call(RAW_WEIGHERS, spec.name)
-      ? RAW_WEIGHERS[spec.name]
-      : undefined;
+    const weigh = Object.prototype.hasOwnProperty.call(RAW_WEIGHERS, spec.name) ? RAW_WEIGHERS[spec.name] : undefined;
     if (!weigh) throw new Error(`Unknown scheduler weigher ${String(spec.name)}`);
     const multiplier = spec.multiplier ?? DEFAULT_MULTIPLIERS[spec.name];
     addNormalized(totals, weigh(backends, props, multiplier), multiplier);

@@ -46,7 +46,9 @@ export function sqliteFilename(url: string): string {
     path = url.slice('sqlite:'.length);
     if (path.startsWith('//')) path = path.slice(2);
   } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new Error(`Unsupported volume database url ${redact(url)}: expected sqlite:<path>, sqlite::memory:, postgres://... or a file path.`);
+    throw new Error(
+      `Unsupported volume database url ${redact(url)}: expected sqlite:<path>, sqlite::memory:, postgres://... or a file path.`,
+    );
   }
   if (path === '') throw new Error(`Volume database url ${JSON.stringify(url)} names no file.`);
   return path;

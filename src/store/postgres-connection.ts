@@ -33,7 +33,9 @@ const MIGRATION_LOCK = 2;
 const INT8_OID = 20;
 const STORE_TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID && format !== 'binary' ? (text: string) => Number(text) : pgTypes.getTypeParser(oid, format)) as typeof pgTypes.getTypeParser,
+    oid === INT8_OID && format !== 'binary'
+      ? (text: string) => Number(text)
+      : pgTypes.getTypeParser(oid, format)) as typeof pgTypes.getTypeParser,
 };
 
 /** What both a pool and a checked-out client can run. */
@@ -71,7 +73,9 @@ function numberPlaceholders(sql: string): string {
  *  without parameters goes as a simple query, so it may be a script of several (migrations). */
 function executorOn(db: Queryable): SqlExecutor {
   const query = async <R>(sql: string, params: readonly unknown[] = []): Promise<R[]> =>
-    params.length === 0 ? (await db.query(sql)).rows as R[] : (await db.query(numberPlaceholders(sql), [...params])).rows as R[];
+    params.length === 0
+      ? ((await db.query(sql)).rows as R[])
+      : ((await db.query(numberPlaceholders(sql), [...params])).rows as R[]);
   return {
     all: query,
     get: async <R>(sql: string, params?: readonly unknown[]) => (await query<R>(sql, params))[0],
@@ -126,7 +130,10 @@ export class PostgresConnection implements SqlConnection {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       } else {
         await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_TAG, kind === 'write' ? WRITE_LOCK : MIGRATION_LOCK]);
+        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [
+          LOCK_TAG,
+          kind === 'write' ? WRITE_LOCK : MIGRATION_LOCK,
+        ]);
       }
       const result = await fn(executorOn(client));
       await client.query('COMMIT');
@@ -161,7 +168,10 @@ export class PostgresConnection implements SqlConnection {
  * advisory lock, so processes migrating the same database at once apply every migration exactly
  * once (DDL is transactional in PostgreSQL). Returns the versions applied by this call.
  */
-export async function applyPostgresMigrations(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+export async function applyPostgresMigrations(
+  pool: Pool,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
   const db = new PostgresConnection(pool); // not closed: the pool is the caller's
   // Under the lock too: concurrent CREATE TABLE IF NOT EXISTS can fail on PostgreSQL's catalog.
   await db.transaction('migrate', (tx) =>
@@ -177,7 +187,11 @@ export async function applyPostgresMigrations(pool: Pool, migrations: readonly M
     const ran = await db.transaction('migrate', async (tx) => {
       if (await tx.get('SELECT version FROM schema_migrations WHERE version = ?', [m.version])) return false;
       await tx.run(migrationSql(m, 'postgres'));
-      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, new Date().toISOString()]);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      ]);
       return true;
     });
     if (ran) applied.push(m.version);

@@ -61,7 +61,14 @@ export interface SqlStoreOptions {
 
 type PoolUsage = Pick<BackendState, 'allocated_capacity_gb' | 'provisioned_capacity_gb' | 'free_capacity_gb'>;
 
-const PATCHABLE_VOLUME_FIELDS = ['status', 'host', 'scheduled_at', 'launched_at', 'error_reason', 'deleted_at'] as const;
+const PATCHABLE_VOLUME_FIELDS = [
+  'status',
+  'host',
+  'scheduled_at',
+  'launched_at',
+  'error_reason',
+  'deleted_at',
+] as const;
 
 /** A pool's active claims no stats report has seen on disk yet (index capacity_claims_backend). */
 const UNLANDED_CLAIMS = `SELECT volume_id, attempt, size_gb FROM capacity_claims
@@ -93,7 +100,11 @@ function quotaExceeded(resource: string, requested: number, limit: number, consu
 
 /** A second create for a volume id that another create owns: refused before anything changes. */
 export function volumeAlreadyExists(volumeId: string): CinderError {
-  return new CinderError('InvalidInput', `Invalid input for field 'volume_id': volume ${volumeId} already exists`, 'volume_id');
+  return new CinderError(
+    'InvalidInput',
+    `Invalid input for field 'volume_id': volume ${volumeId} already exists`,
+    'volume_id',
+  );
 }
 
 /** `WHERE a AND b ...` of the conditions whose value is defined ('' when none is), and their
@@ -150,7 +161,9 @@ export class SqlVolumeStore implements VolumeStore {
   }
 
   async listAvailabilityZones(): Promise<string[]> {
-    const rows = await this.sql.all<{ availability_zone: string }>('SELECT DISTINCT availability_zone FROM pools ORDER BY availability_zone');
+    const rows = await this.sql.all<{ availability_zone: string }>(
+      'SELECT DISTINCT availability_zone FROM pools ORDER BY availability_zone',
+    );
     return rows.map((r) => r.availability_zone);
   }
 
@@ -194,9 +207,10 @@ export class SqlVolumeStore implements VolumeStore {
 
   /** The project's own limits; quotaLimit falls back to the defaults for the rest. */
   private async projectLimits(db: SqlExecutor, projectId: string): Promise<Map<QuotaResource, number>> {
-    const rows = await db.all<{ resource: string; hard_limit: number }>('SELECT resource, hard_limit FROM quota_limits WHERE project_id = ?', [
-      projectId,
-    ]);
+    const rows = await db.all<{ resource: string; hard_limit: number }>(
+      'SELECT resource, hard_limit FROM quota_limits WHERE project_id = ?',
+      [projectId],
+    );
     return new Map(rows.map((r) => [r.resource, r.hard_limit]));
   }
 
@@ -205,7 +219,10 @@ export class SqlVolumeStore implements VolumeStore {
     return own !== undefined ? own : (this.defaultQuotas[resource] ?? -1);
   }
 
-  private async quotaUsage(db: SqlExecutor, projectId: string): Promise<Map<QuotaResource, { in_use: number; reserved: number }>> {
+  private async quotaUsage(
+    db: SqlExecutor,
+    projectId: string,
+  ): Promise<Map<QuotaResource, { in_use: number; reserved: number }>> {
     const rows = await db.all<{ resource: string; in_use: number; reserved: number }>(
       'SELECT resource, in_use, reserved FROM quota_usages WHERE project_id = ?',
       [projectId],
@@ -214,7 +231,13 @@ export class SqlVolumeStore implements VolumeStore {
   }
 
   /** Adds to a usage row (creating it at zero first); in use and reserved never go below zero. */
-  private async addUsage(tx: SqlExecutor, projectId: string, resource: string, inUse: number, reserved: number): Promise<void> {
+  private async addUsage(
+    tx: SqlExecutor,
+    projectId: string,
+    resource: string,
+    inUse: number,
+    reserved: number,
+  ): Promise<void> {
     await tx.run(
       `INSERT INTO quota_usages (project_id, resource, in_use, reserved) VALUES (?, ?, 0, 0)
        ON CONFLICT (project_id, resource) DO NOTHING`,
@@ -230,15 +253,29 @@ export class SqlVolumeStore implements VolumeStore {
     );
   }
 
-  async reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string, owner?: string): Promise<void> {
+  async reserveQuota(
+    volumeId: string,
+    projectId: string,
+    deltas: Record<QuotaResource, number>,
+    now: string,
+    owner?: string,
+  ): Promise<void> {
     await this.write(async (tx) => {
-      const held = await tx.all<{ project_id: string; owner: string | null }>('SELECT project_id, owner FROM quota_reservations WHERE volume_id = ?', [
-        volumeId,
-      ]);
+      const held = await tx.all<{ project_id: string; owner: string | null }>(
+        'SELECT project_id, owner FROM quota_reservations WHERE volume_id = ?',
+        [volumeId],
+      );
       if (held.length > 0) {
         // A retried activity finds its own reservation; any other create's is not its to reuse.
-        const mine = held.every((r) => r.project_id === projectId && (owner === undefined || r.owner === owner || r.owner === null));
-        if (!mine || (owner !== undefined && held.some((r) => r.owner === null) && !(await this.ownedRow(tx, volumeId, owner, false)).ok)) {
+        const mine = held.every(
+          (r) => r.project_id === projectId && (owner === undefined || r.owner === owner || r.owner === null),
+        );
+        if (
+          !mine ||
+          (owner !== undefined &&
+            held.some((r) => r.owner === null) &&
+            !(await this.ownedRow(tx, volumeId, owner, false)).ok)
+        ) {
           throw volumeAlreadyExists(volumeId);
         }
         return;
@@ -252,7 +289,12 @@ export class SqlVolumeStore implements VolumeStore {
       const over = Object.entries(deltas)
         .map(([resource, delta]) => {
           const u = usage.get(resource);
-          return { resource, delta, limit: this.quotaLimit(limits, resource), consumed: (u?.in_use ?? 0) + (u?.reserved ?? 0) };
+          return {
+            resource,
+            delta,
+            limit: this.quotaLimit(limits, resource),
+            consumed: (u?.in_use ?? 0) + (u?.reserved ?? 0),
+          };
         })
         .filter((q) => q.limit >= 0 && q.delta >= 0 && q.consumed + q.delta > q.limit)
         .sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
@@ -285,7 +327,13 @@ export class SqlVolumeStore implements VolumeStore {
   /** Moves a reservation not yet committed or rolled back to status, and its usage with it; a
    *  settled one stays as it is. With an owner, only that owner's reservation (and, if adoptLegacy,
    *  one made before owners). */
-  private async settleQuota(volumeId: string, status: 'committed' | 'rolled_back', now: string, owner: string | undefined, adoptLegacy: boolean): Promise<void> {
+  private async settleQuota(
+    volumeId: string,
+    status: 'committed' | 'rolled_back',
+    now: string,
+    owner: string | undefined,
+    adoptLegacy: boolean,
+  ): Promise<void> {
     const mine = owner === undefined ? '' : adoptLegacy ? ' AND (owner = ? OR owner IS NULL)' : ' AND owner = ?';
     await this.write(async (tx) => {
       const settled = await tx.all<{ project_id: string; resource: string; delta: number }>(
@@ -338,7 +386,12 @@ export class SqlVolumeStore implements VolumeStore {
    * scheduled before owners existed) acts as before. A row made before owners is taken over by the
    * first owner that touches it while it is still 'creating' (when adopt is set, it is recorded).
    */
-  private async ownedRow(tx: SqlExecutor, id: string, owner: string | undefined, adopt = true): Promise<{ row: Volume | null; ok: boolean }> {
+  private async ownedRow(
+    tx: SqlExecutor,
+    id: string,
+    owner: string | undefined,
+    adopt = true,
+  ): Promise<{ row: Volume | null; ok: boolean }> {
     const row = await this.volumeRow(tx, id);
     if (!row || owner === undefined || row.owner === owner) return { row, ok: true };
     if (row.owner === null && row.status === 'creating') {
@@ -397,7 +450,10 @@ export class SqlVolumeStore implements VolumeStore {
   }
 
   async getVolumeByRequestId(projectId: string, requestId: string): Promise<Volume | null> {
-    const r = await this.sql.get<VolumeRecord>('SELECT * FROM volumes WHERE project_id = ? AND request_id = ?', [projectId, requestId]);
+    const r = await this.sql.get<VolumeRecord>('SELECT * FROM volumes WHERE project_id = ? AND request_id = ?', [
+      projectId,
+      requestId,
+    ]);
     return r ? toVolume(r) : null;
   }
 
@@ -420,19 +476,32 @@ export class SqlVolumeStore implements VolumeStore {
       if (!ok) throw volumeAlreadyExists(id);
       const fields = PATCHABLE_VOLUME_FIELDS.filter((f) => patch[f] !== undefined);
       const set = [...fields.map((f) => `${f} = ?`), 'updated_at = ?'].join(', ');
-      const r = await tx.get<VolumeRecord>(`UPDATE volumes SET ${set} WHERE id = ? RETURNING *`, [...fields.map((f) => patch[f]), now, id]);
+      const r = await tx.get<VolumeRecord>(`UPDATE volumes SET ${set} WHERE id = ? RETURNING *`, [
+        ...fields.map((f) => patch[f]),
+        now,
+        id,
+      ]);
       return toVolume(r!);
     });
   }
 
-  async conditionalUpdateVolume(id: string, expected: readonly VolumeStatus[] | null, patch: VolumePatch, now: string): Promise<ConditionalUpdate> {
+  async conditionalUpdateVolume(
+    id: string,
+    expected: readonly VolumeStatus[] | null,
+    patch: VolumePatch,
+    now: string,
+  ): Promise<ConditionalUpdate> {
     return this.write(async (tx) => {
       const current = await this.volumeRow(tx, id);
       if (!current) return { volume: null, updated: false };
       if (expected && !expected.includes(current.status)) return { volume: current, updated: false };
       const fields = PATCHABLE_VOLUME_FIELDS.filter((f) => patch[f] !== undefined);
       const set = [...fields.map((f) => `${f} = ?`), 'updated_at = ?'].join(', ');
-      const r = await tx.get<VolumeRecord>(`UPDATE volumes SET ${set} WHERE id = ? RETURNING *`, [...fields.map((f) => patch[f]), now, id]);
+      const r = await tx.get<VolumeRecord>(`UPDATE volumes SET ${set} WHERE id = ? RETURNING *`, [
+        ...fields.map((f) => patch[f]),
+        now,
+        id,
+      ]);
       return { volume: toVolume(r!), updated: true };
     });
   }
@@ -442,7 +511,10 @@ export class SqlVolumeStore implements VolumeStore {
       if (!(await this.ownedRow(tx, id, owner, false)).ok) return; // another create's row: not ours to undo
       // A destroyed volume holds no capacity: give back claims its saga did not release (a safety
       // net; the workflow releases them first). The claim rows stay as history.
-      const active = await tx.all<ClaimRecord>(`SELECT * FROM capacity_claims WHERE volume_id = ? AND status = 'active' ORDER BY attempt`, [id]);
+      const active = await tx.all<ClaimRecord>(
+        `SELECT * FROM capacity_claims WHERE volume_id = ? AND status = 'active' ORDER BY attempt`,
+        [id],
+      );
       const now = new Date().toISOString();
       for (const claim of active) await this.releaseClaim(tx, toClaim(claim), now);
       await tx.run('DELETE FROM volumes WHERE id = ?', [id]);
@@ -455,7 +527,10 @@ export class SqlVolumeStore implements VolumeStore {
     const out = new Map<string, string[]>();
     for (const backendId of backendIds) {
       const rows = await this.sql.all<{ volume_id: string }>(UNLANDED_CLAIMS, [backendId]);
-      out.set(backendId, rows.map((r) => volumeObjectName(r.volume_id)));
+      out.set(
+        backendId,
+        rows.map((r) => volumeObjectName(r.volume_id)),
+      );
     }
     return out;
   }
@@ -463,7 +538,8 @@ export class SqlVolumeStore implements VolumeStore {
   async reportPoolStats(host: string, pools: PoolStatsReport[], now: string, service?: ServiceReport): Promise<void> {
     const updatedAt = canonicalTime(now);
     for (const p of pools) {
-      if (splitBackendId(p.backend_id).host !== host) throw new Error(`pool ${p.backend_id} does not belong to volume service ${host}`);
+      if (splitBackendId(p.backend_id).host !== host)
+        throw new Error(`pool ${p.backend_id} does not belong to volume service ${host}`);
     }
     await this.write(async (tx) => {
       for (const p of pools) {
@@ -471,7 +547,12 @@ export class SqlVolumeStore implements VolumeStore {
         // Claims and releases keep allocated; a new pool row starts from its active claims.
         const allocated = (await tx.get('SELECT 1 FROM pools WHERE backend_id = ?', [p.backend_id]))
           ? 0
-          : Number((await tx.get<{ s: number }>(`SELECT COALESCE(SUM(size_gb), 0) AS s FROM capacity_claims WHERE backend_id = ? AND status = 'active'`, [p.backend_id]))!.s);
+          : Number(
+              (await tx.get<{ s: number }>(
+                `SELECT COALESCE(SUM(size_gb), 0) AS s FROM capacity_claims WHERE backend_id = ? AND status = 'active'`,
+                [p.backend_id],
+              ))!.s,
+            );
         const free = typeof p.free_capacity_gb === 'number' ? p.free_capacity_gb - pending : p.free_capacity_gb;
         await tx.run(
           `INSERT INTO pools (backend_id, host, availability_zone, total_capacity_gb, free_capacity_gb, allocated_capacity_gb,
@@ -502,7 +583,8 @@ export class SqlVolumeStore implements VolumeStore {
           ],
         );
       }
-      if (service) await tx.run('UPDATE pools SET fault_injection = ? WHERE host = ?', [service.fault_injection ? 1 : 0, host]);
+      if (service)
+        await tx.run('UPDATE pools SET fault_injection = ? WHERE host = ?', [service.fault_injection ? 1 : 0, host]);
     });
   }
 
@@ -512,9 +594,16 @@ export class SqlVolumeStore implements VolumeStore {
   private async landClaims(tx: SqlExecutor, p: PoolStatsReport, now: string): Promise<number> {
     const onDisk = new Set(p.volume_names);
     let pending = 0;
-    for (const c of await tx.all<{ volume_id: string; attempt: number; size_gb: number }>(UNLANDED_CLAIMS, [p.backend_id])) {
+    for (const c of await tx.all<{ volume_id: string; attempt: number; size_gb: number }>(UNLANDED_CLAIMS, [
+      p.backend_id,
+    ])) {
       // By primary key: usually a few in-flight creates; all of them once, after migration 5.
-      if (onDisk.has(volumeObjectName(c.volume_id))) await tx.run('UPDATE capacity_claims SET landed_at = ? WHERE volume_id = ? AND attempt = ?', [now, c.volume_id, c.attempt]);
+      if (onDisk.has(volumeObjectName(c.volume_id)))
+        await tx.run('UPDATE capacity_claims SET landed_at = ? WHERE volume_id = ? AND attempt = ?', [
+          now,
+          c.volume_id,
+          c.attempt,
+        ]);
       else pending += c.size_gb;
     }
     return pending;
@@ -533,16 +622,22 @@ export class SqlVolumeStore implements VolumeStore {
   }
 
   private async writePoolUsage(tx: SqlExecutor, backendId: string, b: PoolUsage): Promise<void> {
-    await tx.run('UPDATE pools SET allocated_capacity_gb = ?, provisioned_capacity_gb = ?, free_capacity_gb = ? WHERE backend_id = ?', [
-      b.allocated_capacity_gb,
-      b.provisioned_capacity_gb,
-      b.free_capacity_gb === null ? null : encodeCapacity(b.free_capacity_gb),
-      backendId,
-    ]);
+    await tx.run(
+      'UPDATE pools SET allocated_capacity_gb = ?, provisioned_capacity_gb = ?, free_capacity_gb = ? WHERE backend_id = ?',
+      [
+        b.allocated_capacity_gb,
+        b.provisioned_capacity_gb,
+        b.free_capacity_gb === null ? null : encodeCapacity(b.free_capacity_gb),
+        backendId,
+      ],
+    );
   }
 
   private async claimRow(db: SqlExecutor, volumeId: string, attempt: number): Promise<CapacityClaim | null> {
-    const r = await db.get<ClaimRecord>('SELECT * FROM capacity_claims WHERE volume_id = ? AND attempt = ?', [volumeId, attempt]);
+    const r = await db.get<ClaimRecord>('SELECT * FROM capacity_claims WHERE volume_id = ? AND attempt = ?', [
+      volumeId,
+      attempt,
+    ]);
     return r ? toClaim(r) : null;
   }
 
@@ -556,9 +651,9 @@ export class SqlVolumeStore implements VolumeStore {
       if (!row) throw new CinderError('VolumeNotFound', `Volume ${args.volumeId} could not be found.`);
 
       // Read under the write lock: no other process changes these pools until this one commits.
-      const live = (await tx.all<PoolRecord>('SELECT * FROM pools WHERE updated_at >= ? ORDER BY backend_id', [liveSince])).map((r) =>
-        toBackendState(toPool(r)),
-      );
+      const live = (
+        await tx.all<PoolRecord>('SELECT * FROM pools WHERE updated_at >= ? ORDER BY backend_id', [liveSince])
+      ).map((r) => toBackendState(toPool(r)));
       const { backend } = args.choose(live); // may throw NoValidBackend: nothing written yet
       if (!live.some((p) => p.backend_id === backend.backend_id)) {
         throw new Error(`choose returned ${backend.backend_id}, which is not one of the live pools it was given`);
@@ -572,13 +667,10 @@ export class SqlVolumeStore implements VolumeStore {
       await this.writePoolUsage(tx, backend.backend_id, backend);
       // The zone is the chosen pool's: the one asked for (AvailabilityZoneFilter kept only its pools),
       // or, when none was, the one the volume lands in, as Cinder records it.
-      await tx.run('UPDATE volumes SET host = ?, availability_zone = ?, scheduled_at = ?, updated_at = ? WHERE id = ?', [
-        backend.backend_id,
-        backend.availability_zone,
-        args.now,
-        args.now,
-        args.volumeId,
-      ]);
+      await tx.run(
+        'UPDATE volumes SET host = ?, availability_zone = ?, scheduled_at = ?, updated_at = ? WHERE id = ?',
+        [backend.backend_id, backend.availability_zone, args.now, args.now, args.volumeId],
+      );
       return { claim: toClaim(claim!), existing: false };
     });
   }
@@ -598,17 +690,19 @@ export class SqlVolumeStore implements VolumeStore {
         free_capacity_gb: typeof pool.free_capacity_gb === 'number' ? pool.free_capacity_gb + s : pool.free_capacity_gb,
       });
     }
-    await tx.run(`UPDATE capacity_claims SET status = 'released', released_at = ? WHERE volume_id = ? AND attempt = ?`, [
-      now,
-      claim.volume_id,
-      claim.attempt,
-    ]);
+    await tx.run(
+      `UPDATE capacity_claims SET status = 'released', released_at = ? WHERE volume_id = ? AND attempt = ?`,
+      [now, claim.volume_id, claim.attempt],
+    );
     return true;
   }
 
   async releaseVolumeCapacity(volumeId: string, now: string): Promise<number> {
     return this.write(async (tx) => {
-      const active = await tx.all<ClaimRecord>(`SELECT * FROM capacity_claims WHERE volume_id = ? AND status = 'active' ORDER BY attempt`, [volumeId]);
+      const active = await tx.all<ClaimRecord>(
+        `SELECT * FROM capacity_claims WHERE volume_id = ? AND status = 'active' ORDER BY attempt`,
+        [volumeId],
+      );
       for (const claim of active) await this.releaseClaim(tx, toClaim(claim), now);
       return active.length;
     });
@@ -624,20 +718,20 @@ export class SqlVolumeStore implements VolumeStore {
 
   async listClaims(volumeId?: string): Promise<CapacityClaim[]> {
     const { where, params } = whereDefined([['volume_id = ?', volumeId]]);
-    const rows = await this.sql.all<ClaimRecord>(`SELECT * FROM capacity_claims ${where} ORDER BY volume_id, attempt`, params);
+    const rows = await this.sql.all<ClaimRecord>(
+      `SELECT * FROM capacity_claims ${where} ORDER BY volume_id, attempt`,
+      params,
+    );
     return rows.map(toClaim);
   }
 
   // ---- events ----
 
   async recordEvent(e: Omit<VolumeEvent, 'id'>): Promise<void> {
-    await this.sql.run('INSERT INTO events (event_type, volume_id, workflow_id, payload, created_at) VALUES (?, ?, ?, ?, ?)', [
-      e.event_type,
-      e.volume_id ?? null,
-      e.workflow_id ?? null,
-      JSON.stringify(e.payload ?? {}),
-      e.created_at,
-    ]);
+    await this.sql.run(
+      'INSERT INTO events (event_type, volume_id, workflow_id, payload, created_at) VALUES (?, ?, ?, ?, ?)',
+      [e.event_type, e.volume_id ?? null, e.workflow_id ?? null, JSON.stringify(e.payload ?? {}), e.created_at],
+    );
   }
 
   async listEvents(filter: { volume_id?: string; event_type?: string } = {}): Promise<VolumeEvent[]> {
@@ -677,7 +771,9 @@ export class SqlVolumeStore implements VolumeStore {
 
   async listFaultRules(host?: string): Promise<FaultRule[]> {
     const { where, params } = whereDefined([['host = ?', host]]);
-    return (await this.sql.all<FaultRuleRecord>(`SELECT * FROM fault_rules ${where} ORDER BY id`, params)).map(toFaultRule);
+    return (await this.sql.all<FaultRuleRecord>(`SELECT * FROM fault_rules ${where} ORDER BY id`, params)).map(
+      toFaultRule,
+    );
   }
 
   async clearFaultRules(host?: string): Promise<number> {
@@ -697,7 +793,10 @@ export class SqlVolumeStore implements VolumeStore {
       for (const rule of candidates) {
         if (rule.probability != null && !(this.random() < rule.probability)) continue;
         if (rule.remaining === null) return toFaultRule(rule);
-        const updated = await tx.get<FaultRuleRecord>('UPDATE fault_rules SET remaining = remaining - 1 WHERE id = ? RETURNING *', [rule.id]);
+        const updated = await tx.get<FaultRuleRecord>(
+          'UPDATE fault_rules SET remaining = remaining - 1 WHERE id = ? RETURNING *',
+          [rule.id],
+        );
         // Cleared by a clearFaultRules that does not wait for the write lock (PostgreSQL): try the next rule.
         if (updated) return toFaultRule(updated);
       }

@@ -126,4 +126,3 @@ export class SqliteConnection implements SqlConnection {
     else this.busy = false;
   }
 }
-

@@ -1,5 +1,13 @@
 import type { BackendState, PoolStatsReport } from '../domain/pools';
-import type { CreateVolumeRequest, Image, Snapshot, Volume, VolumeSource, VolumeStatus, VolumeType } from '../domain/volume';
+import type {
+  CreateVolumeRequest,
+  Image,
+  Snapshot,
+  Volume,
+  VolumeSource,
+  VolumeStatus,
+  VolumeType,
+} from '../domain/volume';
 import type { FaultRule, FaultOp } from '../domain/faults';
 
 export type { PoolStatsReport } from '../domain/pools';
@@ -133,7 +141,13 @@ export interface VolumeStore {
   setQuotaLimit(projectId: string, resource: QuotaResource, limit: number): Promise<void>;
   /** Reserves every delta or none; throws CinderError('VolumeLimitExceeded' for volumes*, 'QuotaError'
    *  otherwise) naming the resource, its limit, usage and the request. Repeating it is a no-op. */
-  reserveQuota(volumeId: string, projectId: string, deltas: Record<QuotaResource, number>, now: string, owner?: string): Promise<void>;
+  reserveQuota(
+    volumeId: string,
+    projectId: string,
+    deltas: Record<QuotaResource, number>,
+    now: string,
+    owner?: string,
+  ): Promise<void>;
   commitQuota(volumeId: string, now: string, owner?: string): Promise<void>;
   /** Undoes a reservation not yet committed; a committed one is left alone (Cinder keeps an error
    *  volume's quota until it is deleted). */
@@ -161,7 +175,12 @@ export interface VolumeStore {
   updateVolume(id: string, patch: VolumePatch, now: string, owner?: string): Promise<Volume>;
   /** Cinder's conditional_update: patches the row only if its status is one of expected (any status
    *  when expected is null), in one transaction. A delete acts on the row by volume id, whoever made it. */
-  conditionalUpdateVolume(id: string, expected: readonly VolumeStatus[] | null, patch: VolumePatch, now: string): Promise<ConditionalUpdate>;
+  conditionalUpdateVolume(
+    id: string,
+    expected: readonly VolumeStatus[] | null,
+    patch: VolumePatch,
+    now: string,
+  ): Promise<ConditionalUpdate>;
   /** Deletes the row (undo of the entry create); absent, or another owner's, is left alone. */
   destroyVolume(id: string, owner?: string): Promise<void>;
 

@@ -3,7 +3,9 @@ import type { BackendCreateRequest, VolumeActivities } from '../activities/volum
 import { volumeObjectName, volumeTaskQueue } from '../domain/volume';
 
 /** Deletes a failed attempt's volume on a backend that was down, however long it takes to return. */
-export async function cleanupBackendVolume(args: BackendCreateRequest & { host: string; retry_initial_interval_ms: number }): Promise<void> {
+export async function cleanupBackendVolume(
+  args: BackendCreateRequest & { host: string; retry_initial_interval_ms: number },
+): Promise<void> {
   await proxyActivities<VolumeActivities>({
     taskQueue: volumeTaskQueue(args.host),
     summary: `compensate: delete ${volumeObjectName(args.volume_id)} on ${args.backend_id}`,

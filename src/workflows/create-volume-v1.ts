@@ -50,7 +50,10 @@ const apiActivity = (summary: string) =>
 const schedulerActivity = (summary: string, options: CreateOptions) =>
   proxyActivities<SchedulerActivities>({
     startToCloseTimeout: DB_STEP_TIMEOUT,
-    retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
+    retry: {
+      initialInterval: options.retry_initial_interval_ms,
+      maximumInterval: options.retry_initial_interval_ms * 100,
+    },
     summary,
   });
 
@@ -119,7 +122,13 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
     state.phase = 'done';
     state.last_error = { type: f.type, message: f.message };
     await CancellationScope.nonCancellable(() =>
-      sched('mark volume error').markVolumeError({ volume_id: volumeId, reason: f.message, error_type: f.type, scheduling_failed: schedulingFailed, owner }),
+      sched('mark volume error').markVolumeError({
+        volume_id: volumeId,
+        reason: f.message,
+        error_type: f.type,
+        scheduling_failed: schedulingFailed,
+        owner,
+      }),
     );
     upsert([{ key: VolumeStatus, value: 'error' }]);
     showDetails(state);
@@ -136,7 +145,12 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
         // Between attempts: the retry state is the whole memory a new run needs.
         await continueAsNew<typeof createVolumeV1>({
           ...input,
-          resume: { spec, filter_properties: filterProperties, attempts: state.attempts, ...(alternatesMode ? { alternates } : {}) },
+          resume: {
+            spec,
+            filter_properties: filterProperties,
+            attempts: state.attempts,
+            ...(alternatesMode ? { alternates } : {}),
+          },
         });
       }
       const attempt = options.scheduler_max_attempts > 1 ? (filterProperties.retry?.num_attempts ?? 0) + 1 : 1;
@@ -154,7 +168,9 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
         decision = await attemptSaga.run({
           name: 'ScheduleCreateVolumeTask',
           run: () =>
-            sched(`schedule attempt ${attempt}/${options.scheduler_max_attempts}${preferred ? ' (alternates first)' : ''}`).scheduleCreateVolume({
+            sched(
+              `schedule attempt ${attempt}/${options.scheduler_max_attempts}${preferred ? ' (alternates first)' : ''}`,
+            ).scheduleCreateVolume({
               volume_id: volumeId,
               attempt,
               filter_properties: filterProperties,
@@ -163,7 +179,8 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
               ...(preferred ? { preferred } : {}),
               owner,
             }),
-          undo: () => sched(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(volumeId, attempt, owner),
+          undo: () =>
+            sched(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(volumeId, attempt, owner),
         });
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -227,11 +244,20 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
         // Cinder's OnFailureRescheduleTask: decide whether another backend may try.
         const f = createFailure;
         if (!filterProperties.retry) {
-          return await fail({ ...f, message: `${f.type}: ${f.message} (rescheduling is disabled: scheduler_max_attempts is 1)` }, false);
+          return await fail(
+            { ...f, message: `${f.type}: ${f.message} (rescheduling is disabled: scheduler_max_attempts is 1)` },
+            false,
+          );
         }
         // The types added later stop a reschedule only in creates that reach this point with them.
-        if (isNoRescheduleType(f.type) && (!LATER_NO_RESCHEDULE_TYPES.includes(f.type) || patched(NO_RESCHEDULE_UNION_PATCH))) {
-          return await fail({ ...f, message: `${f.type}: ${f.message} (not rescheduled: ${f.type} is a no-reschedule failure)` }, false);
+        if (
+          isNoRescheduleType(f.type) &&
+          (!LATER_NO_RESCHEDULE_TYPES.includes(f.type) || patched(NO_RESCHEDULE_UNION_PATCH))
+        ) {
+          return await fail(
+            { ...f, message: `${f.type}: ${f.message} (not rescheduled: ${f.type} is a no-reschedule failure)` },
+            false,
+          );
         }
         state.phase = 'rescheduling';
         if (alternatesMode) alternates = alternates.filter((id) => id !== decision.backend_id);
@@ -254,7 +280,13 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
       state.phase = 'done';
       upsert([{ key: VolumeStatus, value: 'available' }]);
       showDetails(state);
-      return { volume_id: volumeId, status: 'available', backend_id: decision.backend_id, attempts: state.attempts, retry: state.retry };
+      return {
+        volume_id: volumeId,
+        status: 'available',
+        backend_id: decision.backend_id,
+        attempts: state.attempts,
+        retry: state.retry,
+      };
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -267,7 +299,14 @@ export async function createVolumeV1(input: CreateVolumeInput): Promise<CreateVo
       current.error_type = 'Cancelled';
       current.compensations = records;
     }
-    await markError({ type: 'Cancelled', message: 'Create cancelled by request; every step was compensated', backend_unavailable: false }, false);
+    await markError(
+      {
+        type: 'Cancelled',
+        message: 'Create cancelled by request; every step was compensated',
+        backend_unavailable: false,
+      },
+      false,
+    );
     throw err;
   }
 }
@@ -309,8 +348,15 @@ function rejectInput(input: unknown, field: string, message: string): never {
   const request = (input as { request?: { volume_id?: unknown } } | null)?.request;
   const volumeId = typeof request?.volume_id === 'string' ? request.volume_id : '';
   const state: CreateVolumeState = {
-    volume_id: volumeId, status: 'error', phase: 'done', attempt: 0, max_attempts: null, backend_id: null,
-    retry: null, last_error: { type: 'InvalidInput', message }, attempts: [],
+    volume_id: volumeId,
+    status: 'error',
+    phase: 'done',
+    attempt: 0,
+    max_attempts: null,
+    backend_id: null,
+    retry: null,
+    last_error: { type: 'InvalidInput', message },
+    attempts: [],
   };
   setCurrentDetails(`**refused** InvalidInput: ${message}`);
   throw ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true, details: [state, { field }] });
@@ -335,7 +381,10 @@ async function deleteOnFailedBackend(
         startToCloseTimeout: '5 minutes',
         // The delete heartbeats: a worker killed mid-delete is noticed in seconds, not at start-to-close.
         heartbeatTimeout: options.create_heartbeat_timeout_ms,
-        retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
+        retry: {
+          initialInterval: options.retry_initial_interval_ms,
+          maximumInterval: options.retry_initial_interval_ms * 100,
+        },
       }).deleteVolumeOnBackend(req);
       return res.skipped ? 'skipped: a later attempt owns the pool' : res.deleted ? 'deleted' : 'nothing to delete';
     } catch (err) {

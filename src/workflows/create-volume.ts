@@ -18,7 +18,14 @@ import type { ApiActivities, VolumeSpec } from '../activities/api-activities';
 import type { ScheduleDecision, SchedulerActivities, SchedulingPolicy } from '../activities/scheduler-activities';
 import type { BackendCreateRequest, VolumeActivities } from '../activities/volume-activities';
 import type { CreateOptions } from '../domain/create-options';
-import { CANCELLED, CLEANUP, PATCH_THREE_FLOWS, cleanupOfDelete, cleanupWorkflowId, type CleanupLabel } from '../domain/names';
+import {
+  CANCELLED,
+  CLEANUP,
+  PATCH_THREE_FLOWS,
+  cleanupOfDelete,
+  cleanupWorkflowId,
+  type CleanupLabel,
+} from '../domain/names';
 import { volumeObjectName, volumeTaskQueue } from '../domain/volume';
 import type { FilterProperties } from '../scheduler/types';
 import { cleanupBackendVolume } from './cleanup-volume';
@@ -139,7 +146,10 @@ async function runSchedulerFlow(run: CreateRun): Promise<ScheduleDecision> {
   // A pass past the last attempt only says so: the state never reads "attempt 4 of 3".
   run.tracker.set({ attempt: Math.min(attempt, max), phase: 'scheduling', backend_id: null });
   const preferred = run.alternatesMode && run.alternates.length > 0 ? run.alternates : null;
-  const summary = attempt > max ? `schedule: attempts used up (${max} of ${max})` : `schedule attempt ${attempt}/${max}${preferred ? ' (alternates first)' : ''}`;
+  const summary =
+    attempt > max
+      ? `schedule: attempts used up (${max} of ${max})`
+      : `schedule attempt ${attempt}/${max}${preferred ? ' (alternates first)' : ''}`;
   let decision: ScheduleDecision;
   try {
     // The claim's undo is keyed by attempt, so it is safe to register first.
@@ -155,7 +165,10 @@ async function runSchedulerFlow(run: CreateRun): Promise<ScheduleDecision> {
           ...(preferred ? { preferred } : {}),
           owner: run.owner,
         }),
-      undo: () => run.db(`compensate: give back capacity of attempt ${attempt}`).releaseCapacity(run.volumeId, attempt, run.owner),
+      undo: () =>
+        run
+          .db(`compensate: give back capacity of attempt ${attempt}`)
+          .releaseCapacity(run.volumeId, attempt, run.owner),
     });
   } catch (err) {
     if (isCancellation(err)) throw err;
@@ -172,7 +185,12 @@ async function runSchedulerFlow(run: CreateRun): Promise<ScheduleDecision> {
  *  failure of an attempt that did not make the volume; its compensations are still to run. */
 async function runManagerFlow(run: CreateRun, decision: ScheduleDecision): Promise<FailureInfo | null> {
   const { options, record } = run;
-  const req: BackendCreateRequest = { volume_id: run.volumeId, backend_id: decision.backend_id, attempt: record!.attempt, owner: run.owner };
+  const req: BackendCreateRequest = {
+    volume_id: run.volumeId,
+    backend_id: decision.backend_id,
+    attempt: record!.attempt,
+    owner: run.owner,
+  };
   const objectName = volumeObjectName(run.volumeId);
   let failure: FailureInfo | null = null;
   try {
@@ -185,7 +203,10 @@ async function runManagerFlow(run: CreateRun, decision: ScheduleDecision): Promi
           heartbeatTimeout: options.create_heartbeat_timeout_ms,
           // Wait until a cancelled create has stopped writing before deleting what it wrote.
           cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-          retry: { initialInterval: options.retry_initial_interval_ms, maximumAttempts: options.create_max_activity_attempts },
+          retry: {
+            initialInterval: options.retry_initial_interval_ms,
+            maximumAttempts: options.create_max_activity_attempts,
+          },
         }).createVolumeFromSpec(req),
       undo: () => run.cleanUp(record!, deleteOnFailedBackend(run, decision, req, failure)),
     });
@@ -205,7 +226,12 @@ async function runManagerFlow(run: CreateRun, decision: ScheduleDecision): Promi
  * down cannot delete now: the delete goes to a cleanup workflow that waits for it, recorded as an
  * event, so the reschedule does not stall and nothing is silently left behind.
  */
-async function deleteOnFailedBackend(run: CreateRun, decision: ScheduleDecision, req: BackendCreateRequest, failure: FailureInfo | null): Promise<CleanupLabel> {
+async function deleteOnFailedBackend(
+  run: CreateRun,
+  decision: ScheduleDecision,
+  req: BackendCreateRequest,
+  failure: FailureInfo | null,
+): Promise<CleanupLabel> {
   const { options } = run;
   const objectName = volumeObjectName(req.volume_id);
   if (!failure?.backend_unavailable) {
@@ -215,7 +241,10 @@ async function deleteOnFailedBackend(run: CreateRun, decision: ScheduleDecision,
         startToCloseTimeout: '5 minutes',
         // The delete heartbeats: a worker killed mid-delete is noticed in seconds, not at start-to-close.
         heartbeatTimeout: options.create_heartbeat_timeout_ms,
-        retry: { initialInterval: options.retry_initial_interval_ms, maximumInterval: options.retry_initial_interval_ms * 100 },
+        retry: {
+          initialInterval: options.retry_initial_interval_ms,
+          maximumInterval: options.retry_initial_interval_ms * 100,
+        },
       }).deleteVolumeOnBackend(req);
       return cleanupOfDelete(res);
     } catch (err) {
@@ -295,7 +324,12 @@ class CreateRun {
   /** What continue-as-new carries (the same shape as the frozen path's, which continues into this one). */
   carry(): NonNullable<CreateVolumeInput['resume']> {
     const { spec, filterProperties, alternates, alternatesMode } = this;
-    return { spec, filter_properties: filterProperties, attempts: this.tracker.state.attempts, ...(alternatesMode ? { alternates } : {}) };
+    return {
+      spec,
+      filter_properties: filterProperties,
+      attempts: this.tracker.state.attempts,
+      ...(alternatesMode ? { alternates } : {}),
+    };
   }
 
   /** The scheduler chose a pool: a new attempt on it. */
@@ -309,7 +343,13 @@ class CreateRun {
     }
     this.record = record;
     const attempts = [...this.tracker.state.attempts, record];
-    this.tracker.set({ attempts, retry: this.filterProperties.retry ?? null, backend_id: decision.backend_id, attempt, phase: 'creating' });
+    this.tracker.set({
+      attempts,
+      retry: this.filterProperties.retry ?? null,
+      backend_id: decision.backend_id,
+      attempt,
+      phase: 'creating',
+    });
   }
 
   async succeeded(decision: ScheduleDecision): Promise<CreateVolumeResult> {
@@ -317,7 +357,13 @@ class CreateRun {
     await this.settleCleanups();
     const s = this.tracker.state;
     this.tracker.set({ status: 'available', phase: 'done' });
-    return { volume_id: this.volumeId, status: 'available', backend_id: decision.backend_id, attempts: s.attempts, retry: s.retry };
+    return {
+      volume_id: this.volumeId,
+      status: 'available',
+      backend_id: decision.backend_id,
+      attempts: s.attempts,
+      retry: s.retry,
+    };
   }
 
   /**
@@ -364,7 +410,11 @@ class CreateRun {
   }
 
   /** OnFailureRescheduleTask's reschedule half: back to the scheduler with the failure in retry.exc. */
-  async reschedule(decision: ScheduleDecision, retry: NonNullable<FilterProperties['retry']>, errorType: string): Promise<void> {
+  async reschedule(
+    decision: ScheduleDecision,
+    retry: NonNullable<FilterProperties['retry']>,
+    errorType: string,
+  ): Promise<void> {
     if (this.alternatesMode) this.alternates = this.alternates.filter((id) => id !== decision.backend_id);
     this.filterProperties = { ...this.filterProperties, retry };
     this.tracker.set({ retry });
@@ -382,7 +432,13 @@ class CreateRun {
   async markError(f: Pick<FailureInfo, 'type' | 'message'>, schedulingFailed: boolean): Promise<void> {
     this.tracker.set({ status: 'error', phase: 'done', last_error: { type: f.type, message: f.message } });
     await CancellationScope.nonCancellable(() =>
-      this.db('mark volume error').markVolumeError({ volume_id: this.volumeId, reason: f.message, error_type: f.type, scheduling_failed: schedulingFailed, owner: this.owner }),
+      this.db('mark volume error').markVolumeError({
+        volume_id: this.volumeId,
+        reason: f.message,
+        error_type: f.type,
+        scheduling_failed: schedulingFailed,
+        owner: this.owner,
+      }),
     );
   }
 
@@ -390,7 +446,12 @@ class CreateRun {
   async fail(f: Pick<FailureInfo, 'type' | 'message'>, schedulingFailed: boolean): Promise<never> {
     await this.settleCleanups();
     await this.markError(f, schedulingFailed);
-    throw ApplicationFailure.create({ type: f.type, message: f.message, nonRetryable: true, details: [this.tracker.state] });
+    throw ApplicationFailure.create({
+      type: f.type,
+      message: f.message,
+      nonRetryable: true,
+      details: [this.tracker.state],
+    });
   }
 
   /** Cancelled: undo what the current attempt did, then say so on the volume. */
@@ -399,7 +460,13 @@ class CreateRun {
     const records = await this.saga.compensate();
     await this.settleCleanups();
     const current = this.record;
-    if (current && current.outcome === 'running') Object.assign(current, { outcome: 'failed', error_type: CANCELLED.type, error: CANCELLED.message, compensations: records });
+    if (current && current.outcome === 'running')
+      Object.assign(current, {
+        outcome: 'failed',
+        error_type: CANCELLED.type,
+        error: CANCELLED.message,
+        compensations: records,
+      });
     await this.markError(CANCELLED, false);
   }
 }
@@ -410,8 +477,15 @@ function rejectInput(input: unknown, field: string, message: string): never {
   const request = (input as { request?: { volume_id?: unknown } } | null)?.request;
   const volumeId = typeof request?.volume_id === 'string' ? request.volume_id : '';
   const state: CreateVolumeState = {
-    volume_id: volumeId, status: 'error', phase: 'done', attempt: 0, max_attempts: null, backend_id: null,
-    retry: null, last_error: { type: 'InvalidInput', message }, attempts: [],
+    volume_id: volumeId,
+    status: 'error',
+    phase: 'done',
+    attempt: 0,
+    max_attempts: null,
+    backend_id: null,
+    retry: null,
+    last_error: { type: 'InvalidInput', message },
+    attempts: [],
   };
   setCurrentDetails(`**refused** InvalidInput: ${message}`);
   // Behind the patch: refusals recorded before it replay without the upsert.

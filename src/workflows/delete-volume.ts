@@ -75,14 +75,24 @@ const db = (summary: string) =>
  */
 export async function deleteVolume(input: DeleteVolumeInput): Promise<DeleteVolumeResult> {
   const volumeId = checkDeleteInput(input);
-  const state: DeleteVolumeState = { volume_id: volumeId, status: 'deleting', phase: 'checking', backend_id: null, create_cancelled: false, last_error: null };
+  const state: DeleteVolumeState = {
+    volume_id: volumeId,
+    status: 'deleting',
+    phase: 'checking',
+    backend_id: null,
+    create_cancelled: false,
+    last_error: null,
+  };
   setHandler(deleteStateQuery, () => state);
   const show = () => showDeleteDetails(state);
   show();
 
   let begin: BeginDelete;
   try {
-    begin = await db('check volume status: deleting').beginDeleteVolume({ volume_id: volumeId, force: input.force === true });
+    begin = await db('check volume status: deleting').beginDeleteVolume({
+      volume_id: volumeId,
+      force: input.force === true,
+    });
     if (begin.needs_cancel) begin = await cancelCreateFirst(volumeId, state, show);
   } catch (err) {
     // Refused before anything changed (InvalidVolume, VolumeNotFound): the volume is as it was.
@@ -94,8 +104,14 @@ export async function deleteVolume(input: DeleteVolumeInput): Promise<DeleteVolu
   }
   const target = begin.target;
   const result: DeleteVolumeResult = {
-    volume_id: volumeId, status: 'deleted', backend_id: target?.backend_id ?? null, deleted_on_backend: false,
-    capacity_claims_released: 0, quota_released: false, create_cancelled: state.create_cancelled, deleted_at: null,
+    volume_id: volumeId,
+    status: 'deleted',
+    backend_id: target?.backend_id ?? null,
+    deleted_on_backend: false,
+    capacity_claims_released: 0,
+    quota_released: false,
+    create_cancelled: state.create_cancelled,
+    deleted_at: null,
   };
   if (!target) {
     // The cancelled create's API flow destroyed its row: nothing is left to delete.
@@ -109,7 +125,10 @@ export async function deleteVolume(input: DeleteVolumeInput): Promise<DeleteVolu
   const upsert = (attrs: Parameters<typeof upsertSearchAttributes>[0]) => {
     if (begin.options.upsert_search_attributes) upsertSearchAttributes(attrs);
   };
-  upsert([...(target.host ? [{ key: BackendHost, value: target.host }] : []), { key: VolumeStatus, value: 'deleting' }]);
+  upsert([
+    ...(target.host ? [{ key: BackendHost, value: target.host }] : []),
+    { key: VolumeStatus, value: 'deleting' },
+  ]);
   show();
 
   try {
@@ -123,7 +142,9 @@ export async function deleteVolume(input: DeleteVolumeInput): Promise<DeleteVolu
     result.capacity_claims_released = await db('give back capacity').releaseVolumeCapacity(volumeId);
     result.quota_released = await db(`give back quota: 1 volume, ${target.size} GiB`).releaseVolumeQuota(volumeId);
     result.deleted_at = await db('soft-delete volume row: deleted').finishDeleteVolume({
-      volume_id: volumeId, backend_id: target.backend_id, deleted_on_backend: result.deleted_on_backend,
+      volume_id: volumeId,
+      backend_id: target.backend_id,
+      deleted_on_backend: result.deleted_on_backend,
     });
   } catch (err) {
     const f: FailureInfo = isCancellation(err)
@@ -133,7 +154,11 @@ export async function deleteVolume(input: DeleteVolumeInput): Promise<DeleteVolu
     state.phase = 'done';
     state.last_error = { type: f.type, message: f.message };
     await CancellationScope.nonCancellable(() =>
-      db('mark volume error_deleting').markDeleteError({ volume_id: volumeId, error_type: f.type, reason: `${f.type}: ${f.message}` }),
+      db('mark volume error_deleting').markDeleteError({
+        volume_id: volumeId,
+        error_type: f.type,
+        reason: `${f.type}: ${f.message}`,
+      }),
     );
     upsert([{ key: VolumeStatus, value: 'error_deleting' }]);
     show();
@@ -150,10 +175,18 @@ export async function deleteVolume(input: DeleteVolumeInput): Promise<DeleteVolu
 /** The volume id of a well-formed input whose workflow id is `delete-volume-<id>`; else InvalidInput. */
 function checkDeleteInput(input: DeleteVolumeInput): string {
   if (typeof input?.volume_id !== 'string' || input.volume_id === '') {
-    throw ApplicationFailure.create({ type: 'InvalidInput', message: "Invalid input for field 'volume_id': a volume id is required", nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      message: "Invalid input for field 'volume_id': a volume id is required",
+      nonRetryable: true,
+    });
   }
   if (input.force !== undefined && typeof input.force !== 'boolean') {
-    throw ApplicationFailure.create({ type: 'InvalidInput', message: "Invalid input for field 'force': must be true or false", nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      message: "Invalid input for field 'force': must be true or false",
+      nonRetryable: true,
+    });
   }
   const expected = deleteVolumeWorkflowId(input.volume_id);
   if (workflowInfo().workflowId !== expected) {
@@ -186,7 +219,11 @@ async function cancelCreateFirst(volumeId: string, state: DeleteVolumeState, sho
       summary: 'wait for the cancelled create to compensate',
     }).awaitCreateEnded(volumeId);
   }
-  return db('check volume status: deleting').beginDeleteVolume({ volume_id: volumeId, force: true, allow_missing: true });
+  return db('check volume status: deleting').beginDeleteVolume({
+    volume_id: volumeId,
+    force: true,
+    allow_missing: true,
+  });
 }
 
 /**
@@ -194,7 +231,12 @@ async function cancelCreateFirst(volumeId: string, state: DeleteVolumeState, sho
  * within backend_schedule_to_start_timeout_ms is down: that is recorded, and the delete then waits
  * for the service however long it takes, so it completes when the worker is back.
  */
-async function deleteOnBackend(target: DeleteTarget, options: BeginDelete['options'], state: DeleteVolumeState, show: () => void): Promise<boolean> {
+async function deleteOnBackend(
+  target: DeleteTarget,
+  options: BeginDelete['options'],
+  state: DeleteVolumeState,
+  show: () => void,
+): Promise<boolean> {
   const host = target.host!;
   const req = { volume_id: target.volume_id, backend_id: target.backend_id! };
   const summary = `delete ${volumeObjectName(target.volume_id)} on ${target.backend_id}`;
@@ -214,7 +256,10 @@ async function deleteOnBackend(target: DeleteTarget, options: BeginDelete['optio
     if (isCancellation(err) || !failureInfo(err).backend_unavailable) throw err;
   }
   state.phase = 'waiting for the volume service';
-  state.last_error = { type: 'BackendUnavailable', message: `the volume service of ${host} is down; the delete waits for it` };
+  state.last_error = {
+    type: 'BackendUnavailable',
+    message: `the volume service of ${host} is down; the delete waits for it`,
+  };
   show();
   await db('record: delete waits for the volume service').recordDeleteWaiting({ volume_id: target.volume_id, host });
   const deleted = (await activity()).deleted;

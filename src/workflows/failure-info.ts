@@ -13,11 +13,13 @@ export interface FailureInfo {
  *  yields a type (its name), because the reschedule decision must be taken on any error. */
 export function failureInfo(err: unknown): FailureInfo {
   let cause: unknown = err;
-  while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && cause.cause) cause = cause.cause;
+  while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && cause.cause)
+    cause = cause.cause;
   if (cause instanceof ApplicationFailure) {
     return { type: cause.type ?? 'Error', message: cause.message, backend_unavailable: false };
   }
   if (cause instanceof TimeoutFailure) return timeoutFailure(cause.timeoutType ?? 'UNSPECIFIED');
-  if (cause instanceof Error) return { type: cause.name || 'Error', message: cause.message, backend_unavailable: false };
+  if (cause instanceof Error)
+    return { type: cause.name || 'Error', message: cause.message, backend_unavailable: false };
   return { type: 'Error', message: String(cause), backend_unavailable: false };
 }

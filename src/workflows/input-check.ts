@@ -17,7 +17,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-const problem = (field: string, message: string): InputProblem => ({ field, message: `Invalid input for field '${field}': ${message}` });
+const problem = (field: string, message: string): InputProblem => ({
+  field,
+  message: `Invalid input for field '${field}': ${message}`,
+});
 
 /** Where the run stands, from workflowInfo(). */
 export interface RunInfo {
@@ -28,15 +31,25 @@ export interface RunInfo {
 
 /** The continue-as-new carry, accepted only from a run of this very create continuing as new. */
 function checkResume(resume: unknown, volumeId: string, run: RunInfo): InputProblem | null {
-  if (!run.continuedFromExecutionRunId) return problem('resume', 'is internal to the workflow (continue-as-new) and may not be given by a caller');
+  if (!run.continuedFromExecutionRunId)
+    return problem('resume', 'is internal to the workflow (continue-as-new) and may not be given by a caller');
   if (!isObject(resume)) return problem('resume', 'must be an object');
   const spec = resume.spec;
-  if (!isObject(spec) || !isObject(spec.request) || spec.request.volume_id !== volumeId || !isObject(spec.options) || !isObject(spec.volume_type)) {
+  if (
+    !isObject(spec) ||
+    !isObject(spec.request) ||
+    spec.request.volume_id !== volumeId ||
+    !isObject(spec.options) ||
+    !isObject(spec.volume_type)
+  ) {
     return problem('resume.spec', `must be the spec of volume ${volumeId}`);
   }
   if (!isObject(resume.filter_properties)) return problem('resume.filter_properties', 'must be an object');
   if (!Array.isArray(resume.attempts)) return problem('resume.attempts', 'must be a list');
-  if (resume.alternates !== undefined && !(Array.isArray(resume.alternates) && resume.alternates.every((a) => typeof a === 'string'))) {
+  if (
+    resume.alternates !== undefined &&
+    !(Array.isArray(resume.alternates) && resume.alternates.every((a) => typeof a === 'string'))
+  ) {
     return problem('resume.alternates', 'must be a list of backend ids');
   }
   return null;
@@ -51,13 +64,17 @@ export function checkCreateVolumeInput(input: unknown, run: RunInfo): InputProbl
   const unknownKey = Object.keys(input).find((k) => !INPUT_KEYS.includes(k));
   if (unknownKey !== undefined) return problem(unknownKey, 'is not a known field');
   const request = input.request;
-  if (!isObject(request)) return problem('request', request === undefined || request === null ? 'is required' : 'must be an object');
+  if (!isObject(request))
+    return problem('request', request === undefined || request === null ? 'is required' : 'must be an object');
   const volumeId = request.volume_id;
   if (volumeId === undefined || volumeId === null) return problem('volume_id', 'is required');
-  if (typeof volumeId !== 'string' || !ID.test(volumeId)) return problem('volume_id', 'must be an id of letters, digits, ".", "_" or "-" (at most 64 characters)');
-  if (input.options !== undefined && input.options !== null && !isObject(input.options)) return problem('options', 'must be an object');
+  if (typeof volumeId !== 'string' || !ID.test(volumeId))
+    return problem('volume_id', 'must be an id of letters, digits, ".", "_" or "-" (at most 64 characters)');
+  if (input.options !== undefined && input.options !== null && !isObject(input.options))
+    return problem('options', 'must be an object');
   const expected = `create-volume-${volumeId}`;
-  if (run.workflowId !== expected) return problem('workflow_id', `must be ${expected} for volume ${volumeId}, got ${run.workflowId}`);
+  if (run.workflowId !== expected)
+    return problem('workflow_id', `must be ${expected} for volume ${volumeId}, got ${run.workflowId}`);
   if (input.resume !== undefined) return checkResume(input.resume, volumeId, run);
   return null;
 }

@@ -31,14 +31,20 @@ export function onFailureReschedule(
     return {
       action: 'error',
       why: 'rescheduling disabled',
-      failure: { type: failure.type, message: `${failure.message} (rescheduling is disabled: scheduler_max_attempts is ${options.scheduler_max_attempts})` },
+      failure: {
+        type: failure.type,
+        message: `${failure.message} (rescheduling is disabled: scheduler_max_attempts is ${options.scheduler_max_attempts})`,
+      },
     };
   }
   if (isNoRescheduleType(failure.type)) {
     return {
       action: 'error',
       why: 'no-reschedule failure',
-      failure: { type: failure.type, message: `${failure.message} (not rescheduled: ${failure.type} is a no-reschedule failure)` },
+      failure: {
+        type: failure.type,
+        message: `${failure.message} (not rescheduled: ${failure.type} is a no-reschedule failure)`,
+      },
     };
   }
   // Cinder's retry['exc'] is the formatted exception: the type belongs there.

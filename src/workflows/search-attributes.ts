@@ -15,12 +15,19 @@ export const SEARCH_ATTRIBUTES = [VolumeId, VolumeStatus, BackendHost, ScheduleA
 /** The CLI's type names, for `--search-attribute Name=Type` and operator commands. */
 export function searchAttributeCliType(type: SearchAttributeType): string {
   switch (type) {
-    case SearchAttributeType.KEYWORD: return 'Keyword';
-    case SearchAttributeType.INT: return 'Int';
-    case SearchAttributeType.TEXT: return 'Text';
-    case SearchAttributeType.BOOL: return 'Bool';
-    case SearchAttributeType.DOUBLE: return 'Double';
-    case SearchAttributeType.DATETIME: return 'Datetime';
-    case SearchAttributeType.KEYWORD_LIST: return 'KeywordList';
+    case SearchAttributeType.KEYWORD:
+      return 'Keyword';
+    case SearchAttributeType.INT:
+      return 'Int';
+    case SearchAttributeType.TEXT:
+      return 'Text';
+    case SearchAttributeType.BOOL:
+      return 'Bool';
+    case SearchAttributeType.DOUBLE:
+      return 'Double';
+    case SearchAttributeType.DATETIME:
+      return 'Datetime';
+    case SearchAttributeType.KEYWORD_LIST:
+      return 'KeywordList';
   }
 }

@@ -2,7 +2,15 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { splitBackendId } from '../domain/volume';
 import { volumeStateQuery, type CreateVolumeInput, type CreateVolumeState } from './create-volume-types';
-import { BackendHost, ProjectId, ScheduleAttempt, SEARCH_ATTRIBUTES, VolumeId, VolumeStatus, VolumeType } from './search-attributes';
+import {
+  BackendHost,
+  ProjectId,
+  ScheduleAttempt,
+  SEARCH_ATTRIBUTES,
+  VolumeId,
+  VolumeStatus,
+  VolumeType,
+} from './search-attributes';
 
 type Indexed = string | number;
 
@@ -43,7 +51,12 @@ export class VolumeCreateState {
   }
 
   /** Once the API flow (or the carry) gave the request spec: the create's identity and options. */
-  identify(identity: { project_id: string; volume_type: string; max_attempts: number; upsert_search_attributes: boolean }): void {
+  identify(identity: {
+    project_id: string;
+    volume_type: string;
+    max_attempts: number;
+    upsert_search_attributes: boolean;
+  }): void {
     this.identity = { project_id: identity.project_id, volume_type: identity.volume_type };
     this.upserts = identity.upsert_search_attributes;
     this.set({ max_attempts: identity.max_attempts });
@@ -58,7 +71,10 @@ export class VolumeCreateState {
 
   private index(): void {
     const s = this.state;
-    const wanted: Array<[typeof VolumeId | typeof ScheduleAttempt, Indexed]> = [[VolumeId, s.volume_id], [VolumeStatus, s.status]];
+    const wanted: Array<[typeof VolumeId | typeof ScheduleAttempt, Indexed]> = [
+      [VolumeId, s.volume_id],
+      [VolumeStatus, s.status],
+    ];
     if (this.identity) wanted.push([ProjectId, this.identity.project_id], [VolumeType, this.identity.volume_type]);
     if (s.backend_id) wanted.push([BackendHost, splitBackendId(s.backend_id).host], [ScheduleAttempt, s.attempt]);
     const changed = wanted.filter(([key, value]) => this.indexed.get(key.name) !== value);

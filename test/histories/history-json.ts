@@ -22,7 +22,9 @@ interface ProtoJson {
 const protoDir = path.dirname(require.resolve('@temporalio/proto/package.json'));
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const protojson = require(require.resolve('protobufjs/ext/protojson', { paths: [protoDir] })) as ProtoJson;
-const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
+const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType(
+  'temporal.api.history.v1.History',
+);
 
 /** A fetched history as a proto3 JSON object (int64 as strings, enums by name, times as RFC 3339). */
 export function historyToJsonObject(history: History): unknown {

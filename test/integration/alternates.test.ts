@@ -47,17 +47,33 @@ describe('create-volume: alternates mode', { timeout: 240_000 }, () => {
     const passes = activityCalls(events).filter((a) => a.activity === 'scheduleCreateVolume');
     // Every scheduler worker's lines (some tests use a worker configured otherwise).
     const lines = [...c.workers.entries()].filter(([key]) => key.startsWith('scheduler')).flatMap(([, w]) => w.logs());
-    const logged = lines.filter((l) => l.volume_id === volumeId && typeof l.msg === 'string' && l.msg.startsWith(`scheduled volume ${volumeId}`) && !l.repeated);
+    const logged = lines.filter(
+      (l) =>
+        l.volume_id === volumeId &&
+        typeof l.msg === 'string' &&
+        l.msg.startsWith(`scheduled volume ${volumeId}`) &&
+        !l.repeated,
+    );
     assert.equal(logged.length, passes.length, 'one log line per pass');
     return passes.map((p, i) => ({
       summary: p.summary ?? undefined,
-      input: { ...(logged[i].preferred ? { preferred: logged[i].preferred as string[] } : {}), logged: Object.keys(logged[i]) },
+      input: {
+        ...(logged[i].preferred ? { preferred: logged[i].preferred as string[] } : {}),
+        logged: Object.keys(logged[i]),
+      },
       result: p.result as ScheduleDecision | undefined,
     }));
   }
 
-  it('after the first choice fails, the second attempt goes to the first pass\'s top alternate', async () => {
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'alt-once' });
+  it("after the first choice fails, the second attempt goes to the first pass's top alternate", async () => {
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: 'alt-once',
+    });
     const h = await c.create({ name: 'alt-once', size: 2 }, { scheduler_alternates: 2 });
     const result = await h.result();
     assert.equal(result.backend_id, B);
@@ -84,7 +100,13 @@ describe('create-volume: alternates mode', { timeout: 240_000 }, () => {
     assert.deepEqual(calls[1].result?.alternates, []);
 
     const claims = await c.store.listClaims(h.volumeId);
-    assert.deepEqual(claims.map((x) => [x.attempt, x.backend_id, x.status]), [[1, A, 'released'], [2, B, 'active']]);
+    assert.deepEqual(
+      claims.map((x) => [x.attempt, x.backend_id, x.status]),
+      [
+        [1, A, 'released'],
+        [2, B, 'active'],
+      ],
+    );
     assert.ok(!c.files('A').includes(`volume-${h.volumeId}`));
     assert.ok(c.files('B').includes(`volume-${h.volumeId}`));
     const vol = await c.store.getVolume(h.volumeId);
@@ -93,7 +115,14 @@ describe('create-volume: alternates mode', { timeout: 240_000 }, () => {
   });
 
   it('takes the alternate even where a new pass would pick the failed pool again (IgnoreAttemptedHostsFilter off)', async () => {
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'alt-no-ignore' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: 'alt-no-ignore',
+    });
     // IgnoreAttemptedHostsFilter is the operator's to switch off: a scheduler worker configured so.
     const queue = await c.schedulerWith('no-ignore', { CINDER_IGNORE_ATTEMPTED_HOSTS: 'false' });
     const h = await c.create({ name: 'alt-no-ignore', size: 1 }, { scheduler_alternates: 1 }, queue);
@@ -108,24 +137,47 @@ describe('create-volume: alternates mode', { timeout: 240_000 }, () => {
 
   it('goes down the alternates in order while they fail', async () => {
     for (const name of ['A', 'B']) {
-      await c.store.addFaultRule({ host: c.host(name), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'alt-twice' });
+      await c.store.addFaultRule({
+        host: c.host(name),
+        op: 'create',
+        action: 'error',
+        error_type: 'VolumeBackendAPIException',
+        remaining: 1,
+        volume_name: 'alt-twice',
+      });
     }
     const h = await c.create({ name: 'alt-twice', size: 1 }, { scheduler_alternates: 2 });
     const result = await h.result();
     assert.equal(result.backend_id, C);
     assert.deepEqual(result.retry, { num_attempts: 3, backends: [A, B, C], hosts: [A, B, C] });
-    assert.deepEqual(result.attempts.map((a) => [a.backend_id, a.outcome, a.alternate ?? false]), [
-      [A, 'failed', false],
-      [B, 'failed', true],
-      [C, 'succeeded', true],
-    ]);
+    assert.deepEqual(
+      result.attempts.map((a) => [a.backend_id, a.outcome, a.alternate ?? false]),
+      [
+        [A, 'failed', false],
+        [B, 'failed', true],
+        [C, 'succeeded', true],
+      ],
+    );
     const calls = await scheduleCalls(h.workflowId, h.volumeId);
-    assert.deepEqual(calls.map((x) => x.input.preferred), [undefined, [B, C], [C]]);
-    assert.deepEqual(calls.map((x) => x.summary), ['schedule attempt 1/3', 'schedule attempt 2/3 (alternates first)', 'schedule attempt 3/3 (alternates first)']);
+    assert.deepEqual(
+      calls.map((x) => x.input.preferred),
+      [undefined, [B, C], [C]],
+    );
+    assert.deepEqual(
+      calls.map((x) => x.summary),
+      ['schedule attempt 1/3', 'schedule attempt 2/3 (alternates first)', 'schedule attempt 3/3 (alternates first)'],
+    );
   });
 
   it('off (the default), a reschedule passes no alternates and records none', async () => {
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'alt-off' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: 'alt-off',
+    });
     const h = await c.create({ name: 'alt-off', size: 1 });
     const result = await h.result();
     assert.equal(result.backend_id, B);
@@ -133,11 +185,21 @@ describe('create-volume: alternates mode', { timeout: 240_000 }, () => {
     for (const a of result.attempts) assert.ok(!('alternate' in a), `attempt ${a.attempt} has no alternate flag`);
     const calls = await scheduleCalls(h.workflowId, h.volumeId);
     assert.equal(calls.length, 2);
-    assert.deepEqual(calls.map((x) => x.summary), ['schedule attempt 1/3', 'schedule attempt 2/3']);
+    assert.deepEqual(
+      calls.map((x) => x.summary),
+      ['schedule attempt 1/3', 'schedule attempt 2/3'],
+    );
     for (const call of calls) {
       assert.equal(call.input.preferred, undefined, 'no alternates offered');
-      assert.ok(!call.input.logged.includes('alternates') && !call.input.logged.includes('preferred'), `the pass logs no alternates: ${call.input.logged.join(', ')}`);
-      assert.deepEqual(Object.keys(call.result ?? {}).sort(), ['backend_id', 'filter_properties', 'host'], 'the decision it always got');
+      assert.ok(
+        !call.input.logged.includes('alternates') && !call.input.logged.includes('preferred'),
+        `the pass logs no alternates: ${call.input.logged.join(', ')}`,
+      );
+      assert.deepEqual(
+        Object.keys(call.result ?? {}).sort(),
+        ['backend_id', 'filter_properties', 'host'],
+        'the decision it always got',
+      );
     }
   });
 });

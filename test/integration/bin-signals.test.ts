@@ -22,7 +22,10 @@ function descendants(pid: number): number[] {
   } catch {
     return []; // no children
   }
-  const kids = out.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+  const kids = out
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
   return kids.flatMap((k) => [k, ...descendants(k)]);
 }
 
@@ -50,7 +53,12 @@ describe('the bin wrapper under npx', { timeout: 120_000 }, () => {
         data_dir: dir,
         scheduler_task_queue: `cinder-scheduler-bin-${process.pid}`,
         shutdown_grace_ms: 2000,
-        backends: [{ host: `hostBin${process.pid}@lvm`, pools: [{ name: 'pool1', path: path.join(dir, 'pool1'), total_capacity_gb: 10 }] }],
+        backends: [
+          {
+            host: `hostBin${process.pid}@lvm`,
+            pools: [{ name: 'pool1', path: path.join(dir, 'pool1'), total_capacity_gb: 10 }],
+          },
+        ],
       }),
     );
     const log = path.join(dir, 'worker.log');
@@ -61,11 +69,19 @@ describe('the bin wrapper under npx', { timeout: 120_000 }, () => {
       stdio: ['ignore', out, out],
     });
     try {
-      await eventually(async () => fs.readFileSync(log, 'utf8').includes('"worker.running"'), 90_000, 'the worker to run');
+      await eventually(
+        async () => fs.readFileSync(log, 'utf8').includes('"worker.running"'),
+        90_000,
+        'the worker to run',
+      );
       const tree = descendants(npx.pid!);
       assert.ok(tree.length > 0, 'npx started the worker as its descendant');
       process.kill(npx.pid!, 'SIGTERM');
-      await eventually(async () => tree.every((pid) => !alive(pid)), 30_000, `every process under npx (${tree.join(', ')}) to exit`);
+      await eventually(
+        async () => tree.every((pid) => !alive(pid)),
+        30_000,
+        `every process under npx (${tree.join(', ')}) to exit`,
+      );
       assert.match(fs.readFileSync(log, 'utf8'), /"worker.stopped"/, 'the worker stopped cleanly, not killed');
     } finally {
       for (const pid of [npx.pid!, ...descendants(npx.pid!)]) if (alive(pid)) process.kill(pid, 'SIGKILL');

@@ -14,8 +14,6 @@ import { eventually, startCluster, type Cluster } from '../support/cluster';
 import { activityCalls } from '../../src/client/history';
 import { BIN, runProcess, type Run } from '../support/run-process';
 
-
-
 const run = runProcess;
 
 /** The Property | Value rows of a `cinder show` table. */
@@ -35,13 +33,16 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
   let project: string;
   let A: string;
   let B: string;
-  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, [BIN, ...args], { ...c.env, CINDER_PROJECT_ID: project, ...env });
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    run(process.execPath, [BIN, ...args], { ...c.env, CINDER_PROJECT_ID: project, ...env });
   /** Volumes made by earlier tests that later ones read. */
   const made: Record<string, string> = {};
 
   before(async () => {
     // A is larger, so the CapacityWeigher picks it first.
-    c = await startCluster({ backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 200 }] }, { name: 'B' }] });
+    c = await startCluster({
+      backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 200 }] }, { name: 'B' }],
+    });
     project = `project-${c.id}`;
     await c.store.setQuotaLimit(project, 'volumes', -1);
     await c.store.setQuotaLimit(project, 'gigabytes', -1);
@@ -53,7 +54,19 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
   after(() => c?.stopAfterLeakCheck());
 
   it('--help works on every command', async () => {
-    const commands = ['create', 'show', 'list', 'cancel', 'backends', 'history', 'delete', 'quota-show', 'quota-usage', 'quota-update', 'faults'];
+    const commands = [
+      'create',
+      'show',
+      'list',
+      'cancel',
+      'backends',
+      'history',
+      'delete',
+      'quota-show',
+      'quota-usage',
+      'quota-update',
+      'faults',
+    ];
     const runs = await Promise.all(commands.map((cmd) => cli([cmd, '--help'])));
     runs.forEach((r, i) => {
       assert.equal(r.code, 0, show(r));
@@ -65,8 +78,25 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
 
   it('create --wait prints one line per change (stdout not a TTY), then the property table', async () => {
     // A slow backend create, so the create is seen while it runs on A.
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'delay', delay_ms: 3000, remaining: 1, volume_name: 'cli-wait' });
-    const r = await cli(['create', '--size', '2', '--name', 'cli-wait', '--metadata', 'tier=gold', 'purpose=test', '--wait']);
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'delay',
+      delay_ms: 3000,
+      remaining: 1,
+      volume_name: 'cli-wait',
+    });
+    const r = await cli([
+      'create',
+      '--size',
+      '2',
+      '--name',
+      'cli-wait',
+      '--metadata',
+      'tier=gold',
+      'purpose=test',
+      '--wait',
+    ]);
     assert.equal(r.code, 0, show(r));
     const lines = r.stdout.split('\n');
     const started = /^Started the create of volume (\S+) \(workflow create-volume-\1\)\.$/.exec(lines[0]);
@@ -108,7 +138,10 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     assert.equal(done.outcome, 'available');
     assert.equal(done.volume.status, 'available');
     assert.equal(done.volume.host, A);
-    assert.deepEqual(done.attempts.map((a: { backend_id: string; outcome: string }) => [a.backend_id, a.outcome]), [[A, 'succeeded']]);
+    assert.deepEqual(
+      done.attempts.map((a: { backend_id: string; outcome: string }) => [a.backend_id, a.outcome]),
+      [[A, 'succeeded']],
+    );
     // The progress went to stderr, keeping stdout one document.
     assert.match(w.stderr, new RegExp(`volume ${done.volume.id}: available: done on `));
   });
@@ -133,11 +166,18 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     // Once the create has ended, the same request still returns it, and says so.
     const r3 = await cli(['create', '--size', '1', '--name', 'cli-dup', '--request-id', rid]);
     assert.equal(r3.code, 0, show(r3));
-    assert.match(r3.stdout, new RegExp(`^Request ${rid} was already made: returning volume ${expected} \\(no new create started`), show(r3));
+    assert.match(
+      r3.stdout,
+      new RegExp(`^Request ${rid} was already made: returning volume ${expected} \\(no new create started`),
+      show(r3),
+    );
     assert.equal(properties(r3.stdout).status, 'available');
 
     const rows = (await c.store.listVolumes({ project_id: project })).filter((v) => v.request_id === rid);
-    assert.deepEqual(rows.map((v) => v.id), [expected]);
+    assert.deepEqual(
+      rows.map((v) => v.id),
+      [expected],
+    );
     const desc = await c.client.workflow.getHandle(`create-volume-${expected}`).describe();
     assert.equal(desc.status.name, 'COMPLETED');
     // Exactly one workflow carries this volume id, and it ran once (no second run, no second create).
@@ -156,14 +196,24 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     assert.equal(first.code, 0, show(first));
     const second = await cli(['create', '--size', '2', '--name', 'cli-first', '--request-id', rid]);
     assert.equal(second.code, 2, show(second));
-    assert.match(second.stderr, new RegExp(`^--size: request id ${rid} was first used with other parameters \\(size: 1 then 2\\); nothing was started`, 'm'), show(second));
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `^--size: request id ${rid} was first used with other parameters \\(size: 1 then 2\\); nothing was started`,
+        'm',
+      ),
+      show(second),
+    );
     const third = await cli(['create', '--size', '1', '--name', 'other-name', '--request-id', rid]);
     assert.equal(third.code, 2, show(third));
     assert.match(third.stderr, /^--name: .*name: "cli-first" then "other-name"/m, show(third));
     await getVolumeCreate(c.client, expected).result();
     assert.equal((await c.client.workflow.count(`VolumeId = "${expected}"`)).count, 1);
     const rows = (await c.store.listVolumes({ project_id: project })).filter((v) => v.request_id === rid);
-    assert.deepEqual(rows.map((v) => [v.id, v.size, v.name]), [[expected, 1, 'cli-first']]);
+    assert.deepEqual(
+      rows.map((v) => [v.id, v.size, v.name]),
+      [[expected, 1, 'cli-first']],
+    );
   });
 
   it('bad input exits 2 naming the option, and starts no workflow and writes no row', async () => {
@@ -174,22 +224,41 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
       { args: ['--size', '1.5'], message: /^--size: must be a positive whole number/m },
       { args: ['--name', 'no-size'], message: /^--size: is required/m },
       { args: ['--size', '1', '--metadata', 'novalue'], message: /^--metadata: expected key=value, got 'novalue'/m },
-      { args: ['--size', '1', '--snapshot-id', 'snap-1', '--image-id', 'img-1'], message: /^--image-id: cannot be combined with --snapshot-id/m },
+      {
+        args: ['--size', '1', '--snapshot-id', 'snap-1', '--image-id', 'img-1'],
+        message: /^--image-id: cannot be combined with --snapshot-id/m,
+      },
       { args: ['--size', '1', '--type', 'no-such-type'], message: /^--type: .*no-such-type.*\(VolumeTypeNotFound\)/m },
-      { args: ['--size', '1', '--availability-zone', 'nowhere'], message: /^--availability-zone: .*nowhere.*\(InvalidAvailabilityZone\)/m },
+      {
+        args: ['--size', '1', '--availability-zone', 'nowhere'],
+        message: /^--availability-zone: .*nowhere.*\(InvalidAvailabilityZone\)/m,
+      },
       { args: ['--size', '1', '--name', 'x'.repeat(300)], message: /^--name: must be at most 255 characters/m },
-      { args: ['--size', '1', '--snapshot-id', 'no-such-snapshot'], message: /^--snapshot-id: .*\(SnapshotNotFound\)/m },
+      {
+        args: ['--size', '1', '--snapshot-id', 'no-such-snapshot'],
+        message: /^--snapshot-id: .*\(SnapshotNotFound\)/m,
+      },
       { args: ['--size', '1', '--bogus'], message: /^--bogus: unknown option/m },
     ];
     const results: Run[] = [];
     for (let i = 0; i < cases.length; i += 3) {
-      results.push(...(await Promise.all(cases.slice(i, i + 3).map((k, j) => cli(['create', ...k.args, '--project-id', badProject, '--request-id', `bad-${i + j}`])))));
+      results.push(
+        ...(await Promise.all(
+          cases
+            .slice(i, i + 3)
+            .map((k, j) => cli(['create', ...k.args, '--project-id', badProject, '--request-id', `bad-${i + j}`])),
+        )),
+      );
     }
     for (const [i, r] of results.entries()) {
       assert.equal(r.code, 2, `${cases[i].args.join(' ')}\n${show(r)}`);
       assert.match(r.stderr, cases[i].message, `${cases[i].args.join(' ')}\n${show(r)}`);
       const wf = `create-volume-${volumeIdForRequest(badProject, `bad-${i}`)}`;
-      await assert.rejects(c.client.workflow.getHandle(wf).describe(), WorkflowNotFoundError, `no workflow for ${cases[i].args.join(' ')}`);
+      await assert.rejects(
+        c.client.workflow.getHandle(wf).describe(),
+        WorkflowNotFoundError,
+        `no workflow for ${cases[i].args.join(' ')}`,
+      );
     }
     // --json: the error as JSON on stdout too, naming the option.
     const j = await cli(['create', '--size=-3', '--project-id', badProject, '--json']);
@@ -238,17 +307,39 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     const dbRows = await c.store.listVolumes({ project_id: project });
     assert.deepEqual(allRows.map((v) => v.id).sort(), dbRows.map((v) => v.id).sort());
     assert.ok(onA.stdout.includes(id));
-    assert.match(onA.stdout, /^\+-+\+-+\+-+\+-+\+-+\+-+\+\n\| ID +\| Status +\| Name +\| Size +\| Volume Type +\| Host +\|/);
-    for (const v of dbRows.filter((x) => x.host && !x.host.startsWith(`${c.host('A')}#`))) assert.ok(!onA.stdout.includes(v.id), `${v.id} on ${v.host} is not listed under A`);
+    assert.match(
+      onA.stdout,
+      /^\+-+\+-+\+-+\+-+\+-+\+-+\+\n\| ID +\| Status +\| Name +\| Size +\| Volume Type +\| Host +\|/,
+    );
+    for (const v of dbRows.filter((x) => x.host && !x.host.startsWith(`${c.host('A')}#`)))
+      assert.ok(!onA.stdout.includes(v.id), `${v.id} on ${v.host} is not listed under A`);
     const errorRows = JSON.parse(errors.stdout) as Array<{ id: string; status: string }>;
-    assert.deepEqual(errorRows.map((v) => v.id).sort(), dbRows.filter((v) => v.status === 'error').map((v) => v.id).sort());
+    assert.deepEqual(
+      errorRows.map((v) => v.id).sort(),
+      dbRows
+        .filter((v) => v.status === 'error')
+        .map((v) => v.id)
+        .sort(),
+    );
     assert.deepEqual(JSON.parse(others.stdout), []);
     assert.ok((JSON.parse(listJson.stdout) as Array<{ id: string }>).some((v) => v.id === id));
 
     const [backends, backendsJson] = await Promise.all([cli(['backends']), cli(['backends', '--json'])]);
     assert.equal(backends.code, 0, show(backends));
-    for (const pool of [A, B]) assert.match(backends.stdout, new RegExp(`\\| ${pool.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +\\| nova +\\| up +\\|`), show(backends));
-    const pools = JSON.parse(backendsJson.stdout) as Array<{ backend_id: string; state: string; total_capacity_gb: number; allocated_capacity_gb: number; provisioned_capacity_gb: number; free_capacity_gb: number }>;
+    for (const pool of [A, B])
+      assert.match(
+        backends.stdout,
+        new RegExp(`\\| ${pool.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +\\| nova +\\| up +\\|`),
+        show(backends),
+      );
+    const pools = JSON.parse(backendsJson.stdout) as Array<{
+      backend_id: string;
+      state: string;
+      total_capacity_gb: number;
+      allocated_capacity_gb: number;
+      provisioned_capacity_gb: number;
+      free_capacity_gb: number;
+    }>;
     const byPool = Object.fromEntries(pools.map((p) => [p.backend_id, p]));
     assert.equal(byPool[A].total_capacity_gb, 200);
     assert.equal(byPool[B].total_capacity_gb, 100);
@@ -260,13 +351,32 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
   });
 
   it('history after a rescheduled create shows both attempts, their backends, the error and the cleanup', async () => {
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'cli-resched' });
-    await c.store.addFaultRule({ host: c.host('B'), op: 'create', action: 'delay', delay_ms: 3000, remaining: 1, volume_name: 'cli-resched' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: 'cli-resched',
+    });
+    await c.store.addFaultRule({
+      host: c.host('B'),
+      op: 'create',
+      action: 'delay',
+      delay_ms: 3000,
+      remaining: 1,
+      volume_name: 'cli-resched',
+    });
     const r = await cli(['create', '--size', '1', '--name', 'cli-resched', '--wait']);
     assert.equal(r.code, 0, show(r));
     const id = properties(r.stdout).id;
     made.resched = id;
-    assert.ok(r.stdout.includes(`volume ${id}: creating: creating on ${B}, attempt 2 of 3, last error VolumeBackendAPIException`), show(r));
+    assert.ok(
+      r.stdout.includes(
+        `volume ${id}: creating: creating on ${B}, attempt 2 of 3, last error VolumeBackendAPIException`,
+      ),
+      show(r),
+    );
     assert.ok(r.stdout.includes(`volume ${id}: available: done on ${B}, attempt 2 of 3`), show(r));
     assert.equal(properties(r.stdout)['os-vol-host-attr:host'], B);
 
@@ -277,30 +387,68 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     const row1 = text.split('\n').find((l) => l.startsWith('| 1 of 3'));
     const row2 = text.split('\n').find((l) => l.startsWith('| 2 of 3'));
     assert.ok(row1 && row2, show(h));
-    assert.match(row1, new RegExp(`\\| 1 of 3 +\\| ${A} +\\| failed +\\| VolumeBackendAPIException +\\| nothing to delete; capacity given back +\\| yes +\\|`));
+    assert.match(
+      row1,
+      new RegExp(
+        `\\| 1 of 3 +\\| ${A} +\\| failed +\\| VolumeBackendAPIException +\\| nothing to delete; capacity given back +\\| yes +\\|`,
+      ),
+    );
     assert.match(row2, new RegExp(`\\| 2 of 3 +\\| ${B} +\\| succeeded +\\|`));
     assert.match(text, /error: VolumeBackendAPIException: Injected fault/);
-    assert.match(text, new RegExp(`compensation deleteVolumeOnBackend \\(compensate: delete volume-${id} on ${A}\\): nothing to delete`));
-    assert.match(text, /compensation releaseCapacity \(compensate: give back capacity of attempt 1\): capacity given back/);
+    assert.match(
+      text,
+      new RegExp(`compensation deleteVolumeOnBackend \\(compensate: delete volume-${id} on ${A}\\): nothing to delete`),
+    );
+    assert.match(
+      text,
+      /compensation releaseCapacity \(compensate: give back capacity of attempt 1\): capacity given back/,
+    );
     assert.match(text, /rescheduled: VolumeBackendAPIException: /);
 
     // The JSON agrees with what the workflow itself returned.
     const doc = JSON.parse(hj.stdout);
     const result = (await c.client.workflow.getHandle(`create-volume-${id}`).result()) as CreateVolumeResult;
-    const pick = (a: { attempt?: number; backend_id: string; outcome: string; error_type?: string; cleanup?: string }) => [a.attempt, a.backend_id, a.outcome, a.error_type ?? null, a.cleanup ?? null];
+    const pick = (a: {
+      attempt?: number;
+      backend_id: string;
+      outcome: string;
+      error_type?: string;
+      cleanup?: string;
+    }) => [a.attempt, a.backend_id, a.outcome, a.error_type ?? null, a.cleanup ?? null];
     assert.deepEqual(doc.attempts.map(pick), result.attempts.map(pick));
     assert.deepEqual(doc.attempts[1].retry, result.retry);
-    assert.deepEqual(doc.attempts[0].compensations.map((x: { activity: string; status: string; result: unknown }) => [x.activity, x.status, x.result]), [
-      ['deleteVolumeOnBackend', 'completed', { deleted: false, skipped: false }],
-      ['releaseCapacity', 'completed', true],
-    ]);
+    assert.deepEqual(
+      doc.attempts[0].compensations.map((x: { activity: string; status: string; result: unknown }) => [
+        x.activity,
+        x.status,
+        x.result,
+      ]),
+      [
+        ['deleteVolumeOnBackend', 'completed', { deleted: false, skipped: false }],
+        ['releaseCapacity', 'completed', true],
+      ],
+    );
     assert.equal(doc.attempts[0].rescheduled.reason.startsWith('VolumeBackendAPIException: '), true);
     assert.equal(doc.status, 'available');
   });
 
   it('create --wait that ends in error exits 1 with the Cinder error type; history says why', async () => {
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'cli-fail' });
-    await c.store.addFaultRule({ host: c.host('B'), op: 'create', action: 'error', error_type: 'VolumeDriverException', remaining: 1, volume_name: 'cli-fail' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: 'cli-fail',
+    });
+    await c.store.addFaultRule({
+      host: c.host('B'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeDriverException',
+      remaining: 1,
+      volume_name: 'cli-fail',
+    });
     const r = await cli(['create', '--size', '1', '--name', 'cli-fail', '--wait']);
     assert.equal(r.code, 1, show(r));
     assert.match(r.stderr, /^ERROR: NoValidBackend: No valid backend was found/m, show(r));
@@ -315,7 +463,13 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
   });
 
   it('cancel compensates a running create; a second cancel and an unknown volume exit 1', async () => {
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'hang', remaining: 1, volume_name: 'cli-cancel' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'hang',
+      remaining: 1,
+      volume_name: 'cli-cancel',
+    });
     const r = await cli(['create', '--size', '1', '--name', 'cli-cancel', '--json']);
     assert.equal(r.code, 0, show(r));
     const id = JSON.parse(r.stdout).volume.id as string;
@@ -328,10 +482,19 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     assert.equal(properties(x.stdout).status, 'error');
     assert.equal((await c.store.getVolume(id))?.status, 'error');
     assert.deepEqual(c.volumeFiles(id), [], 'nothing is left on the backend');
-    assert.ok((await c.store.listClaims(id)).every((claim) => claim.status === 'released'), 'the capacity was given back');
+    assert.ok(
+      (await c.store.listClaims(id)).every((claim) => claim.status === 'released'),
+      'the capacity was given back',
+    );
 
     const h = await cli(['history', id]);
-    assert.match(h.stdout, new RegExp(`\\| 1 of 3 +\\| ${A} +\\| failed +\\| Cancelled +\\| (deleted|nothing to delete); capacity given back +\\| no +\\|`), show(h));
+    assert.match(
+      h.stdout,
+      new RegExp(
+        `\\| 1 of 3 +\\| ${A} +\\| failed +\\| Cancelled +\\| (deleted|nothing to delete); capacity given back +\\| no +\\|`,
+      ),
+      show(h),
+    );
     assert.match(h.stdout, /Cancel requested at /);
 
     const [again, unknown] = await Promise.all([cli(['cancel', id]), cli(['cancel', 'no-such-volume'])]);
@@ -342,10 +505,23 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
   });
 
   it('while a cancel is pending, show says so and a second cancel says it was already requested', async () => {
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'hang', remaining: 1, volume_name: 'cli-cancel-pending' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'hang',
+      remaining: 1,
+      volume_name: 'cli-cancel-pending',
+    });
     // A slow compensation keeps the cancel pending for a while.
     // (long enough for two CLI processes to start on a loaded machine).
-    await c.store.addFaultRule({ host: c.host('A'), op: 'delete', action: 'delay', delay_ms: 25_000, remaining: 1, volume_name: 'cli-cancel-pending' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'delete',
+      action: 'delay',
+      delay_ms: 25_000,
+      remaining: 1,
+      volume_name: 'cli-cancel-pending',
+    });
     const r = await cli(['create', '--size', '1', '--name', 'cli-cancel-pending', '--json']);
     assert.equal(r.code, 0, show(r));
     const id = JSON.parse(r.stdout).volume.id as string;
@@ -357,9 +533,17 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     await eventually(async () => (await handle.status()).phase === 'compensating', 30_000, 'the create to compensate');
     const [shown, second] = await Promise.all([cli(['show', id]), cli(['cancel', id])]);
     assert.equal(shown.code, 0, show(shown));
-    assert.match(properties(shown.stdout).cancel_requested_at ?? '', /^\d{4}-\d\d-\d\dT.* \(the create is compensating; it ends in error\)$/, show(shown));
+    assert.match(
+      properties(shown.stdout).cancel_requested_at ?? '',
+      /^\d{4}-\d\d-\d\dT.* \(the create is compensating; it ends in error\)$/,
+      show(shown),
+    );
     assert.equal(second.code, 0, show(second));
-    assert.match(second.stdout, new RegExp(`^Cancel was already requested for the create of volume ${id} at \\d{4}-`), show(second));
+    assert.match(
+      second.stdout,
+      new RegExp(`^Cancel was already requested for the create of volume ${id} at \\d{4}-`),
+      show(second),
+    );
     await assert.rejects(handle.result());
     assert.equal((await c.store.getVolume(id))?.status, 'error');
   });
@@ -378,21 +562,44 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     const temporal = await resolveTemporalCli();
     assert.ok(temporal, 'a Temporal CLI is available (the dev server needs one too)');
     const volumeId = randomUUID();
-    const input = { request: { volume_id: volumeId, project_id: project, size: 1, name: 'from-temporal-cli', metadata: { via: 'temporal-cli' } } };
-    const r = await run(temporal.path, [
-      'workflow', 'start',
-      '--address', c.address,
-      '--namespace', 'default',
-      '--type', 'createVolume',
-      '--task-queue', c.taskQueue,
-      '--workflow-id', `create-volume-${volumeId}`,
-      '--input', JSON.stringify(input),
-    ], process.env);
+    const input = {
+      request: {
+        volume_id: volumeId,
+        project_id: project,
+        size: 1,
+        name: 'from-temporal-cli',
+        metadata: { via: 'temporal-cli' },
+      },
+    };
+    const r = await run(
+      temporal.path,
+      [
+        'workflow',
+        'start',
+        '--address',
+        c.address,
+        '--namespace',
+        'default',
+        '--type',
+        'createVolume',
+        '--task-queue',
+        c.taskQueue,
+        '--workflow-id',
+        `create-volume-${volumeId}`,
+        '--input',
+        JSON.stringify(input),
+      ],
+      process.env,
+    );
     assert.equal(r.code, 0, show(r));
-    const vol = await eventually(async () => {
-      const v = await c.store.getVolume(volumeId);
-      return v?.status === 'available' ? v : null;
-    }, 60_000, 'the volume becomes available');
+    const vol = await eventually(
+      async () => {
+        const v = await c.store.getVolume(volumeId);
+        return v?.status === 'available' ? v : null;
+      },
+      60_000,
+      'the volume becomes available',
+    );
     assert.equal(vol.name, 'from-temporal-cli');
     assert.deepEqual(vol.metadata, { via: 'temporal-cli' });
     assert.ok(vol.host === A || vol.host === B);

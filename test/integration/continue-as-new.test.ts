@@ -30,8 +30,22 @@ describe('create-volume: continue-as-new keeps the retry state', { timeout: 300_
     const B = c.pool('B').backend_id;
     const C = c.pool('C').backend_id;
     const name = 'continue-as-new';
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: name });
-    await c.store.addFaultRule({ host: c.host('B'), op: 'create', action: 'error', error_type: 'VolumeDriverException', remaining: 1, volume_name: name });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: name,
+    });
+    await c.store.addFaultRule({
+      host: c.host('B'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeDriverException',
+      remaining: 1,
+      volume_name: name,
+    });
 
     const h = await c.create({ name, size: 1 });
     const firstRunId = (h.handle as { firstExecutionRunId?: string }).firstExecutionRunId;
@@ -40,23 +54,29 @@ describe('create-volume: continue-as-new keeps the retry state', { timeout: 300_
 
     assert.equal(result.backend_id, C);
     assert.deepEqual(result.retry, { num_attempts: 3, backends: [A, B, C], hosts: [A, B, C] });
-    assert.deepEqual(result.attempts.map((a) => [a.attempt, a.backend_id, a.outcome, a.error_type ?? null]), [
-      [1, A, 'failed', 'VolumeBackendAPIException'],
-      [2, B, 'failed', 'VolumeDriverException'],
-      [3, C, 'succeeded', null],
-    ]);
+    assert.deepEqual(
+      result.attempts.map((a) => [a.attempt, a.backend_id, a.outcome, a.error_type ?? null]),
+      [
+        [1, A, 'failed', 'VolumeBackendAPIException'],
+        [2, B, 'failed', 'VolumeDriverException'],
+        [3, C, 'succeeded', null],
+      ],
+    );
 
     // The first run ended by continuing as new; the last run is another one.
     const firstHistory = await c.client.workflow.getHandle(h.workflowId, firstRunId).fetchHistory();
     const lastEvent = firstHistory.events![firstHistory.events!.length - 1];
-    assert.ok(lastEvent.workflowExecutionContinuedAsNewEventAttributes, 'the first run ends with WorkflowExecutionContinuedAsNew');
+    assert.ok(
+      lastEvent.workflowExecutionContinuedAsNewEventAttributes,
+      'the first run ends with WorkflowExecutionContinuedAsNew',
+    );
     const latest = await c.client.workflow.getHandle(h.workflowId).describe();
     assert.notEqual(latest.runId, firstRunId);
     assert.equal(latest.status.name, 'COMPLETED');
 
     // Every run after the first started from the carried retry state, not from the API flow again.
     const runs = [firstRunId];
-    for (let history = firstHistory; ; ) {
+    for (let history = firstHistory; ;) {
       const last = history.events![history.events!.length - 1];
       const next = last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
       if (!next) break;
@@ -73,7 +93,14 @@ describe('create-volume: continue-as-new keeps the retry state', { timeout: 300_
     assert.equal(vol?.host, C);
     assert.deepEqual(c.volumeFiles(h.volumeId), [`${C}/volume-${h.volumeId}`]);
     const claims = await c.store.listClaims(h.volumeId);
-    assert.deepEqual(claims.map((x) => [x.attempt, x.backend_id, x.status]), [[1, A, 'released'], [2, B, 'released'], [3, C, 'active']]);
+    assert.deepEqual(
+      claims.map((x) => [x.attempt, x.backend_id, x.status]),
+      [
+        [1, A, 'released'],
+        [2, B, 'released'],
+        [3, C, 'active'],
+      ],
+    );
     // One volume row, one quota charge, despite several runs.
     const usage = Object.fromEntries((await c.store.getQuotaUsage(vol!.project_id)).map((q) => [q.resource, q.in_use]));
     assert.equal(usage.volumes, 1);

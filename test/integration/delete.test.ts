@@ -11,8 +11,6 @@ import { deleteVolumeWorkflowId } from '../../src/workflows/delete-volume';
 import { eventually, startCluster, type Cluster } from '../support/cluster';
 import { runCli, type Run } from '../support/run-process';
 
-
-
 const run = runCli;
 
 const show = (r: Run) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
@@ -20,7 +18,11 @@ const show = (r: Run) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n$
 /** The rows of a boxed table as objects keyed by its header. */
 function boxRows(text: string): Array<Record<string, string>> {
   const lines = text.split('\n').filter((l) => l.startsWith('| '));
-  const cells = (l: string) => l.slice(2, -2).split(' | ').map((c) => c.trim());
+  const cells = (l: string) =>
+    l
+      .slice(2, -2)
+      .split(' | ')
+      .map((c) => c.trim());
   const [head, ...rows] = lines.map(cells);
   return rows.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i]])));
 }
@@ -29,9 +31,12 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
   let c: Cluster;
   let project: string;
   let svc: VolumeService;
-  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => run(args, { ...c.env, CINDER_PROJECT_ID: project, ...env });
-  const allocated = async (backendId: string) => (await c.store.listPools()).find((p) => p.backend_id === backendId)!.allocated_capacity_gb;
-  const inUse = async (p: string, resource: string) => (await c.store.getQuotaUsage(p)).find((q) => q.resource === resource)?.in_use ?? 0;
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    run(args, { ...c.env, CINDER_PROJECT_ID: project, ...env });
+  const allocated = async (backendId: string) =>
+    (await c.store.listPools()).find((p) => p.backend_id === backendId)!.allocated_capacity_gb;
+  const inUse = async (p: string, resource: string) =>
+    (await c.store.getQuotaUsage(p)).find((q) => q.resource === resource)?.in_use ?? 0;
   /** A volume made through the client, available on `backend`'s pool. */
   const available = async (name: string, backend: 'A' | 'B', size = 1, projectId = project) => {
     const other = backend === 'A' ? 'B' : 'A';
@@ -80,24 +85,47 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
     assert.equal(list.code, 0, show(list));
     assert.ok(!list.stdout.includes(id), show(list));
     const all = await cli(['list', '--project-id', quotaProject, '--all']);
-    assert.deepEqual(boxRows(all.stdout).map((v) => [v.ID, v.Status]), [[id, 'deleted']]);
+    assert.deepEqual(
+      boxRows(all.stdout).map((v) => [v.ID, v.Status]),
+      [[id, 'deleted']],
+    );
 
     // A second delete of a deleted volume: Cinder's per-volume failure, then its summary, exit 1.
     const again = await cli(['delete', id]);
     assert.equal(again.code, 1, show(again));
-    assert.match(again.stdout, new RegExp(`^Delete for volume ${id} failed: No volume with a name or ID of '${id}' exists\\.$`, 'm'));
+    assert.match(
+      again.stdout,
+      new RegExp(`^Delete for volume ${id} failed: No volume with a name or ID of '${id}' exists\\.$`, 'm'),
+    );
     assert.match(again.stderr, /^ERROR: Unable to delete any of the specified volumes\.$/m);
   });
 
   it('refuses a creating volume with InvalidVolume; --force cancels its create first, then deletes', async () => {
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'delay', delay_ms: 20_000, remaining: 1, volume_name: 'del-slow' });
-    await c.store.addFaultRule({ host: c.host('B'), op: 'create', action: 'delay', delay_ms: 20_000, remaining: 1, volume_name: 'del-slow' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'delay',
+      delay_ms: 20_000,
+      remaining: 1,
+      volume_name: 'del-slow',
+    });
+    await c.store.addFaultRule({
+      host: c.host('B'),
+      op: 'create',
+      action: 'delay',
+      delay_ms: 20_000,
+      remaining: 1,
+      volume_name: 'del-slow',
+    });
     const h = await c.create({ name: 'del-slow', size: 1 });
     await eventually(async () => (await c.store.getVolume(h.volumeId))?.host, 30_000, 'the create to be on a backend');
 
     const refused = await cli(['delete', 'del-slow']);
     assert.equal(refused.code, 1, show(refused));
-    assert.match(refused.stdout, /^Delete for volume del-slow failed: Invalid volume: Volume status must be available or error or error_deleting /m);
+    assert.match(
+      refused.stdout,
+      /^Delete for volume del-slow failed: Invalid volume: Volume status must be available or error or error_deleting /m,
+    );
     assert.match(refused.stdout, /\(status: creating; --force deletes anyway\)/);
     assert.equal((await c.store.getVolume(h.volumeId))?.status, 'creating');
 
@@ -112,7 +140,10 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
     await assert.rejects(h.result(), (err: Error) => err.name === 'Cancelled' || /cancel/i.test(err.message));
     assert.equal((await c.store.getVolume(h.volumeId))?.status, 'deleted');
     assert.deepEqual(c.volumeFiles(h.volumeId), []);
-    assert.deepEqual((await c.store.listClaims(h.volumeId)).filter((cl) => cl.status === 'active'), []);
+    assert.deepEqual(
+      (await c.store.listClaims(h.volumeId)).filter((cl) => cl.status === 'active'),
+      [],
+    );
     await c.store.clearFaultRules();
   });
 
@@ -133,16 +164,28 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
     await c.worker('B').stop('SIGTERM', 10_000);
     const r = await cli(['delete', id]);
     assert.equal(r.code, 0, show(r));
-    const handle = (await svc.delete(id)); // joins the running delete
+    const handle = await svc.delete(id); // joins the running delete
     assert.equal(handle.existing, true);
-    await eventually(async () => (await handle.status()).phase === 'waiting for the volume service', 30_000, 'the delete to wait for B');
+    await eventually(
+      async () => (await handle.status()).phase === 'waiting for the volume service',
+      30_000,
+      'the delete to wait for B',
+    );
     assert.equal((await c.store.getVolume(id))?.status, 'deleting');
     // Recorded by the step right after the phase changes: visible, once.
-    await eventually(async () => (await c.store.listEvents({ volume_id: id, event_type: 'volume.delete.waiting' })).length > 0, 30_000, 'the waiting event');
+    await eventually(
+      async () => (await c.store.listEvents({ volume_id: id, event_type: 'volume.delete.waiting' })).length > 0,
+      30_000,
+      'the waiting event',
+    );
     assert.equal((await c.store.listEvents({ volume_id: id, event_type: 'volume.delete.waiting' })).length, 1);
     const shown = await cli(['show', id]);
     assert.match(shown.stdout, /\| delete_progress +\| deleting: waiting for the volume service \(/, show(shown));
-    assert.deepEqual(c.volumeFiles(id), [`${c.pool('B').backend_id}/volume-${id}`], 'nothing deleted yet, nothing forgotten');
+    assert.deepEqual(
+      c.volumeFiles(id),
+      [`${c.pool('B').backend_id}/volume-${id}`],
+      'nothing deleted yet, nothing forgotten',
+    );
     await c.startVolumeWorker('B');
     const result = await handle.result();
     assert.equal(result.deleted_on_backend, true);
@@ -152,7 +195,14 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
 
   it('a driver delete that fails leaves error_deleting with its reason; a new delete then finishes', async () => {
     const id = await available('del-fail', 'A');
-    await c.store.addFaultRule({ host: c.host('A'), op: 'delete', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'del-fail' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'delete',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: 'del-fail',
+    });
     const r = await cli(['delete', id, '--wait']);
     assert.equal(r.code, 1, show(r));
     assert.match(r.stderr, new RegExp(`^ERROR: delete of volume ${id} failed: VolumeBackendAPIException: `, 'm'));
@@ -168,7 +218,7 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
     assert.equal((await c.store.getVolume(id))?.status, 'deleted');
   });
 
-  it('quota-show, quota-update and quota-usage in Cinder\'s terms; 11 creates after raising the limit', async () => {
+  it("quota-show, quota-update and quota-usage in Cinder's terms; 11 creates after raising the limit", async () => {
     const p = `${project}-eleven`;
     const shown = await cli(['quota-show', '--project-id', p]);
     assert.equal(shown.code, 0, show(shown));
@@ -190,7 +240,9 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
     const raised = await cli(['quota-update', p, '--volumes', '11']);
     assert.equal(raised.code, 0, show(raised));
     assert.equal(Object.fromEntries(boxRows(raised.stdout).map((r) => [r.Property, r.Value])).volumes, '11');
-    const handles = await Promise.all(Array.from({ length: 11 }, (_, i) => c.create({ name: `eleven-${i}`, project_id: p })));
+    const handles = await Promise.all(
+      Array.from({ length: 11 }, (_, i) => c.create({ name: `eleven-${i}`, project_id: p })),
+    );
     await Promise.all(handles.map((h) => h.result()));
     const twelfth = await c.create({ name: 'eleven-12', project_id: p });
     await assert.rejects(twelfth.result(), (err: Error) => err.name === 'VolumeLimitExceeded');
@@ -202,7 +254,10 @@ describe('delete and quotas from the command line', { timeout: 600_000 }, () => 
 
     const lower = await cli(['quota-update', p, '--volumes', '5']);
     assert.equal(lower.code, 1, show(lower));
-    assert.match(lower.stderr, /Quota volumes limit must be equal or greater than existing resources\. Current usage is 11 and the requested limit is 5\./);
+    assert.match(
+      lower.stderr,
+      /Quota volumes limit must be equal or greater than existing resources\. Current usage is 11 and the requested limit is 5\./,
+    );
     const forced = await cli(['quota-update', p, '--volumes', '5', '--force', '--json']);
     assert.equal(forced.code, 0, show(forced));
     assert.equal(JSON.parse(forced.stdout).find((q: { resource: string }) => q.resource === 'volumes').limit, 5);

@@ -31,10 +31,16 @@ describe('native deployment on PostgreSQL', { timeout: 240_000 }, () => {
     // Creates on A take a while, so some are in flight when its worker is told to stop.
     await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'delay', delay_ms: 1500, remaining: null });
     const handles = await Promise.all(Array.from({ length: 12 }, (_, i) => c.create({ name: `batch-${i}`, size: 1 })));
-    const startedOnA = await eventually(async () => {
-      const starts = (await c.store.listEvents({ event_type: 'volume.create.start' })).filter((e) => e.payload.backend_id === A);
-      return starts.length > 0 ? starts.map((e) => e.volume_id) : null;
-    }, 60_000, 'a create in flight on A');
+    const startedOnA = await eventually(
+      async () => {
+        const starts = (await c.store.listEvents({ event_type: 'volume.create.start' })).filter(
+          (e) => e.payload.backend_id === A,
+        );
+        return starts.length > 0 ? starts.map((e) => e.volume_id) : null;
+      },
+      60_000,
+      'a create in flight on A',
+    );
     const stopped = await c.worker('A').stop('SIGTERM', 30_000);
     assert.deepEqual(stopped, { code: 0, signal: null }, 'the volume worker exits 0 after draining');
 
@@ -60,7 +66,8 @@ describe('native deployment on PostgreSQL', { timeout: 240_000 }, () => {
     }
     assert.deepEqual(await c.leakedFiles(), []);
     const summary = outcomes.reduce<Record<string, number>>((acc, o, i) => {
-      const key = o.status === 'fulfilled' ? `available on ${rows[i]!.host}` : `error ${(o.reason as VolumeCreateError).type}`;
+      const key =
+        o.status === 'fulfilled' ? `available on ${rows[i]!.host}` : `error ${(o.reason as VolumeCreateError).type}`;
       acc[key] = (acc[key] ?? 0) + 1;
       return acc;
     }, {});

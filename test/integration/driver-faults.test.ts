@@ -25,7 +25,9 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
   let B: string;
 
   before(async () => {
-    c = await startCluster({ backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 300 }] }, { name: 'B' }] });
+    c = await startCluster({
+      backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 300 }] }, { name: 'B' }],
+    });
     A = c.pool('A').backend_id;
     B = c.pool('B').backend_id;
   });
@@ -39,12 +41,19 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
     c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', remaining: null, ...rule });
 
   async function deletesOf(volumeId: string): Promise<Array<[unknown, unknown]>> {
-    return (await c.store.listEvents({ volume_id: volumeId, event_type: 'volume.delete.end' })).map((e) => [e.payload.backend_id, e.payload.deleted]);
+    return (await c.store.listEvents({ volume_id: volumeId, event_type: 'volume.delete.end' })).map((e) => [
+      e.payload.backend_id,
+      e.payload.deleted,
+    ]);
   }
 
   function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...args], {
+        cwd: ROOT,
+        env: c.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -61,7 +70,10 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
     const result = await h.result();
     assert.equal(result.backend_id, B, 'rescheduled to B');
     const [first, second] = result.attempts;
-    assert.deepEqual([first.backend_id, first.outcome, first.error_type, first.cleanup], [A, 'failed', 'VolumeBackendAPIException', 'deleted']);
+    assert.deepEqual(
+      [first.backend_id, first.outcome, first.error_type, first.cleanup],
+      [A, 'failed', 'VolumeBackendAPIException', 'deleted'],
+    );
     assert.match(first.error ?? '', /after writing it/);
     assert.equal(second.outcome, 'succeeded');
     assert.deepEqual(await deletesOf(h.volumeId), [[A, true]], 'the compensation removed a file that existed');
@@ -69,21 +81,44 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
 
     // What a user reads: the library's history and the CLI's table.
     const history = await volumeHistory(c.client, h.volumeId);
-    assert.deepEqual(history.attempts.map((a) => [a.backend_id, a.outcome, a.cleanup]), [[A, 'failed', 'deleted'], [B, 'succeeded', undefined]]);
+    assert.deepEqual(
+      history.attempts.map((a) => [a.backend_id, a.outcome, a.cleanup]),
+      [
+        [A, 'failed', 'deleted'],
+        [B, 'succeeded', undefined],
+      ],
+    );
     const out = await cli(['history', h.volumeId]);
     assert.equal(out.code, 0, out.stderr);
     const row = out.stdout.split('\n').find((l) => l.includes(`| 1 of 3`));
-    assert.ok(row && row.includes(A) && row.includes('VolumeBackendAPIException') && /\| deleted; capacity given back\s*\|/.test(row), `attempt 1 row: ${row}\n${out.stdout}`);
+    assert.ok(
+      row &&
+        row.includes(A) &&
+        row.includes('VolumeBackendAPIException') &&
+        /\| deleted; capacity given back\s*\|/.test(row),
+      `attempt 1 row: ${row}\n${out.stdout}`,
+    );
   });
 
   it('a partial write: volume-<id> exists smaller than asked, the create fails and is rescheduled, the short file is deleted', async () => {
     const name = 'partial-write';
     await fault({ stage: 'partial_write', volume_name: name });
     // Hold the compensation delete a moment, to look at what the failed create left on A.
-    await c.store.addFaultRule({ host: c.host('A'), op: 'delete', action: 'delay', delay_ms: 2000, remaining: 1, volume_name: name });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'delete',
+      action: 'delay',
+      delay_ms: 2000,
+      remaining: 1,
+      volume_name: name,
+    });
     const h = await c.create({ project_id: project(), name, size: 2 });
     const file = path.join(c.pool('A').path, `volume-${h.volumeId}`);
-    const size = await eventually(async () => (fs.existsSync(file) ? fs.statSync(file).size : null), 30_000, 'the short write on A');
+    const size = await eventually(
+      async () => (fs.existsSync(file) ? fs.statSync(file).size : null),
+      30_000,
+      'the short write on A',
+    );
     assert.equal(size, GiB, 'volume-<id> holds 1 of the 2 GiB asked for');
     const result = await h.result();
     assert.equal(result.backend_id, B);
@@ -110,11 +145,22 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
       // Temporal retried the create on A (a plain error is retryable) before the workflow rescheduled it.
       const rule = (await c.store.listFaultRules(c.host('A'))).find((r) => r.volume_name === name)!;
       const events = (await c.history(h.workflowId)).events!;
-      const createOnA = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createVolumeFromSpec')!;
-      const started = events.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === createOnA.eventId?.toString());
-      assert.equal(started?.activityTaskStartedEventAttributes?.attempt, 3, 'three tries on A (create_max_activity_attempts)');
+      const createOnA = events.find(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createVolumeFromSpec',
+      )!;
+      const started = events.find(
+        (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === createOnA.eventId?.toString(),
+      );
+      assert.equal(
+        started?.activityTaskStartedEventAttributes?.attempt,
+        3,
+        'three tries on A (create_max_activity_attempts)',
+      );
       assert.equal(rule.remaining, null);
-      assert.equal((await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.reschedule' })).length, 1);
+      assert.equal(
+        (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.reschedule' })).length,
+        1,
+      );
     });
   }
 
@@ -126,14 +172,23 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
       const err = await expectCreateFailure(h, type);
       assert.ok(err.message.includes(`not rescheduled: ${type} is a no-reschedule failure`), err.message);
       const attempts = err.state!.attempts;
-      assert.deepEqual(attempts.map((a) => [a.attempt, a.backend_id, a.outcome, a.error_type, a.cleanup]), [[1, A, 'failed', type, 'deleted']]);
+      assert.deepEqual(
+        attempts.map((a) => [a.attempt, a.backend_id, a.outcome, a.error_type, a.cleanup]),
+        [[1, A, 'failed', type, 'deleted']],
+      );
       const vol = await c.store.getVolume(h.volumeId);
       assert.equal(vol?.status, 'error');
       assert.ok(vol?.error_reason?.includes(type), String(vol?.error_reason));
       assert.deepEqual(await deletesOf(h.volumeId), [[A, true]]);
-      assert.deepEqual((await c.store.listClaims(h.volumeId)).map((x) => [x.attempt, x.status]), [[1, 'released']]);
+      assert.deepEqual(
+        (await c.store.listClaims(h.volumeId)).map((x) => [x.attempt, x.status]),
+        [[1, 'released']],
+      );
       assert.deepEqual(c.volumeFiles(h.volumeId), []);
-      assert.equal((await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.reschedule' })).length, 0);
+      assert.equal(
+        (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.reschedule' })).length,
+        0,
+      );
     });
   }
 
@@ -142,10 +197,31 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
     const imagePath = path.join(c.dir, 'image-after-write.raw');
     fs.writeFileSync(imagePath, Buffer.alloc(128 * 1024, 0x7e));
     const imageId = `image-aw-${c.id}`;
-    await c.store.putImage({ id: imageId, name: 'aw', size_gb: 1, disk_format: 'raw', status: 'active', path: imagePath });
-    await c.store.addFaultRule({ host: c.host('A'), op: 'copy_image', action: 'error', stage: 'after_write', remaining: 1, volume_name: name });
+    await c.store.putImage({
+      id: imageId,
+      name: 'aw',
+      size_gb: 1,
+      disk_format: 'raw',
+      status: 'active',
+      path: imagePath,
+    });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'copy_image',
+      action: 'error',
+      stage: 'after_write',
+      remaining: 1,
+      volume_name: name,
+    });
     // The driver deletes the volume, then says it failed: the retried delete finds nothing.
-    await c.store.addFaultRule({ host: c.host('A'), op: 'delete', action: 'error', stage: 'after_write', remaining: 1, volume_name: name });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'delete',
+      action: 'error',
+      stage: 'after_write',
+      remaining: 1,
+      volume_name: name,
+    });
     const h = await c.create({ project_id: project(), name, size: 1, image_id: imageId });
     const err = await expectCreateFailure(h, 'ImageCopyFailure');
     const [attempt] = err.state!.attempts;
@@ -157,6 +233,13 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
     ]);
     assert.deepEqual(c.volumeFiles(h.volumeId), []);
     const rules = (await c.store.listFaultRules(c.host('A'))).filter((r) => r.volume_name === name);
-    assert.deepEqual(rules.map((r) => [r.op, r.remaining]), [['copy_image', 0], ['delete', 0]], 'both faults fired');
+    assert.deepEqual(
+      rules.map((r) => [r.op, r.remaining]),
+      [
+        ['copy_image', 0],
+        ['delete', 0],
+      ],
+      'both faults fired',
+    );
   });
 });

@@ -61,7 +61,14 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
   it('fails with NoValidBackend after exactly 3 attempts when every backend fails', async () => {
     const name = 'all-fail';
     for (const b of ['A', 'B', 'C']) {
-      await c.store.addFaultRule({ host: c.host(b), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: null, volume_name: name });
+      await c.store.addFaultRule({
+        host: c.host(b),
+        op: 'create',
+        action: 'error',
+        error_type: 'VolumeBackendAPIException',
+        remaining: null,
+        volume_name: name,
+      });
     }
     const h = await c.create({ project_id: project(), name, size: 2 });
     const err = await expectCreateFailure(h, 'NoValidBackend');
@@ -72,11 +79,14 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     // Exactly three backend attempts, one per backend, then a fourth pass that gives up.
     const state = err.state!;
     assert.equal(state.status, 'error');
-    assert.deepEqual(state.attempts.map((a) => [a.attempt, a.backend_id, a.outcome, a.error_type]), [
-      [1, A, 'failed', 'VolumeBackendAPIException'],
-      [2, B, 'failed', 'VolumeBackendAPIException'],
-      [3, C, 'failed', 'VolumeBackendAPIException'],
-    ]);
+    assert.deepEqual(
+      state.attempts.map((a) => [a.attempt, a.backend_id, a.outcome, a.error_type]),
+      [
+        [1, A, 'failed', 'VolumeBackendAPIException'],
+        [2, B, 'failed', 'VolumeBackendAPIException'],
+        [3, C, 'failed', 'VolumeBackendAPIException'],
+      ],
+    );
     assert.deepEqual(state.retry?.backends, [A, B, C]);
     const acts = await activitiesScheduled(h.workflowId);
     assert.equal(acts.filter((a) => a === 'createVolumeFromSpec').length, 3);
@@ -91,23 +101,47 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     assert.equal(schedEvents[0].payload.error_type, 'NoValidBackend');
     // As in Cinder, each failed attempt is rescheduled; the pass after the third gives up.
     assert.deepEqual(
-      (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.reschedule' })).map((e) => e.payload.backend_id),
+      (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.reschedule' })).map(
+        (e) => e.payload.backend_id,
+      ),
       [A, B, C],
     );
-    await assertClaimsReleased(h.volumeId, [[1, A], [2, B], [3, C]]);
+    await assertClaimsReleased(h.volumeId, [
+      [1, A],
+      [2, B],
+      [3, C],
+    ]);
     assert.deepEqual(c.volumeFiles(h.volumeId), []);
   });
 
   it('with IgnoreAttemptedHostsFilter off, one failing backend is tried 3 times, then NoValidBackend', async () => {
     const name = 'same-backend-fails';
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: null, volume_name: name });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: null,
+      volume_name: name,
+    });
     const h = await c.create({ project_id: project(), name, size: 1 }, undefined, await noIgnoreQueue());
     const err = await expectCreateFailure(h, 'NoValidBackend');
     assert.ok(err.message.includes(`Exceeded max scheduling attempts 3 for resource ${h.volumeId}`), err.message);
-    assert.deepEqual(err.state!.attempts.map((a) => [a.backend_id, a.outcome]), [[A, 'failed'], [A, 'failed'], [A, 'failed']]);
+    assert.deepEqual(
+      err.state!.attempts.map((a) => [a.backend_id, a.outcome]),
+      [
+        [A, 'failed'],
+        [A, 'failed'],
+        [A, 'failed'],
+      ],
+    );
     assert.deepEqual(err.state!.retry?.backends, [A, A, A]);
     assert.equal((await c.store.getVolume(h.volumeId))?.status, 'error');
-    await assertClaimsReleased(h.volumeId, [[1, A], [2, A], [3, A]]);
+    await assertClaimsReleased(h.volumeId, [
+      [1, A],
+      [2, A],
+      [3, A],
+    ]);
     assert.deepEqual(c.volumeFiles(h.volumeId), []);
   });
 
@@ -117,7 +151,14 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     const imagePath = path.join(c.dir, 'image-cirros.raw');
     fs.writeFileSync(imagePath, Buffer.alloc(256 * 1024, 0xab));
     const imageId = `image-${c.id}`;
-    await c.store.putImage({ id: imageId, name: 'cirros', size_gb: 1, disk_format: 'raw', status: 'active', path: imagePath });
+    await c.store.putImage({
+      id: imageId,
+      name: 'cirros',
+      size_gb: 1,
+      disk_format: 'raw',
+      status: 'active',
+      path: imagePath,
+    });
 
     const cases: Array<{ type: string; op: 'create' | 'copy_image'; image?: boolean }> = [
       ...NO_RESCHEDULE_TYPES.map((type) => ({ type, op: 'create' as const })),
@@ -126,7 +167,14 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     const runs = await Promise.all(
       cases.map(async (k) => {
         const name = `norescheduled-${k.op}-${k.type}`;
-        await c.store.addFaultRule({ host: c.host('A'), op: k.op, action: 'error', error_type: k.type, remaining: null, volume_name: name });
+        await c.store.addFaultRule({
+          host: c.host('A'),
+          op: k.op,
+          action: 'error',
+          error_type: k.type,
+          remaining: null,
+          volume_name: name,
+        });
         const h = await c.create({ project_id: project(), name, size: 1, ...(k.image ? { image_id: imageId } : {}) });
         return { ...k, h };
       }),
@@ -144,10 +192,14 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
       assert.equal(attempt.error_type, type, what);
       // The volume object existed only when the failure came after the create (the image copy).
       assert.equal(attempt.cleanup, op === 'copy_image' ? 'deleted' : 'nothing to delete', what);
-      assert.deepEqual(attempt.compensations, [
-        { name: 'CreateVolumeFromSpecTask', ok: true },
-        { name: 'ScheduleCreateVolumeTask', ok: true },
-      ], what);
+      assert.deepEqual(
+        attempt.compensations,
+        [
+          { name: 'CreateVolumeFromSpecTask', ok: true },
+          { name: 'ScheduleCreateVolumeTask', ok: true },
+        ],
+        what,
+      );
       const acts = await activitiesScheduled(h.workflowId);
       assert.equal(acts.filter((a) => a === 'createVolumeFromSpec').length, 1, `${what}: one backend create`);
       assert.equal(acts.filter((a) => a === 'scheduleCreateVolume').length, 1, `${what}: one scheduling pass`);
@@ -165,14 +217,24 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
 
   it('with scheduler_max_attempts 1, a reschedulable failure ends the create after one attempt, without retry state', async () => {
     const name = 'max-attempts-1';
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: null, volume_name: name });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: null,
+      volume_name: name,
+    });
     const h = await c.create({ project_id: project(), name, size: 1 }, { scheduler_max_attempts: 1 });
     const err = await expectCreateFailure(h, 'VolumeBackendAPIException');
     assert.ok(err.message.includes('rescheduling is disabled'), err.message);
     const state = err.state!;
     assert.equal(state.retry, null, 'no retry is kept when rescheduling is disabled');
     assert.equal(state.max_attempts, 1);
-    assert.deepEqual(state.attempts.map((a) => [a.attempt, a.backend_id, a.outcome]), [[1, A, 'failed']]);
+    assert.deepEqual(
+      state.attempts.map((a) => [a.attempt, a.backend_id, a.outcome]),
+      [[1, A, 'failed']],
+    );
     const queried = await h.status();
     assert.equal(queried.retry, null);
     assert.equal(queried.status, 'error');
@@ -188,24 +250,46 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     const vol = await c.store.getVolume(h.volumeId);
     assert.equal(vol?.status, 'error');
     assert.ok(vol?.error_reason?.includes('rescheduling is disabled'), String(vol?.error_reason));
-    assert.equal((await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.reschedule' })).length, 0);
+    assert.equal(
+      (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.reschedule' })).length,
+      0,
+    );
     await assertClaimsReleased(h.volumeId, [[1, A]]);
     assert.deepEqual(c.volumeFiles(h.volumeId), []);
   });
 
   it('with IgnoreAttemptedHostsFilter off, the retry may land on the same pool, and succeeds there', async () => {
     const name = 'same-pool-retry';
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: name });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: name,
+    });
     const h = await c.create({ project_id: project(), name, size: 1 }, undefined, await noIgnoreQueue());
     const result = await h.result();
     assert.equal(result.backend_id, A);
     assert.deepEqual(result.retry, { num_attempts: 2, backends: [A, A], hosts: [A, A] });
-    assert.deepEqual(result.attempts.map((a) => [a.attempt, a.backend_id, a.outcome]), [[1, A, 'failed'], [2, A, 'succeeded']]);
+    assert.deepEqual(
+      result.attempts.map((a) => [a.attempt, a.backend_id, a.outcome]),
+      [
+        [1, A, 'failed'],
+        [2, A, 'succeeded'],
+      ],
+    );
     // The failed attempt's delete ran before the second attempt, so it cannot remove the new volume.
     assert.equal(result.attempts[0].cleanup, 'nothing to delete');
     assert.deepEqual(c.volumeFiles(h.volumeId), [`${A}/volume-${h.volumeId}`], 'exactly one file');
     const claims = await c.store.listClaims(h.volumeId);
-    assert.deepEqual(claims.map((x) => [x.attempt, x.backend_id, x.status]), [[1, A, 'released'], [2, A, 'active']]);
+    assert.deepEqual(
+      claims.map((x) => [x.attempt, x.backend_id, x.status]),
+      [
+        [1, A, 'released'],
+        [2, A, 'active'],
+      ],
+    );
     const vol = await c.store.getVolume(h.volumeId);
     assert.equal(vol?.status, 'available');
     assert.equal(vol?.host, A);
@@ -233,7 +317,8 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     const err = await expectCreateFailure(h, 'InvalidAvailabilityZone');
     assert.ok(err.message.includes('atlantis'), err.message);
     assert.equal(await c.store.getVolume(h.volumeId), null);
-    for (const q of await c.store.getQuotaUsage(zoneProject)) assert.deepEqual([q.resource, q.in_use, q.reserved], [q.resource, 0, 0]);
+    for (const q of await c.store.getQuotaUsage(zoneProject))
+      assert.deepEqual([q.resource, q.in_use, q.reserved], [q.resource, 0, 0]);
     assert.deepEqual(c.volumeFiles(h.volumeId), []);
   });
 
@@ -242,9 +327,30 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     const imagePath = path.join(c.dir, 'image-delete-test.raw');
     fs.writeFileSync(imagePath, Buffer.alloc(64 * 1024, 0xcd));
     const imageId = `image-del-${c.id}`;
-    await c.store.putImage({ id: imageId, name: 'delete-test', size_gb: 1, disk_format: 'raw', status: 'active', path: imagePath });
-    await c.store.addFaultRule({ host: c.host('A'), op: 'copy_image', action: 'error', error_type: 'ImageCopyFailure', remaining: 1, volume_name: name });
-    await c.store.addFaultRule({ host: c.host('A'), op: 'delete', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 2, volume_name: name });
+    await c.store.putImage({
+      id: imageId,
+      name: 'delete-test',
+      size_gb: 1,
+      disk_format: 'raw',
+      status: 'active',
+      path: imagePath,
+    });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'copy_image',
+      action: 'error',
+      error_type: 'ImageCopyFailure',
+      remaining: 1,
+      volume_name: name,
+    });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'delete',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 2,
+      volume_name: name,
+    });
 
     const h = await c.create({ project_id: project(), name, size: 1, image_id: imageId });
     const err = await expectCreateFailure(h, 'ImageCopyFailure');
@@ -256,15 +362,24 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     ]);
     assert.deepEqual(c.volumeFiles(h.volumeId), [], 'the volume made before the copy failed is gone');
     // The delete fault fired twice: the third try of the delete activity removed the volume.
-    const rules = (await c.store.listFaultRules(c.host('A'))).filter((r) => r.volume_name === name && r.op === 'delete');
+    const rules = (await c.store.listFaultRules(c.host('A'))).filter(
+      (r) => r.volume_name === name && r.op === 'delete',
+    );
     assert.equal(rules[0].remaining, 0);
     const history = await c.history(h.workflowId);
-    const deleteScheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deleteVolumeOnBackend');
+    const deleteScheduled = history.events!.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deleteVolumeOnBackend',
+    );
     assert.ok(deleteScheduled);
-    const started = history.events!.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === deleteScheduled.eventId?.toString());
+    const started = history.events!.find(
+      (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === deleteScheduled.eventId?.toString(),
+    );
     assert.equal(started?.activityTaskStartedEventAttributes?.attempt, 3, 'the delete succeeded on its third try');
     const deletes = await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.delete.end' });
-    assert.deepEqual(deletes.map((e) => e.payload.deleted), [true]);
+    assert.deepEqual(
+      deletes.map((e) => e.payload.deleted),
+      [true],
+    );
     await assertClaimsReleased(h.volumeId, [[1, A]]);
   });
 
@@ -297,8 +412,18 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
     const invalid: Array<{ what: string; request: Record<string, unknown>; type: string; field: string }> = [
       { what: 'size 0', request: { size: 0 }, type: 'InvalidInput', field: 'size' },
       { what: 'size 1.5', request: { size: 1.5 }, type: 'InvalidInput', field: 'size' },
-      { what: 'an unknown volume type', request: { size: 1, volume_type: 'no-such-type' }, type: 'VolumeTypeNotFound', field: 'volume_type' },
-      { what: 'a metadata value that is not a string', request: { size: 1, metadata: { tier: 5 } }, type: 'InvalidInput', field: 'metadata' },
+      {
+        what: 'an unknown volume type',
+        request: { size: 1, volume_type: 'no-such-type' },
+        type: 'VolumeTypeNotFound',
+        field: 'volume_type',
+      },
+      {
+        what: 'a metadata value that is not a string',
+        request: { size: 1, metadata: { tier: 5 } },
+        type: 'InvalidInput',
+        field: 'metadata',
+      },
     ];
     for (const k of invalid) {
       it(`invalid input, ${k.what}: ${k.type} naming '${k.field}'`, async () => {

@@ -62,14 +62,23 @@ class CountingConnection implements SqlConnection {
 describe('fault injection off: no fault-rule query, faults add refused', { timeout: 300_000 }, () => {
   let c: Cluster;
   let connection: NativeConnection;
-  const inProcess: Array<{ worker: Worker; run: Promise<void>; stop(): void; counted: CountingConnection; store: SqlVolumeStore }> = [];
+  const inProcess: Array<{
+    worker: Worker;
+    run: Promise<void>;
+    stop(): void;
+    counted: CountingConnection;
+    store: SqlVolumeStore;
+  }> = [];
 
   async function startInProcess(name: string, config: AppConfig) {
     const counted = new CountingConnection(new SqliteConnection(c.dbPath));
     const store = new SqlVolumeStore(counted);
     const health = new WorkerHealth({ scheduler: false, backends: [c.host(name)] }, 5000);
     const logger = pino({ level: 'warn' });
-    const { worker, reporter } = await volumeWorker(config, c.host(name), connection, store, logger, { metrics: null, health });
+    const { worker, reporter } = await volumeWorker(config, c.host(name), connection, store, logger, {
+      metrics: null,
+      health,
+    });
     const entry = { worker, run: worker.run(), stop: () => reporter.stop(), counted, store };
     inProcess.push(entry);
     return entry;
@@ -104,7 +113,11 @@ describe('fault injection off: no fault-rule query, faults add refused', { timeo
 
   const cli = (args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...args], {
+        cwd: ROOT,
+        env: c.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -117,7 +130,11 @@ describe('fault injection off: no fault-rule query, faults add refused', { timeo
     const config = loadConfig({ CINDER_CONFIG: c.configFile, TEMPORAL_ADDRESS: c.address });
     assert.equal(config.fault_injection, false, "the cluster's configuration has fault injection off");
     const b = await startInProcess('B', config);
-    await eventually(async () => (await c.store.listPools()).some((p) => p.host === c.host('B')), 30_000, "B's pools reported");
+    await eventually(
+      async () => (await c.store.listPools()).some((p) => p.host === c.host('B')),
+      30_000,
+      "B's pools reported",
+    );
     // A rule that would fail every create on B, if anything read it.
     await c.store.addFaultRule({ host: c.host('B'), op: 'create', action: 'error', remaining: null });
     const before = b.counted.statements.length;
@@ -127,30 +144,54 @@ describe('fault injection off: no fault-rule query, faults add refused', { timeo
     // An image whose file is gone: the volume is created, the copy fails (ImageCopyFailure, no
     // reschedule), and the compensation deletes the volume on B.
     const imageId = `image-gone-${c.id}`;
-    await c.store.putImage({ id: imageId, name: 'gone', size_gb: 1, disk_format: 'raw', status: 'active', path: path.join(c.dir, 'no-such-image.raw') });
+    await c.store.putImage({
+      id: imageId,
+      name: 'gone',
+      size_gb: 1,
+      disk_format: 'raw',
+      status: 'active',
+      path: path.join(c.dir, 'no-such-image.raw'),
+    });
     const failed = await c.create({ name: 'off-copy-fails', size: 1, availability_zone: 'zone-b', image_id: imageId });
     const err = await expectCreateFailure(failed, 'ImageCopyFailure');
     assert.equal(err.state!.attempts[0].cleanup, 'deleted', 'the delete ran on B');
 
     const during = b.counted.statements.slice(before);
-    assert.ok(during.some((s) => /INSERT INTO events/i.test(s)), 'the volume role wrote its events through the counted connection');
+    assert.ok(
+      during.some((s) => /INSERT INTO events/i.test(s)),
+      'the volume role wrote its events through the counted connection',
+    );
     assert.deepEqual(b.counted.faultRuleStatements(), [], 'not one statement on fault_rules');
     assert.equal(await c.store.getServiceFaultInjection(c.host('B')), false, 'B reports fault injection off');
   });
 
   it('the same create with fault injection on does query the fault rules (the count can fail)', async () => {
-    const config = { ...loadConfig({ CINDER_CONFIG: c.configFile, TEMPORAL_ADDRESS: c.address }), fault_injection: true };
+    const config = {
+      ...loadConfig({ CINDER_CONFIG: c.configFile, TEMPORAL_ADDRESS: c.address }),
+      fault_injection: true,
+    };
     const cc = await startInProcess('C', config);
-    await eventually(async () => (await c.store.listPools()).some((p) => p.host === c.host('C')), 30_000, "C's pools reported");
+    await eventually(
+      async () => (await c.store.listPools()).some((p) => p.host === c.host('C')),
+      30_000,
+      "C's pools reported",
+    );
     const h = await c.create({ name: 'on-plain', size: 1, availability_zone: 'zone-c' });
     assert.equal((await h.result()).backend_id, c.pool('C').backend_id);
-    assert.ok(cc.counted.faultRuleStatements().length >= 1, `fault rules consulted: ${cc.counted.faultRuleStatements().length}`);
+    assert.ok(
+      cc.counted.faultRuleStatements().length >= 1,
+      `fault rules consulted: ${cc.counted.faultRuleStatements().length}`,
+    );
     assert.equal(await c.store.getServiceFaultInjection(c.host('C')), true);
   });
 
   it('faults add against a backend whose worker has injection off says so and adds nothing; --force adds a rule that never fires', async () => {
     const A = c.host('A');
-    await eventually(async () => (await c.store.getServiceFaultInjection(A)) === false, 30_000, 'A reported fault injection off');
+    await eventually(
+      async () => (await c.store.getServiceFaultInjection(A)) === false,
+      30_000,
+      'A reported fault injection off',
+    );
     const rulesBefore = await c.store.listFaultRules(A);
     const refused = await cli(['faults', 'add', '--backend', A, '--error', 'VolumeBackendAPIException']);
     assert.equal(refused.code, 1, `${refused.stdout}${refused.stderr}`);
@@ -158,11 +199,27 @@ describe('fault injection off: no fault-rule query, faults add refused', { timeo
     assert.match(refused.stderr, /CINDER_FAULT_INJECTION=1/);
     assert.deepEqual(await c.store.listFaultRules(A), rulesBefore, 'no rule added');
 
-    const forced = await cli(['faults', 'add', '--backend', A, '--error', 'VolumeBackendAPIException', '--volume-name', 'forced', '--times', '1', '--force']);
+    const forced = await cli([
+      'faults',
+      'add',
+      '--backend',
+      A,
+      '--error',
+      'VolumeBackendAPIException',
+      '--volume-name',
+      'forced',
+      '--times',
+      '1',
+      '--force',
+    ]);
     assert.equal(forced.code, 0, forced.stderr);
     const h = await c.create({ name: 'forced', size: 1, availability_zone: 'zone-a' });
     const result = await h.result();
-    assert.deepEqual(result.attempts.map((a) => [a.backend_id, a.outcome]), [[c.pool('A').backend_id, 'succeeded']], 'the rule did not fire');
+    assert.deepEqual(
+      result.attempts.map((a) => [a.backend_id, a.outcome]),
+      [[c.pool('A').backend_id, 'succeeded']],
+      'the rule did not fire',
+    );
     assert.equal((await c.store.listFaultRules(A)).find((r) => r.volume_name === 'forced')?.remaining, 1);
   });
 });

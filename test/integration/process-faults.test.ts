@@ -15,7 +15,9 @@ describe('create-volume: worker down, worker killed, create cancelled', { timeou
   let B: string;
 
   before(async () => {
-    c = await startCluster({ backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 200 }] }, { name: 'B' }] });
+    c = await startCluster({
+      backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 200 }] }, { name: 'B' }],
+    });
     A = c.pool('A').backend_id;
     B = c.pool('B').backend_id;
   });
@@ -48,7 +50,13 @@ describe('create-volume: worker down, worker killed, create cancelled', { timeou
     assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
     assert.deepEqual(c.volumeFiles(h.volumeId), [`${B}/volume-${h.volumeId}`]);
     const claims = await c.store.listClaims(h.volumeId);
-    assert.deepEqual(claims.map((x) => [x.attempt, x.backend_id, x.status]), [[1, A, 'released'], [2, B, 'active']]);
+    assert.deepEqual(
+      claims.map((x) => [x.attempt, x.backend_id, x.status]),
+      [
+        [1, A, 'released'],
+        [2, B, 'active'],
+      ],
+    );
     const pending = await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.cleanup.pending' });
     assert.equal(pending.length, 1);
     assert.equal(pending[0].payload.backend_id, A);
@@ -60,7 +68,10 @@ describe('create-volume: worker down, worker killed, create cancelled', { timeou
     await cleanup.result();
     assert.equal((await cleanup.describe()).status.name, 'COMPLETED');
     const deletes = await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.delete.end' });
-    assert.deepEqual(deletes.map((e) => [e.payload.backend_id, e.payload.attempt, e.payload.deleted]), [[A, 1, false]]);
+    assert.deepEqual(
+      deletes.map((e) => [e.payload.backend_id, e.payload.attempt, e.payload.deleted]),
+      [[A, 1, false]],
+    );
     assert.ok(!c.files('A').some((f) => f.includes(h.volumeId)), 'A has no file of the volume');
     assert.deepEqual(c.volumeFiles(h.volumeId), [`${B}/volume-${h.volumeId}`]);
   });
@@ -85,31 +96,62 @@ describe('create-volume: worker down, worker killed, create cancelled', { timeou
     assert.equal(vol?.host, result.backend_id);
     // The retried activity (heartbeat timeout) normally finds A back and finishes there; if A came
     // back too late, the create was rescheduled to B and A's partial handed to a cleanup workflow.
-    t.diagnostic(`finished on ${result.backend_id === A ? 'A (the crashed backend, after its restart)' : 'B (rescheduled)'}`);
+    t.diagnostic(
+      `finished on ${result.backend_id === A ? 'A (the crashed backend, after its restart)' : 'B (rescheduled)'}`,
+    );
     if (result.backend_id === A) {
-      assert.deepEqual(result.attempts.map((a) => [a.attempt, a.backend_id, a.outcome]), [[1, A, 'succeeded']]);
+      assert.deepEqual(
+        result.attempts.map((a) => [a.attempt, a.backend_id, a.outcome]),
+        [[1, A, 'succeeded']],
+      );
       const history = await c.history(h.workflowId);
-      const createStarts = history.events!.filter((e) => e.activityTaskStartedEventAttributes && history.events!.some(
-        (s) => s.eventId?.toString() === e.activityTaskStartedEventAttributes!.scheduledEventId?.toString() && s.activityTaskScheduledEventAttributes?.activityType?.name === 'createVolumeFromSpec',
-      ));
-      assert.equal(createStarts[0]?.activityTaskStartedEventAttributes?.attempt, 2, 'the create activity ran again after the crash');
+      const createStarts = history.events!.filter(
+        (e) =>
+          e.activityTaskStartedEventAttributes &&
+          history.events!.some(
+            (s) =>
+              s.eventId?.toString() === e.activityTaskStartedEventAttributes!.scheduledEventId?.toString() &&
+              s.activityTaskScheduledEventAttributes?.activityType?.name === 'createVolumeFromSpec',
+          ),
+      );
+      assert.equal(
+        createStarts[0]?.activityTaskStartedEventAttributes?.attempt,
+        2,
+        'the create activity ran again after the crash',
+      );
     } else {
       assert.equal(result.backend_id, B);
       assert.equal(result.attempts[0].cleanup, 'handed to a cleanup workflow');
       await c.client.workflow.getHandle(`cleanup-volume-${h.volumeId}-attempt-1`).result();
     }
-    assert.deepEqual(c.volumeFiles(h.volumeId), [`${result.backend_id}/volume-${h.volumeId}`], 'exactly one file, no partial write');
+    assert.deepEqual(
+      c.volumeFiles(h.volumeId),
+      [`${result.backend_id}/volume-${h.volumeId}`],
+      'exactly one file, no partial write',
+    );
     assert.deepEqual(await c.leakedFiles(), []);
     const creates = await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.end' });
     assert.equal(creates.length, 1);
   });
 
-  async function cancelMidCreate(name: string, request: Record<string, unknown>, expectCleanup: 'deleted' | 'nothing to delete'): Promise<void> {
+  async function cancelMidCreate(
+    name: string,
+    request: Record<string, unknown>,
+    expectCleanup: 'deleted' | 'nothing to delete',
+  ): Promise<void> {
     const h = await c.create({ name, size: 1, ...request });
     // The backend create has started (and hangs): cancel now.
-    await eventually(async () => (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.start' })).length > 0, 30_000, 'the backend create to start');
+    await eventually(
+      async () => (await c.store.listEvents({ volume_id: h.volumeId, event_type: 'volume.create.start' })).length > 0,
+      30_000,
+      'the backend create to start',
+    );
     if (expectCleanup === 'deleted') {
-      await eventually(async () => c.files('A').includes(`volume-${h.volumeId}`), 10_000, 'the volume to exist on A before the copy hangs');
+      await eventually(
+        async () => c.files('A').includes(`volume-${h.volumeId}`),
+        10_000,
+        'the volume to exist on A before the copy hangs',
+      );
     }
     await new Promise((r) => setTimeout(r, 300));
     await h.cancel();
@@ -131,13 +173,23 @@ describe('create-volume: worker down, worker killed, create cancelled', { timeou
     ]);
     assert.deepEqual(c.volumeFiles(h.volumeId), [], 'no file on any backend');
     const claims = await c.store.listClaims(h.volumeId);
-    assert.deepEqual(claims.map((x) => [x.attempt, x.backend_id, x.status]), [[1, A, 'released']], 'capacity given back');
+    assert.deepEqual(
+      claims.map((x) => [x.attempt, x.backend_id, x.status]),
+      [[1, A, 'released']],
+      'capacity given back',
+    );
     const poolA = (await c.store.listPools()).find((p) => p.backend_id === A)!;
-    const active = (await c.store.listClaims()).filter((x) => x.backend_id === A && x.status === 'active').reduce((n, x) => n + x.size_gb, 0);
-    await eventually(async () => {
-      const p = (await c.store.listPools()).find((x) => x.backend_id === A)!;
-      return p.allocated_capacity_gb === active;
-    }, 10_000, `A's allocated capacity (${poolA.allocated_capacity_gb}) to match its active claims (${active})`);
+    const active = (await c.store.listClaims())
+      .filter((x) => x.backend_id === A && x.status === 'active')
+      .reduce((n, x) => n + x.size_gb, 0);
+    await eventually(
+      async () => {
+        const p = (await c.store.listPools()).find((x) => x.backend_id === A)!;
+        return p.allocated_capacity_gb === active;
+      },
+      10_000,
+      `A's allocated capacity (${poolA.allocated_capacity_gb}) to match its active claims (${active})`,
+    );
   }
 
   it('cancels a create while the backend hangs: cancelled, volume error, nothing left, capacity released', async () => {
@@ -151,8 +203,21 @@ describe('create-volume: worker down, worker killed, create cancelled', { timeou
     const imagePath = path.join(c.dir, 'image-cancel.raw');
     fs.writeFileSync(imagePath, Buffer.alloc(64 * 1024, 0x5a));
     const imageId = `image-cancel-${c.id}`;
-    await c.store.putImage({ id: imageId, name: 'cancel', size_gb: 1, disk_format: 'raw', status: 'active', path: imagePath });
-    await c.store.addFaultRule({ host: c.host('A'), op: 'copy_image', action: 'hang', remaining: null, volume_name: name });
+    await c.store.putImage({
+      id: imageId,
+      name: 'cancel',
+      size_gb: 1,
+      disk_format: 'raw',
+      status: 'active',
+      path: imagePath,
+    });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'copy_image',
+      action: 'hang',
+      remaining: null,
+      volume_name: name,
+    });
     await cancelMidCreate(name, { image_id: imageId }, 'deleted');
   });
 });

@@ -59,7 +59,12 @@ describe('secrets stay out of every log line and output', { timeout: 300_000 }, 
       backends: [{ name: 'A' }],
       databaseUrl: url,
       // The dev server ignores the key; TLS off because it serves plaintext. The SDK still sends it.
-      env: { TEMPORAL_API_KEY: API_KEY, TEMPORAL_TLS: 'false', CINDER_LOG_LEVEL: 'debug', CINDER_SDK_LOG_LEVEL: 'DEBUG' },
+      env: {
+        TEMPORAL_API_KEY: API_KEY,
+        TEMPORAL_TLS: 'false',
+        CINDER_LOG_LEVEL: 'debug',
+        CINDER_SDK_LOG_LEVEL: 'DEBUG',
+      },
     });
     env = { ...c.env, CINDER_PROJECT_ID: `project-${c.id}` };
   });
@@ -70,7 +75,11 @@ describe('secrets stay out of every log line and output', { timeout: 300_000 }, 
 
   it('a create through the CLI, --check-config, and refused databases print neither the password nor the key', async () => {
     const outputs: Output[] = [];
-    const created = await run('cli create', [BIN, 'create', '--size', '1', '--name', 'secret-check', '--json', '--wait'], env);
+    const created = await run(
+      'cli create',
+      [BIN, 'create', '--size', '1', '--name', 'secret-check', '--json', '--wait'],
+      env,
+    );
     assert.equal(created.code, 0, created.text);
     const id = (JSON.parse(created.text.slice(created.text.indexOf('{'))) as { volume: { id: string } }).volume.id;
     outputs.push(created);
@@ -81,31 +90,60 @@ describe('secrets stay out of every log line and output', { timeout: 300_000 }, 
     // The forms the old worker redaction missed: a password parameter, and an encoded password.
     const paramUrl = `postgres://cinder@127.0.0.1:1/cinder?password=${PARAM_PASSWORD}`;
     const oddUrl = `postgres://cinder:${encodeURIComponent(ODD_PASSWORD)}@127.0.0.1:1/cinder`;
-    outputs.push(await run('worker --check-config (password=)', [...WORKER, '--check-config', 'all'], { ...env, CINDER_DATABASE_URL: paramUrl }));
+    outputs.push(
+      await run('worker --check-config (password=)', [...WORKER, '--check-config', 'all'], {
+        ...env,
+        CINDER_DATABASE_URL: paramUrl,
+      }),
+    );
     // A database that refuses the connection: the error names the URL, without its password.
-    const refusedWorker = await run('worker, database refused', [...WORKER, 'volume', '--backend', c.host('A')], { ...env, CINDER_DATABASE_URL: oddUrl });
+    const refusedWorker = await run('worker, database refused', [...WORKER, 'volume', '--backend', c.host('A')], {
+      ...env,
+      CINDER_DATABASE_URL: oddUrl,
+    });
     assert.notEqual(refusedWorker.code, 0, refusedWorker.text);
     outputs.push(refusedWorker);
-    const refusedCli = await run('cli list, database refused', [BIN, 'list'], { ...env, CINDER_DATABASE_URL: paramUrl });
+    const refusedCli = await run('cli list, database refused', [BIN, 'list'], {
+      ...env,
+      CINDER_DATABASE_URL: paramUrl,
+    });
     assert.notEqual(refusedCli.code, 0);
     outputs.push(refusedCli);
 
     const logs = fs.readdirSync(c.dir).filter((f) => f.endsWith('.log'));
     assert.ok(logs.length >= 2, `worker logs: ${logs.join(', ')}`);
-    for (const f of logs) outputs.push({ what: `log ${f}`, code: null, text: fs.readFileSync(path.join(c.dir, f), 'utf8') });
+    for (const f of logs)
+      outputs.push({ what: `log ${f}`, code: null, text: fs.readFileSync(path.join(c.dir, f), 'utf8') });
 
     // The outputs are real: the workers logged the redacted URL, the create ran at debug level.
-    const running = c.worker('scheduler').logs().find((l) => l.event === 'worker.running');
+    const running = c
+      .worker('scheduler')
+      .logs()
+      .find((l) => l.event === 'worker.running');
     assert.match(String(running?.database), /^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\//);
     assert.ok(outputs.find((o) => o.what === 'worker --check-config (password=)')!.text.includes('password=***'));
     assert.match(refusedWorker.text, /postgres:\/\/cinder:\*\*\*@127\.0\.0\.1:1\/cinder/);
-    assert.ok(logs.some((f) => fs.readFileSync(path.join(c.dir, f), 'utf8').includes('"level":20')), 'debug lines were written');
+    assert.ok(
+      logs.some((f) => fs.readFileSync(path.join(c.dir, f), 'utf8').includes('"level":20')),
+      'debug lines were written',
+    );
 
-    const secrets = [dbPassword, encodeURIComponent(dbPassword), API_KEY, PARAM_PASSWORD, ODD_PASSWORD, encodeURIComponent(ODD_PASSWORD)];
+    const secrets = [
+      dbPassword,
+      encodeURIComponent(dbPassword),
+      API_KEY,
+      PARAM_PASSWORD,
+      ODD_PASSWORD,
+      encodeURIComponent(ODD_PASSWORD),
+    ];
     for (const o of outputs) {
       for (const secret of secrets) {
         const at = o.text.indexOf(secret);
-        assert.equal(at, -1, `${o.what} shows a secret: …${o.text.slice(Math.max(0, at - 80), at + secret.length + 20)}…`);
+        assert.equal(
+          at,
+          -1,
+          `${o.what} shows a secret: …${o.text.slice(Math.max(0, at - 80), at + secret.length + 20)}…`,
+        );
       }
     }
   });

@@ -28,9 +28,20 @@ describe('start path: one volume, one owner, one workflow', { timeout: 180_000 }
   async function victimState() {
     const volume = await c.store.getVolume(victimId);
     const files = c.backends.flatMap((b) =>
-      b.pools.flatMap((p) => c.files(b.name, p.name).filter((f) => f.includes(victimId)).map((f) => `${p.backend_id}/${f}:${fs.statSync(path.join(p.path, f)).size}`)),
+      b.pools.flatMap((p) =>
+        c
+          .files(b.name, p.name)
+          .filter((f) => f.includes(victimId))
+          .map((f) => `${p.backend_id}/${f}:${fs.statSync(path.join(p.path, f)).size}`),
+      ),
     );
-    return { volume, files, claims: await c.store.listClaims(victimId), quota: await c.store.getQuotaUsage(victimProject()), pools: (await c.store.listPools()).map((p) => [p.backend_id, p.allocated_capacity_gb]) };
+    return {
+      volume,
+      files,
+      claims: await c.store.listClaims(victimId),
+      quota: await c.store.getQuotaUsage(victimProject()),
+      pools: (await c.store.listPools()).map((p) => [p.backend_id, p.allocated_capacity_gb]),
+    };
   }
 
   /** A raw start as the Temporal CLI makes it; resolves with the failure the run ended with. */
@@ -65,11 +76,17 @@ describe('start path: one volume, one owner, one workflow', { timeout: 180_000 }
     const attacker = `attacker-${c.id}`;
     await c.store.setQuotaLimit(attacker, 'volumes', 0);
     for (const project_id of [attacker, victimProject()]) {
-      const err = await rawStart({ request: { volume_id: victimId, project_id, size: 2 } }, `create-volume-${victimId}`);
+      const err = await rawStart(
+        { request: { volume_id: victimId, project_id, size: 2 } },
+        `create-volume-${victimId}`,
+      );
       refused(err, 'volume_id', new RegExp(`volume ${victimId} already exists`));
     }
     assert.deepEqual(await victimState(), before);
-    assert.deepEqual((await c.store.getQuotaUsage(attacker)).find((q) => q.resource === 'volumes'), { resource: 'volumes', limit: 0, in_use: 0, reserved: 0 });
+    assert.deepEqual(
+      (await c.store.getQuotaUsage(attacker)).find((q) => q.resource === 'volumes'),
+      { resource: 'volumes', limit: 0, in_use: 0, reserved: 0 },
+    );
   });
 
   it('a caller-given continue-as-new carry is refused before any step, even one forging a huge size', async () => {
@@ -77,7 +94,14 @@ describe('start path: one volume, one owner, one workflow', { timeout: 180_000 }
     const forged = {
       request: { volume_id: victimId, project_id: victimProject(), size: 2 },
       resume: {
-        spec: { request: { volume_id: victimId, project_id: victimProject(), size: 999999 }, volume_type: { name: 'default', extra_specs: {} }, source: { type: 'raw' }, resource_backend: null, quota_deltas: {}, options: { scheduler_max_attempts: 3 } },
+        spec: {
+          request: { volume_id: victimId, project_id: victimProject(), size: 999999 },
+          volume_type: { name: 'default', extra_specs: {} },
+          source: { type: 'raw' },
+          resource_backend: null,
+          quota_deltas: {},
+          options: { scheduler_max_attempts: 3 },
+        },
         filter_properties: { size: 999999, volume_id: victimId },
         attempts: [],
       },
@@ -93,8 +117,14 @@ describe('start path: one volume, one owner, one workflow', { timeout: 180_000 }
   it('a workflow id that is not create-volume-<volume_id> is refused before any step', async () => {
     const before = await victimState();
     const id = randomUUID();
-    refused(await rawStart({ request: { volume_id: victimId, project_id: victimProject(), size: 1 } }, `create-volume-${id}`), 'workflow_id');
-    refused(await rawStart({ request: { volume_id: id, project_id: victimProject(), size: 1 } }, `mine-${id}`), 'workflow_id');
+    refused(
+      await rawStart({ request: { volume_id: victimId, project_id: victimProject(), size: 1 } }, `create-volume-${id}`),
+      'workflow_id',
+    );
+    refused(
+      await rawStart({ request: { volume_id: id, project_id: victimProject(), size: 1 } }, `mine-${id}`),
+      'workflow_id',
+    );
     assert.deepEqual(await victimState(), before);
     assert.equal(await c.store.getVolume(id), null);
   });
@@ -108,7 +138,9 @@ describe('start path: one volume, one owner, one workflow', { timeout: 180_000 }
       [{ request: null }, 'request'],
       [{ request: { volume_id: null, project_id: 'p', size: 1 } }, 'volume_id'],
     ];
-    await Promise.all(cases.map(async ([input, field], i) => refused(await rawStart(input, `garbage-${c.id}-${i}`), field)));
+    await Promise.all(
+      cases.map(async ([input, field], i) => refused(await rawStart(input, `garbage-${c.id}-${i}`), field)),
+    );
   });
 
   it('a bad request or option fails in the API flow, naming it, and leaves no row, quota or claim', async () => {
@@ -117,10 +149,19 @@ describe('start path: one volume, one owner, one workflow', { timeout: 180_000 }
       [{ project_id: null, size: 1 }, 'project_id'],
       [{ project_id: project, size: 1, request_id: ['r'] }, 'request_id'],
       [{ project_id: project, size: 1, name: 'bell\u0007' }, 'name'],
-      [{ project_id: project, size: 1, options: { retry_initial_interval_ms: 0 } }, 'options.retry_initial_interval_ms'],
+      [
+        { project_id: project, size: 1, options: { retry_initial_interval_ms: 0 } },
+        'options.retry_initial_interval_ms',
+      ],
       [{ project_id: project, size: 1, options: { service_down_time_s: 1e300 } }, 'options.service_down_time_s'],
-      [{ project_id: project, size: 1, options: { create_max_activity_attempts: 1.5 } }, 'options.create_max_activity_attempts'],
-      [{ project_id: project, size: 1, options: { scheduler_default_filters: [] } }, 'options.scheduler_default_filters'],
+      [
+        { project_id: project, size: 1, options: { create_max_activity_attempts: 1.5 } },
+        'options.create_max_activity_attempts',
+      ],
+      [
+        { project_id: project, size: 1, options: { scheduler_default_filters: [] } },
+        'options.scheduler_default_filters',
+      ],
     ];
     await Promise.all(
       cases.map(async ([fields, field]) => {
@@ -133,6 +174,7 @@ describe('start path: one volume, one owner, one workflow', { timeout: 180_000 }
         assert.deepEqual(c.volumeFiles(id), [], `${field}: no file`);
       }),
     );
-    for (const q of await c.store.getQuotaUsage(project)) assert.deepEqual([q.resource, q.in_use, q.reserved], [q.resource, 0, 0]);
+    for (const q of await c.store.getQuotaUsage(project))
+      assert.deepEqual([q.resource, q.in_use, q.reserved], [q.resource, 0, 0]);
   });
 });

@@ -12,7 +12,6 @@ import { resolveTemporalCli } from '../../src/dev-server/temporal-cli';
 import { startCluster, type Cluster } from '../support/cluster';
 import { BIN, ROOT, runProcess } from '../support/run-process';
 
-
 const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => runProcess(cmd, args, env);
 
 describe('a temporal.toml profile connects the workers and the CLI', { timeout: 300_000 }, () => {
@@ -51,7 +50,11 @@ describe('a temporal.toml profile connects the workers and the CLI', { timeout: 
   });
 
   it('the CLI creates a volume through the same profile, served by those workers', async () => {
-    const r = await run(process.execPath, [BIN, 'create', '--size', '1', '--name', 'via-profile', '--json', '--wait'], env);
+    const r = await run(
+      process.execPath,
+      [BIN, 'create', '--size', '1', '--name', 'via-profile', '--json', '--wait'],
+      env,
+    );
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     const doc = JSON.parse(r.stdout) as { outcome: string; volume: { id: string; host: string } };
     assert.equal(doc.outcome, 'available');
@@ -60,7 +63,22 @@ describe('a temporal.toml profile connects the workers and the CLI', { timeout: 
     const cli = await resolveTemporalCli(() => undefined);
     assert.ok(cli, 'a Temporal CLI');
     const { TEMPORAL_CONFIG_FILE: _f, TEMPORAL_PROFILE: _p, ...plain } = env;
-    const d = await run(cli.path, ['workflow', 'describe', '--config-file', toml, '--profile', 'cinder-it', '-w', `create-volume-${doc.volume.id}`, '-o', 'json'], plain);
+    const d = await run(
+      cli.path,
+      [
+        'workflow',
+        'describe',
+        '--config-file',
+        toml,
+        '--profile',
+        'cinder-it',
+        '-w',
+        `create-volume-${doc.volume.id}`,
+        '-o',
+        'json',
+      ],
+      plain,
+    );
     assert.equal(d.code, 0, d.stderr);
     assert.equal(JSON.parse(d.stdout).workflowExecutionInfo.status, 'WORKFLOW_EXECUTION_STATUS_COMPLETED');
   });

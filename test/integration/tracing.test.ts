@@ -53,7 +53,13 @@ async function startReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; cl
       const doc = JSON.parse(body.toString('utf8')) as {
         resourceSpans: Array<{
           resource?: { attributes?: Array<{ key: string; value: Record<string, unknown> }> };
-          scopeSpans: Array<{ spans: Array<Omit<ReceivedSpan, 'attributes' | 'resource'> & { attributes?: Array<{ key: string; value: Record<string, unknown> }> }> }>;
+          scopeSpans: Array<{
+            spans: Array<
+              Omit<ReceivedSpan, 'attributes' | 'resource'> & {
+                attributes?: Array<{ key: string; value: Record<string, unknown> }>;
+              }
+            >;
+          }>;
         }>;
       };
       for (const rs of doc.resourceSpans ?? []) {
@@ -94,27 +100,59 @@ describe('traces: one trace per create, across the client and both worker kinds'
 
   it('the workers say where traces go', () => {
     for (const key of ['scheduler', 'A', 'B']) {
-      const running = c.worker(key).logs().find((l) => l.event === 'worker.running');
+      const running = c
+        .worker(key)
+        .logs()
+        .find((l) => l.event === 'worker.running');
       assert.equal(running?.traces, `${receiver.url}/v1/traces`, key);
     }
   });
 
-  it('a rescheduled create: the start, the workflow and both attempts\' backend spans share one trace', async () => {
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'traced' });
-    const client = new Client({ connection: c.client.connection, interceptors: { workflow: tracingClientInterceptors() } });
-    const h = await createVolume(client, { project_id: `project-${c.id}`, size: 1, name: 'traced' } as NewVolumeRequest, { taskQueue: c.taskQueue });
+  it("a rescheduled create: the start, the workflow and both attempts' backend spans share one trace", async () => {
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: 'traced',
+    });
+    const client = new Client({
+      connection: c.client.connection,
+      interceptors: { workflow: tracingClientInterceptors() },
+    });
+    const h = await createVolume(
+      client,
+      { project_id: `project-${c.id}`, size: 1, name: 'traced' } as NewVolumeRequest,
+      { taskQueue: c.taskQueue },
+    );
     const result = await h.result();
     assert.equal(result.backend_id, c.pool('B').backend_id);
     assert.equal(result.attempts.length, 2);
 
     await provider.forceFlush();
     const start = clientSpans.getFinishedSpans().find((s) => s.name === 'StartWorkflow:createVolume');
-    assert.ok(start, `a client start span; got ${clientSpans.getFinishedSpans().map((s) => s.name).join(', ')}`);
+    assert.ok(
+      start,
+      `a client start span; got ${clientSpans
+        .getFinishedSpans()
+        .map((s) => s.name)
+        .join(', ')}`,
+    );
     const traceId = start.spanContext().traceId;
 
     const backendSpans = (host: string) =>
-      receiver.spans.filter((s) => s.traceId === traceId && s.name === 'RunActivity:createVolumeFromSpec' && s.resource['cinder.roles'] === `volume:${host}`);
-    await eventually(async () => backendSpans(c.host('A')).length > 0 && backendSpans(c.host('B')).length > 0, 30_000, 'both backends\' create spans');
+      receiver.spans.filter(
+        (s) =>
+          s.traceId === traceId &&
+          s.name === 'RunActivity:createVolumeFromSpec' &&
+          s.resource['cinder.roles'] === `volume:${host}`,
+      );
+    await eventually(
+      async () => backendSpans(c.host('A')).length > 0 && backendSpans(c.host('B')).length > 0,
+      30_000,
+      "both backends' create spans",
+    );
     const [onA] = backendSpans(c.host('A'));
     const [onB] = backendSpans(c.host('B'));
     assert.equal(onA.status?.code, 2, 'the failed attempt on A is an error span');
@@ -122,12 +160,18 @@ describe('traces: one trace per create, across the client and both worker kinds'
 
     // The workflow's own span (from the scheduler worker's sandbox, through the exporter sink)
     // continues the client's start span.
-    await eventually(async () => receiver.spans.some((s) => s.traceId === traceId && s.name === 'RunWorkflow:createVolume'), 30_000, 'the workflow span');
+    await eventually(
+      async () => receiver.spans.some((s) => s.traceId === traceId && s.name === 'RunWorkflow:createVolume'),
+      30_000,
+      'the workflow span',
+    );
     const run = receiver.spans.find((s) => s.traceId === traceId && s.name === 'RunWorkflow:createVolume')!;
     assert.equal(run.resource['cinder.roles'], 'scheduler');
     assert.equal(run.resource['service.name'], 'cinder-it');
     assert.equal(run.parentSpanId, start.spanContext().spanId);
-    const scheduling = receiver.spans.filter((s) => s.traceId === traceId && s.name === 'RunActivity:scheduleCreateVolume');
+    const scheduling = receiver.spans.filter(
+      (s) => s.traceId === traceId && s.name === 'RunActivity:scheduleCreateVolume',
+    );
     assert.equal(scheduling.length, 2, 'two scheduling passes, on the scheduler worker');
 
     // One trace per create: every span about this workflow carries the same trace id.

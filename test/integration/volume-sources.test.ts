@@ -15,11 +15,20 @@ describe('create-volume: from a snapshot and as a clone', { timeout: 180_000 }, 
   let sourceId: string;
 
   before(async () => {
-    c = await startCluster({ backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 300 }] }, { name: 'B' }] });
+    c = await startCluster({
+      backends: [{ name: 'A', pools: [{ name: 'pool1', total_capacity_gb: 300 }] }, { name: 'B' }],
+    });
     A = c.pool('A').backend_id;
     B = c.pool('B').backend_id;
     // The source volume lands on B: A fails it once, the reschedule goes to B.
-    await c.store.addFaultRule({ host: c.host('A'), op: 'create', action: 'error', error_type: 'VolumeBackendAPIException', remaining: 1, volume_name: 'source' });
+    await c.store.addFaultRule({
+      host: c.host('A'),
+      op: 'create',
+      action: 'error',
+      error_type: 'VolumeBackendAPIException',
+      remaining: 1,
+      volume_name: 'source',
+    });
     // Small sizes: the file driver reads a source's holes when it copies, 1 GiB at a time is enough.
     const source = await c.create({ name: 'source', size: 1 });
     const result = await source.result();

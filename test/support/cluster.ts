@@ -11,7 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import YAML from 'yaml';
-import { createVolume, VolumeCreateError, type NewVolumeRequest, type VolumeCreateHandle } from '../../src/client/volumes';
+import {
+  createVolume,
+  VolumeCreateError,
+  type NewVolumeRequest,
+  type VolumeCreateHandle,
+} from '../../src/client/volumes';
 import type { CreateOptions } from '../../src/domain/create-options';
 import { freePort, startDevServer, type RunningDevServer } from '../../src/dev-server/dev-server';
 import { WorkerProcess } from '../../src/dev-server/worker-process';
@@ -64,7 +69,12 @@ export class Cluster {
   address!: string;
   private server: RunningDevServer | null = null;
   private connection!: Connection;
-  readonly backends: Array<{ name: string; host: string; availability_zone?: string; pools: Array<{ name: string; path: string; backend_id: string }> }>;
+  readonly backends: Array<{
+    name: string;
+    host: string;
+    availability_zone?: string;
+    pools: Array<{ name: string; path: string; backend_id: string }>;
+  }>;
 
   constructor(readonly options: ClusterOptions) {
     this.backends = options.backends.map((b) => {
@@ -103,7 +113,12 @@ export class Cluster {
 
   async start(): Promise<this> {
     if (this.options.dynamicConfig || !process.env.TEMPORAL_ADDRESS) {
-      this.server = await startDevServer({ port: await freePort(), ui: false, dynamicConfig: this.options.dynamicConfig, reuseExisting: false });
+      this.server = await startDevServer({
+        port: await freePort(),
+        ui: false,
+        dynamicConfig: this.options.dynamicConfig,
+        reuseExisting: false,
+      });
       this.address = this.server.address;
     } else {
       this.address = process.env.TEMPORAL_ADDRESS;
@@ -147,12 +162,15 @@ export class Cluster {
     return this.workers.get(key)!;
   }
 
-  create(request: Partial<NewVolumeRequest> = {}, options?: Partial<CreateOptions>, taskQueue = this.taskQueue): Promise<VolumeCreateHandle> {
-    return createVolume(
-      this.client,
-      { project_id: `project-${this.id}`, size: 1, ...request } as NewVolumeRequest,
-      { taskQueue, ...(options ? { options } : {}) },
-    );
+  create(
+    request: Partial<NewVolumeRequest> = {},
+    options?: Partial<CreateOptions>,
+    taskQueue = this.taskQueue,
+  ): Promise<VolumeCreateHandle> {
+    return createVolume(this.client, { project_id: `project-${this.id}`, size: 1, ...request } as NewVolumeRequest, {
+      taskQueue,
+      ...(options ? { options } : {}),
+    });
   }
 
   private readonly operatorQueues = new Map<string, Promise<string>>();
@@ -163,7 +181,10 @@ export class Cluster {
     let queue = this.operatorQueues.get(key);
     if (!queue) {
       const taskQueue = `${this.taskQueue}-${key}`;
-      queue = this.startWorker(`scheduler-${key}`, ['scheduler'], { CINDER_SCHEDULER_TASK_QUEUE: taskQueue, ...env }).then(() => taskQueue);
+      queue = this.startWorker(`scheduler-${key}`, ['scheduler'], {
+        CINDER_SCHEDULER_TASK_QUEUE: taskQueue,
+        ...env,
+      }).then(() => taskQueue);
       this.operatorQueues.set(key, queue);
     }
     return queue;
@@ -185,7 +206,8 @@ export class Cluster {
     for (const b of this.backends) {
       for (const p of b.pools) {
         for (const f of this.files(b.name, p.name)) {
-          if (f === `volume-${volumeId}` || f.startsWith(`.volume-${volumeId}.partial`)) found.push(`${p.backend_id}/${f}`);
+          if (f === `volume-${volumeId}` || f.startsWith(`.volume-${volumeId}.partial`))
+            found.push(`${p.backend_id}/${f}`);
         }
       }
     }
@@ -206,7 +228,9 @@ export class Cluster {
       for (const p of b.pools) {
         for (const f of this.files(b.name, p.name)) {
           // An error or deleted volume owns no file: one left behind is a leak.
-          const owner = volumes.find((v) => f === `volume-${v.id}` && v.host === p.backend_id && v.status !== 'error' && v.status !== 'deleted');
+          const owner = volumes.find(
+            (v) => f === `volume-${v.id}` && v.host === p.backend_id && v.status !== 'error' && v.status !== 'deleted',
+          );
           const snapshot = f.startsWith('snapshot-') && (await this.store.getSnapshot(f.slice('snapshot-'.length)));
           if (!owner && !snapshot) leaks.push(`${p.backend_id}/${f}`);
         }
@@ -251,7 +275,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 }
 
 /** Polls until fn returns a truthy value. */
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -273,9 +301,14 @@ export async function expectCreateFailure(handle: VolumeCreateHandle, type: stri
   } catch (err) {
     outcome = { ok: false, err };
   }
-  if (outcome.ok) assert.fail(`create of ${handle.volumeId} should fail with ${type}, but it succeeded on ${outcome.backend}`);
+  if (outcome.ok)
+    assert.fail(`create of ${handle.volumeId} should fail with ${type}, but it succeeded on ${outcome.backend}`);
   const err = outcome.err;
   if (!(err instanceof VolumeCreateError)) throw err;
-  assert.equal(err.type, type, `create of ${handle.volumeId} failed with ${err.type} (${err.message}), expected ${type}`);
+  assert.equal(
+    err.type,
+    type,
+    `create of ${handle.volumeId} failed with ${err.type} (${err.message}), expected ${type}`,
+  );
   return err;
 }

@@ -301,7 +301,6 @@ async function awaitWorkflow(
   return { result: 'failed', failure: { type: f.type ?? f.name ?? 'Error', message: String(f.message ?? r.e) } };
 }
 
-
 /** The volume id a case's create has or would have. */
 export function volumeIdOf(k: FuzzCase, out?: Outcome): string | null {
   const v = k.volumeId as unknown;

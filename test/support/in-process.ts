@@ -8,7 +8,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { Context } from '@temporalio/activity';
-import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId, type WorkflowStartOptions } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  type WorkflowHandleWithFirstExecutionRunId,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TypedSearchAttributes } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { ScheduleDecision, ScheduleRequest } from '../../src/activities/scheduler-activities';
@@ -97,12 +102,17 @@ export class FakeCinder {
   }
 
   argsOf(name: string, volumeId?: string): unknown[][] {
-    return this.of(volumeId).filter((c) => c.name === name).map((c) => c.args);
+    return this.of(volumeId)
+      .filter((c) => c.name === name)
+      .map((c) => c.args);
   }
 
   private of(volumeId?: string) {
     if (volumeId === undefined) return this.calls;
-    return this.calls.filter(({ args: [a] }) => a === volumeId || (typeof a === 'object' && a !== null && (a as { volume_id?: string }).volume_id === volumeId));
+    return this.calls.filter(
+      ({ args: [a] }) =>
+        a === volumeId || (typeof a === 'object' && a !== null && (a as { volume_id?: string }).volume_id === volumeId),
+    );
   }
 
   private gateOf(name: string): Gate {
@@ -123,28 +133,42 @@ export class FakeCinder {
   /** The scheduler worker's activities (run as local activities by the workflow). */
   schedulerActivities(): Record<string, Stub> {
     // Each stub takes what the real activity takes (typed below), called with the decoded arguments.
-    const step = <A extends unknown[]>(name: string, fn: (...args: A) => unknown): Stub => async (...args: unknown[]) => {
-      await this.enter(name, args);
-      try {
-        return await fn(...(args as A));
-      } catch (err) {
-        throw toActivityFailure(err);
-      }
-    };
+    const step =
+      <A extends unknown[]>(name: string, fn: (...args: A) => unknown): Stub =>
+      async (...args: unknown[]) => {
+        await this.enter(name, args);
+        try {
+          return await fn(...(args as A));
+        } catch (err) {
+          throw toActivityFailure(err);
+        }
+      };
     return {
-      extractVolumeRequest: step('extractVolumeRequest', (request: CreateVolumeRequest, overrides?: Partial<CreateOptions>) => {
-        if (this.script.refuse) throw ApplicationFailure.create({ ...this.script.refuse, nonRetryable: true });
-        const options = resolveCreateOptions({ ...DEFAULT_CREATE_OPTIONS, retry_initial_interval_ms: 50, backend_schedule_to_start_timeout_ms: 3000, compensation_schedule_to_start_timeout_ms: 3000, create_heartbeat_timeout_ms: 2000 }, overrides);
-        const typeName = request.volume_type ?? 'default';
-        return {
-          request,
-          volume_type: { name: typeName, extra_specs: {} },
-          source: { type: 'raw' },
-          resource_backend: null,
-          quota_deltas: { volumes: 1, gigabytes: request.size },
-          options,
-        };
-      }),
+      extractVolumeRequest: step(
+        'extractVolumeRequest',
+        (request: CreateVolumeRequest, overrides?: Partial<CreateOptions>) => {
+          if (this.script.refuse) throw ApplicationFailure.create({ ...this.script.refuse, nonRetryable: true });
+          const options = resolveCreateOptions(
+            {
+              ...DEFAULT_CREATE_OPTIONS,
+              retry_initial_interval_ms: 50,
+              backend_schedule_to_start_timeout_ms: 3000,
+              compensation_schedule_to_start_timeout_ms: 3000,
+              create_heartbeat_timeout_ms: 2000,
+            },
+            overrides,
+          );
+          const typeName = request.volume_type ?? 'default';
+          return {
+            request,
+            volume_type: { name: typeName, extra_specs: {} },
+            source: { type: 'raw' },
+            resource_backend: null,
+            quota_deltas: { volumes: 1, gigabytes: request.size },
+            options,
+          };
+        },
+      ),
       reserveQuota: step('reserveQuota', () => undefined),
       rollbackQuota: step('rollbackQuota', () => undefined),
       createVolumeEntry: step('createVolumeEntry', () => undefined),
@@ -167,7 +191,12 @@ export class FakeCinder {
         await this.enter('createVolumeFromSpec', [req]);
         const outcome = this.script.create?.(req.attempt, req.backend_id, req.volume_id) ?? 'ok';
         if (outcome === 'hang') return untilCancelled();
-        if (outcome !== 'ok') throw ApplicationFailure.create({ type: outcome.type, message: outcome.message ?? `${outcome.type} on ${req.backend_id}`, nonRetryable: true });
+        if (outcome !== 'ok')
+          throw ApplicationFailure.create({
+            type: outcome.type,
+            message: outcome.message ?? `${outcome.type} on ${req.backend_id}`,
+            nonRetryable: true,
+          });
         return { object_name: `volume-${req.volume_id}` };
       },
       deleteVolumeOnBackend: async (...args: unknown[]) => {
@@ -185,7 +214,11 @@ export class FakeCinder {
     const preferred = (req.preferred ?? []).find((p) => live.includes(p));
     const chosen = preferred ?? live[0];
     if (!chosen) throw new NoValidBackend('No weighed backends available');
-    const decision: ScheduleDecision = { backend_id: chosen, host: splitBackendId(chosen).host, filter_properties: addRetryBackend(props, chosen) };
+    const decision: ScheduleDecision = {
+      backend_id: chosen,
+      host: splitBackendId(chosen).host,
+      filter_properties: addRetryBackend(props, chosen),
+    };
     const wanted = req.options.scheduler_alternates ?? 0;
     if (wanted > 0 || (req.preferred ?? []).length > 0) {
       decision.alternates = preferred ? [] : live.filter((p) => p !== chosen).slice(0, wanted);
@@ -199,7 +232,11 @@ export interface InProcessCluster {
   client: Client;
   taskQueue: string;
   /** Starts a create as the client library does (search attributes set at start). */
-  start(request?: Partial<CreateVolumeRequest>, options?: Partial<CreateOptions>, extra?: Partial<WorkflowStartOptions>): Promise<WorkflowHandleWithFirstExecutionRunId<typeof createVolume>>;
+  start(
+    request?: Partial<CreateVolumeRequest>,
+    options?: Partial<CreateOptions>,
+    extra?: Partial<WorkflowStartOptions>,
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof createVolume>>;
   stop(): Promise<void>;
 }
 
@@ -215,7 +252,11 @@ export interface InProcessOptions {
 }
 
 /** Workers for the fake on a fresh task queue, and one per stub backend on its own queue. */
-export async function startInProcess(fake: FakeCinder, address = process.env.TEMPORAL_ADDRESS, opts: InProcessOptions = {}): Promise<InProcessCluster> {
+export async function startInProcess(
+  fake: FakeCinder,
+  address = process.env.TEMPORAL_ADDRESS,
+  opts: InProcessOptions = {},
+): Promise<InProcessCluster> {
   if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run through test/run.ts');
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
@@ -235,7 +276,9 @@ export async function startInProcess(fake: FakeCinder, address = process.env.TEM
   const hosts = opts.backends === false ? [] : [...new Set(fake.script.pools.map((p) => splitBackendId(p).host))];
   const workers = await Promise.all([
     Worker.create({ connection, taskQueue, ...code, activities: fake.schedulerActivities() }),
-    ...hosts.map((h) => Worker.create({ connection, taskQueue: volumeTaskQueue(h), activities: fake.backendActivities() })),
+    ...hosts.map((h) =>
+      Worker.create({ connection, taskQueue: volumeTaskQueue(h), activities: fake.backendActivities() }),
+    ),
   ]);
   const running = workers.map((w) => w.run());
   return {
@@ -243,7 +286,12 @@ export async function startInProcess(fake: FakeCinder, address = process.env.TEM
     taskQueue,
     async start(request = {}, options, extra = {}) {
       const volumeId = request.volume_id ?? randomUUID();
-      const full: CreateVolumeRequest = { volume_id: volumeId, project_id: `p-${id}`, size: 1, ...request } as CreateVolumeRequest;
+      const full: CreateVolumeRequest = {
+        volume_id: volumeId,
+        project_id: `p-${id}`,
+        size: 1,
+        ...request,
+      } as CreateVolumeRequest;
       const input: CreateVolumeInput = { request: full, ...(options ? { options } : {}) };
       return client.workflow.start(createVolume, {
         ...(extra as Omit<WorkflowStartOptions, 'args' | 'workflowId' | 'taskQueue'>),

@@ -13,7 +13,18 @@
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chownSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +46,8 @@ export interface DatabaseOptions {
   icuLocale?: string;
 }
 
-const ENSURE_HINT = 'Run scripts/ensure-postgres.sh (as root) to install them, or set CINDER_TEST_POSTGRES_URL to a server to use.';
+const ENSURE_HINT =
+  'Run scripts/ensure-postgres.sh (as root) to install them, or set CINDER_TEST_POSTGRES_URL to a server to use.';
 
 export async function startTestPostgres(): Promise<TestPostgres> {
   const external = process.env.CINDER_TEST_POSTGRES_URL;
@@ -56,7 +68,9 @@ export function findPostgresBinDir(): string | null {
     candidates.push(...versions.map((v) => join(debianRoot, v, 'bin')));
   }
   try {
-    candidates.push(execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    candidates.push(
+      execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
+    );
   } catch {
     // no pg_config
   }
@@ -76,7 +90,9 @@ function serverUser(): RunAs | null {
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     return { uid, gid };
   } catch {
-    throw new Error(`Running as root, but there is no 'postgres' system user to run PostgreSQL as (initdb refuses root). ${ENSURE_HINT}`);
+    throw new Error(
+      `Running as root, but there is no 'postgres' system user to run PostgreSQL as (initdb refuses root). ${ENSURE_HINT}`,
+    );
   }
 }
 
@@ -144,7 +160,9 @@ function stopAllAtExit(): void {
 async function startLocalServer(): Promise<TestPostgres> {
   const binDir = findPostgresBinDir();
   if (!binDir) {
-    throw new Error(`No PostgreSQL server binaries (initdb, pg_ctl, postgres) in /usr/lib/postgresql/*/bin or pg_config --bindir. ${ENSURE_HINT}`);
+    throw new Error(
+      `No PostgreSQL server binaries (initdb, pg_ctl, postgres) in /usr/lib/postgresql/*/bin or pg_config --bindir. ${ENSURE_HINT}`,
+    );
   }
   const user = serverUser();
   const dir = mkdtempSync(join(scratchRoot(), 'cinder-pg-'));
@@ -160,7 +178,11 @@ async function startLocalServer(): Promise<TestPostgres> {
   const pgCtl = join(binDir, 'pg_ctl');
   let started = false;
   const stopSync = () => {
-    if (started) spawnSync(...asServerUser(user, pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']), { cwd: dir, stdio: 'ignore' });
+    if (started)
+      spawnSync(...asServerUser(user, pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']), {
+        cwd: dir,
+        stdio: 'ignore',
+      });
     started = false;
     rmSync(dir, { recursive: true, force: true });
     running.delete(dir);

@@ -32,7 +32,9 @@ export function findChromium(): string {
     const candidate = path.join(dir, 'chromium');
     if (isExecutable(candidate)) return candidate;
   }
-  throw new Error('no chromium on PATH: run scripts/ensure-chromium.sh (as root, installs Debian\'s chromium) or set CHROMIUM_PATH');
+  throw new Error(
+    "no chromium on PATH: run scripts/ensure-chromium.sh (as root, installs Debian's chromium) or set CHROMIUM_PATH",
+  );
 }
 
 function isExecutable(file: string): boolean {
@@ -64,7 +66,14 @@ export async function temporalUi(logFile?: string): Promise<TemporalUi> {
   const namespace = 'default';
   const { TEMPORAL_ADDRESS: address, TEMPORAL_UI_URL: uiUrl } = process.env;
   if (address && uiUrl) return { address, uiUrl: uiUrl.replace(/\/+$/, ''), namespace, stop: async () => undefined };
-  const server = await startDevServer({ port: await freePort(), uiPort: await freePort(), ui: true, reuseExisting: false, namespace, logFile });
+  const server = await startDevServer({
+    port: await freePort(),
+    uiPort: await freePort(),
+    ui: true,
+    reuseExisting: false,
+    namespace,
+    logFile,
+  });
   return { address: server.address, uiUrl: server.uiUrl!, namespace, stop: () => server.stop() };
 }
 
@@ -84,14 +93,22 @@ export async function withTemporalAddress<T>(address: string, fn: () => Promise<
  * Opens url and waits for target to be visible; reloads and waits again (visibility and the UI's
  * own caches may lag) until timeoutMs has passed.
  */
-export async function gotoUntilVisible(page: Page, url: string, target: Locator, timeoutMs = 90_000, eachMs = 20_000): Promise<void> {
+export async function gotoUntilVisible(
+  page: Page,
+  url: string,
+  target: Locator,
+  timeoutMs = 90_000,
+  eachMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (let first = true; first || Date.now() < deadline; first = false) {
     try {
       if (first) await page.goto(url, { timeout: Math.max(1000, deadline - Date.now()) });
       else await page.reload({ timeout: Math.max(1000, deadline - Date.now()) });
-      await target.first().waitFor({ state: 'visible', timeout: Math.max(1000, Math.min(eachMs, deadline - Date.now())) });
+      await target
+        .first()
+        .waitFor({ state: 'visible', timeout: Math.max(1000, Math.min(eachMs, deadline - Date.now())) });
       return;
     } catch (err) {
       last = err;

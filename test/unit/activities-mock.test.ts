@@ -36,7 +36,10 @@ describe('activities in a MockActivityEnvironment', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cinder-mock-acts-'));
     store = await openVolumeStore(`sqlite:${path.join(dir, 'cinder.db')}`);
     await store.putVolumeType({ name: 'default', extra_specs: {} });
-    const driver = createDriver({ host: HOST, pools: [{ name: 'pool1', path: path.join(dir, 'pool1'), total_capacity_gb: 50 }] });
+    const driver = createDriver({
+      host: HOST,
+      pools: [{ name: 'pool1', path: path.join(dir, 'pool1'), total_capacity_gb: 50 }],
+    });
     await store.reportPoolStats(HOST, await driver.getVolumeStats(), new Date().toISOString());
   });
   after(async () => {
@@ -44,7 +47,8 @@ describe('activities in a MockActivityEnvironment', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const api = () => createApiActivities({ ...deps(), limits: DEFAULT_REQUEST_LIMITS, createDefaults: { ...DEFAULT_CREATE_OPTIONS } });
+  const api = () =>
+    createApiActivities({ ...deps(), limits: DEFAULT_REQUEST_LIMITS, createDefaults: { ...DEFAULT_CREATE_OPTIONS } });
 
   it('the API flow, each step run twice, leaves one row and one reservation', async () => {
     const a = api();
@@ -53,20 +57,39 @@ describe('activities in a MockActivityEnvironment', () => {
     assert.equal(spec.volume_type.name, 'default');
     assert.equal(spec.options.scheduler_max_attempts, 3);
     for (let i = 0; i < 2; i++) {
-      await local('reserveQuota').run(a.reserveQuota, { request: spec.request, quota_deltas: spec.quota_deltas }, OWNER);
-      await local('createVolumeEntry').run(a.createVolumeEntry, { request: spec.request, volume_type: spec.volume_type, source: spec.source }, 'create-volume-vol-api', OWNER);
+      await local('reserveQuota').run(
+        a.reserveQuota,
+        { request: spec.request, quota_deltas: spec.quota_deltas },
+        OWNER,
+      );
+      await local('createVolumeEntry').run(
+        a.createVolumeEntry,
+        { request: spec.request, volume_type: spec.volume_type, source: spec.source },
+        'create-volume-vol-api',
+        OWNER,
+      );
       await local('commitQuota').run(a.commitQuota, 'vol-api', OWNER);
     }
     assert.equal((await store.getVolume('vol-api'))?.status, 'creating');
-    const usage = Object.fromEntries((await store.getQuotaUsage('p1')).map((q) => [q.resource, [q.in_use, q.reserved]]));
+    const usage = Object.fromEntries(
+      (await store.getQuotaUsage('p1')).map((q) => [q.resource, [q.in_use, q.reserved]]),
+    );
     assert.deepEqual(usage.volumes, [1, 0]);
     assert.deepEqual(usage.gigabytes, [2, 0]);
   });
 
   it('a bad request is refused as a non-retryable InvalidInput naming the field', async () => {
     await assert.rejects(
-      local('extractVolumeRequest').run(api().extractVolumeRequest, { volume_id: 'vol-bad', project_id: 'p1', size: 0 }, undefined),
-      (err: unknown) => err instanceof ApplicationFailure && err.type === 'InvalidInput' && err.nonRetryable && /'size'/.test(err.message),
+      local('extractVolumeRequest').run(
+        api().extractVolumeRequest,
+        { volume_id: 'vol-bad', project_id: 'p1', size: 0 },
+        undefined,
+      ),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'InvalidInput' &&
+        err.nonRetryable &&
+        /'size'/.test(err.message),
     );
   });
 
@@ -96,17 +119,31 @@ describe('activities in a MockActivityEnvironment', () => {
       local('scheduleCreateVolume').run(s.scheduleCreateVolume, {
         volume_id: 'vol-api',
         attempt: 4,
-        filter_properties: { size: 2, volume_id: 'vol-api', retry: { num_attempts: 3, backends: [POOL], hosts: [POOL] } },
+        filter_properties: {
+          size: 2,
+          volume_id: 'vol-api',
+          retry: { num_attempts: 3, backends: [POOL], hosts: [POOL] },
+        },
         resource_backend: null,
         options: DEFAULT_CREATE_OPTIONS,
       }),
-      (err: unknown) => err instanceof ApplicationFailure && err.type === 'NoValidBackend' && err.nonRetryable && /Exceeded max scheduling attempts 3/.test(err.message),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'NoValidBackend' &&
+        err.nonRetryable &&
+        /Exceeded max scheduling attempts 3/.test(err.message),
     );
   });
 
-  it('mark-error sets the row and emits Cinder\'s notification once per run', async () => {
+  it("mark-error sets the row and emits Cinder's notification once per run", async () => {
     const s = createSchedulerActivities(deps());
-    const args = { volume_id: 'vol-api', reason: 'No valid backend was found.', error_type: 'NoValidBackend', scheduling_failed: true, owner: OWNER };
+    const args = {
+      volume_id: 'vol-api',
+      reason: 'No valid backend was found.',
+      error_type: 'NoValidBackend',
+      scheduling_failed: true,
+      owner: OWNER,
+    };
     await local('markVolumeError').run(s.markVolumeError, args);
     const row = await store.getVolume('vol-api');
     assert.deepEqual([row?.status, row?.error_reason], ['error', 'No valid backend was found.']);
@@ -118,9 +155,19 @@ describe('activities in a MockActivityEnvironment', () => {
   describe('the backend create', () => {
     const volume = async (id: string) => {
       const a = api();
-      const spec: VolumeSpec = await local('extractVolumeRequest').run(a.extractVolumeRequest, { volume_id: id, project_id: 'p2', size: 1, name: id }, undefined);
+      const spec: VolumeSpec = await local('extractVolumeRequest').run(
+        a.extractVolumeRequest,
+        { volume_id: id, project_id: 'p2', size: 1, name: id },
+        undefined,
+      );
       await local('createVolumeEntry').run(a.createVolumeEntry, spec, `create-volume-${id}`, OWNER);
-      return createVolumeActivities({ ...deps(), driver: createDriver({ host: HOST, pools: [{ name: 'pool1', path: path.join(dir, 'pool1'), total_capacity_gb: 50 }] }, store) });
+      return createVolumeActivities({
+        ...deps(),
+        driver: createDriver(
+          { host: HOST, pools: [{ name: 'pool1', path: path.join(dir, 'pool1'), total_capacity_gb: 50 }] },
+          store,
+        ),
+      });
     };
 
     it('heartbeats, makes volume-<id>, and its delete is safe twice', async () => {
@@ -132,7 +179,8 @@ describe('activities in a MockActivityEnvironment', () => {
       assert.deepEqual(await env.run(v.createVolumeFromSpec, req), { object_name: 'volume-vol-made' });
       assert.ok(beats >= 1, 'heartbeats');
       assert.ok(fs.existsSync(path.join(dir, 'pool1', 'volume-vol-made')));
-      const del = () => new MockActivityEnvironment({ activityType: 'deleteVolumeOnBackend' }).run(v.deleteVolumeOnBackend, req);
+      const del = () =>
+        new MockActivityEnvironment({ activityType: 'deleteVolumeOnBackend' }).run(v.deleteVolumeOnBackend, req);
       assert.deepEqual(await del(), { deleted: true, skipped: false });
       assert.deepEqual(await del(), { deleted: false, skipped: false });
     });
@@ -141,9 +189,18 @@ describe('activities in a MockActivityEnvironment', () => {
       const v = await volume('vol-hang');
       await store.addFaultRule({ host: HOST, op: 'create', action: 'hang', remaining: 1, volume_name: 'vol-hang' });
       const env = new MockActivityEnvironment({ activityType: 'createVolumeFromSpec', heartbeatTimeoutMs: 300 });
-      const running = env.run(v.createVolumeFromSpec, { volume_id: 'vol-hang', backend_id: POOL, attempt: 1, owner: OWNER });
+      const running = env.run(v.createVolumeFromSpec, {
+        volume_id: 'vol-hang',
+        backend_id: POOL,
+        attempt: 1,
+        owner: OWNER,
+      });
       setTimeout(() => env.cancel('CANCELLED'), 300);
-      await assert.rejects(running, (err: unknown) => err instanceof CancelledFailure || (err as Error).name === 'AbortError' || /cancel|abort/i.test(String(err)));
+      await assert.rejects(
+        running,
+        (err: unknown) =>
+          err instanceof CancelledFailure || (err as Error).name === 'AbortError' || /cancel|abort/i.test(String(err)),
+      );
     });
   });
 });

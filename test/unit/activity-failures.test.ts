@@ -8,7 +8,9 @@ describe('activity failures that no retry can fix are non-retryable', () => {
   it('a real SQLite NOT NULL violation becomes a non-retryable DBError', async () => {
     const db = new Database(':memory:');
     db.exec('CREATE TABLE t (x TEXT NOT NULL)');
-    const err = await asActivity(async () => db.prepare('INSERT INTO t (x) VALUES (?)').run(null)).catch((e: unknown) => e);
+    const err = await asActivity(async () => db.prepare('INSERT INTO t (x) VALUES (?)').run(null)).catch(
+      (e: unknown) => e,
+    );
     db.close();
     assert.ok(err instanceof ApplicationFailure, String(err));
     assert.equal(err.type, 'DBError');
@@ -20,7 +22,10 @@ describe('activity failures that no retry can fix are non-retryable', () => {
     assert.equal(permanentFailureType(Object.assign(new Error('bad text'), { code: '22P02' })), 'DBError');
     assert.equal(permanentFailureType(new TypeError("Cannot read properties of null (reading 'size')")), 'TypeError');
     assert.equal(permanentFailureType(new RangeError('Invalid time value')), 'RangeError');
-    assert.equal(permanentFailureType(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), null);
+    assert.equal(
+      permanentFailureType(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+      null,
+    );
     assert.equal(permanentFailureType(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })), null);
     assert.equal(permanentFailureType(new Error('plain')), null);
   });

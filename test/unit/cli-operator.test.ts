@@ -22,19 +22,49 @@ import { openVolumeStore } from '../../src/store';
 describe('the type is said once', () => {
   it('withType adds the type only when the message does not start with it', () => {
     assert.equal(withType('ImageCopyFailure', 'copy failed'), 'ImageCopyFailure: copy failed');
-    assert.equal(withType('ImageCopyFailure', 'ImageCopyFailure: copy failed (not rescheduled)'), 'ImageCopyFailure: copy failed (not rescheduled)');
-    assert.equal(withType('ImageCopyFailure', 'ImageCopyFailure: ImageCopyFailure: copy failed'), 'ImageCopyFailure: copy failed');
+    assert.equal(
+      withType('ImageCopyFailure', 'ImageCopyFailure: copy failed (not rescheduled)'),
+      'ImageCopyFailure: copy failed (not rescheduled)',
+    );
+    assert.equal(
+      withType('ImageCopyFailure', 'ImageCopyFailure: ImageCopyFailure: copy failed'),
+      'ImageCopyFailure: copy failed',
+    );
     // Another type at the start is part of the text: kept, and prefixed.
-    assert.equal(withType('NoValidBackend', 'VolumeBackendAPIException: x'), 'NoValidBackend: VolumeBackendAPIException: x');
+    assert.equal(
+      withType('NoValidBackend', 'VolumeBackendAPIException: x'),
+      'NoValidBackend: VolumeBackendAPIException: x',
+    );
   });
 
   it("history's error lines do not repeat the type whichever form the workflow message has", () => {
     const h = {
-      volume_id: 'v1', workflow_id: 'create-volume-v1', status: 'error', backend_id: 'h@b#p', max_attempts: 3, runs: [{}], request: null,
+      volume_id: 'v1',
+      workflow_id: 'create-volume-v1',
+      status: 'error',
+      backend_id: 'h@b#p',
+      max_attempts: 3,
+      runs: [{}],
+      request: null,
       api: { steps: [], compensations: [] },
-      attempts: [{ attempt: 1, backend_id: 'h@b#p', outcome: 'failed', error_type: 'ImageCopyFailure', error: 'ImageCopyFailure: copy failed', compensations: [], rescheduled: null }],
-      scheduling_failure: null, cancel_requested_at: null, cleanup_workflows: [],
-      error: { type: 'ImageCopyFailure', message: 'ImageCopyFailure: copy failed (not rescheduled: ImageCopyFailure is a no-reschedule failure)' },
+      attempts: [
+        {
+          attempt: 1,
+          backend_id: 'h@b#p',
+          outcome: 'failed',
+          error_type: 'ImageCopyFailure',
+          error: 'ImageCopyFailure: copy failed',
+          compensations: [],
+          rescheduled: null,
+        },
+      ],
+      scheduling_failure: null,
+      cancel_requested_at: null,
+      cleanup_workflows: [],
+      error: {
+        type: 'ImageCopyFailure',
+        message: 'ImageCopyFailure: copy failed (not rescheduled: ImageCopyFailure is a no-reschedule failure)',
+      },
     } as unknown as VolumeHistory;
     const text = historyText(h);
     assert.doesNotMatch(text, /ImageCopyFailure: ImageCopyFailure/);
@@ -46,15 +76,34 @@ describe('the type is said once', () => {
 describe("each attempt's outcome", () => {
   it('a failed attempt says its error and what happened to its volume', () => {
     assert.equal(
-      attemptOutcomeLine({ attempt: 1, backend_id: 'hA@lvm#p', outcome: 'failed', error_type: 'VolumeBackendAPIException', cleanup: 'nothing to delete' }, 3),
+      attemptOutcomeLine(
+        {
+          attempt: 1,
+          backend_id: 'hA@lvm#p',
+          outcome: 'failed',
+          error_type: 'VolumeBackendAPIException',
+          cleanup: 'nothing to delete',
+        },
+        3,
+      ),
       'attempt 1 of 3 on hA@lvm#p: failed (VolumeBackendAPIException; nothing to delete)',
     );
-    assert.equal(attemptOutcomeLine({ attempt: 2, backend_id: 'hB@lvm#p', outcome: 'succeeded' }, 3), 'attempt 2 of 3 on hB@lvm#p: succeeded');
+    assert.equal(
+      attemptOutcomeLine({ attempt: 2, backend_id: 'hB@lvm#p', outcome: 'succeeded' }, 3),
+      'attempt 2 of 3 on hB@lvm#p: succeeded',
+    );
   });
 
   it('a delete reads its phase', () => {
     assert.equal(
-      deleteProgressLine({ volume_id: 'v', status: 'deleting', phase: 'waiting for the volume service', backend_id: 'h@b#p', create_cancelled: false, last_error: { type: 'BackendUnavailable', message: 'the volume service of h@b is down' } }),
+      deleteProgressLine({
+        volume_id: 'v',
+        status: 'deleting',
+        phase: 'waiting for the volume service',
+        backend_id: 'h@b#p',
+        create_cancelled: false,
+        last_error: { type: 'BackendUnavailable', message: 'the volume service of h@b is down' },
+      }),
       'deleting: waiting for the volume service (h@b#p), the volume service of h@b is down',
     );
   });
@@ -63,12 +112,24 @@ describe("each attempt's outcome", () => {
 describe('faults', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-cli-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const rule = (id: number, remaining: number | null): FaultRule => ({ id, host: 'h@b', op: 'create', action: 'error', remaining });
+  const rule = (id: number, remaining: number | null): FaultRule => ({
+    id,
+    host: 'h@b',
+    op: 'create',
+    action: 'error',
+    remaining,
+  });
 
   it('list leaves out used-up rules unless --all', () => {
     const rules = [rule(1, 0), rule(2, 1), rule(3, null)];
-    assert.deepEqual(liveFaultRules(rules).map((r) => r.id), [2, 3]);
-    assert.deepEqual(liveFaultRules(rules, true).map((r) => r.id), [1, 2, 3]);
+    assert.deepEqual(
+      liveFaultRules(rules).map((r) => r.id),
+      [2, 3],
+    );
+    assert.deepEqual(
+      liveFaultRules(rules, true).map((r) => r.id),
+      [1, 2, 3],
+    );
   });
 
   it('clear says how many rules it removed; list shows what may still fire', async () => {
@@ -85,7 +146,13 @@ describe('faults', () => {
       const lines: string[] = [];
       const { faults } = faultCommands((l) => lines.push(l));
       assert.equal(await faults.run(['list', '--json']), 0);
-      assert.deepEqual((JSON.parse(lines.pop()!) as FaultRule[]).map((r) => [r.host, r.remaining]), [['hostA@lvm', 1], ['hostB@lvm', null]]);
+      assert.deepEqual(
+        (JSON.parse(lines.pop()!) as FaultRule[]).map((r) => [r.host, r.remaining]),
+        [
+          ['hostA@lvm', 1],
+          ['hostB@lvm', null],
+        ],
+      );
       assert.equal(await faults.run(['list', '--all', '--json']), 0);
       assert.equal((JSON.parse(lines.pop()!) as FaultRule[]).length, 3);
       assert.equal(await faults.run(['clear', '--backend', 'hostA@lvm']), 0);
@@ -101,30 +168,53 @@ describe('faults', () => {
 
 describe('worker log', () => {
   it("webpack's report is one debug event with its lines as a field, not one huge info line", () => {
-    const report = 'asset workflow-bundle-1.js 1.2 MiB [emitted]\nruntime modules 1 KiB\nwebpack 5.99 compiled successfully in 900 ms\n';
+    const report =
+      'asset workflow-bundle-1.js 1.2 MiB [emitted]\nruntime modules 1 KiB\nwebpack 5.99 compiled successfully in 900 ms\n';
     const r = sdkLogRecord('INFO', report, { sdkComponent: 'worker' });
     assert.equal(r.method, 'debug');
-    assert.deepEqual(r.fields.report, ['asset workflow-bundle-1.js 1.2 MiB [emitted]', 'runtime modules 1 KiB', 'webpack 5.99 compiled successfully in 900 ms']);
+    assert.deepEqual(r.fields.report, [
+      'asset workflow-bundle-1.js 1.2 MiB [emitted]',
+      'runtime modules 1 KiB',
+      'webpack 5.99 compiled successfully in 900 ms',
+    ]);
     assert.ok(!r.message.includes('\n'));
     assert.match(r.message, /^webpack report \(3 lines\): webpack 5\.99 compiled successfully/);
     // A multi-line error stays an error; a one-line message is untouched.
     assert.equal(sdkLogRecord('ERROR', 'ERROR in x\nModule not found', undefined).method, 'error');
-    assert.deepEqual(sdkLogRecord('INFO', 'Workflow bundle created', { size: '1MB' }), { method: 'info', fields: { size: '1MB' }, message: 'Workflow bundle created' });
+    assert.deepEqual(sdkLogRecord('INFO', 'Workflow bundle created', { size: '1MB' }), {
+      method: 'info',
+      fields: { size: '1MB' },
+      message: 'Workflow bundle created',
+    });
   });
 });
 
 describe('configuration', () => {
   it("quota defaults: Cinder's quota_volumes and quota_gigabytes, per volume type, -1 unlimited", () => {
     assert.deepEqual(loadConfig({}).quota_defaults, { volumes: 10, gigabytes: 1000 });
-    assert.deepEqual(loadConfig({ CINDER_QUOTA_VOLUMES: '-1', CINDER_QUOTA_GIGABYTES: '50' }).quota_defaults, { volumes: -1, gigabytes: 50 });
-    assert.throws(() => loadConfig({ CINDER_QUOTA_VOLUMES: '-2' }), (e: unknown) => e instanceof ConfigError && /^CINDER_QUOTA_VOLUMES: must be a whole number >= -1/.test(e.message));
+    assert.deepEqual(loadConfig({ CINDER_QUOTA_VOLUMES: '-1', CINDER_QUOTA_GIGABYTES: '50' }).quota_defaults, {
+      volumes: -1,
+      gigabytes: 50,
+    });
+    assert.throws(
+      () => loadConfig({ CINDER_QUOTA_VOLUMES: '-2' }),
+      (e: unknown) => e instanceof ConfigError && /^CINDER_QUOTA_VOLUMES: must be a whole number >= -1/.test(e.message),
+    );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quota-config-'));
     try {
       const file = path.join(dir, 'c.yaml');
       fs.writeFileSync(file, 'quota_volumes: 20\nquota_volume_types:\n  ssd: { volumes: 5, gigabytes: 100 }\n');
-      assert.deepEqual(loadConfig({ CINDER_CONFIG: file }).quota_defaults, { volumes: 20, gigabytes: 1000, volumes_ssd: 5, gigabytes_ssd: 100 });
+      assert.deepEqual(loadConfig({ CINDER_CONFIG: file }).quota_defaults, {
+        volumes: 20,
+        gigabytes: 1000,
+        volumes_ssd: 5,
+        gigabytes_ssd: 100,
+      });
       fs.writeFileSync(file, 'quota_volume_types:\n  ssd: { snapshots: 5 }\n');
-      assert.throws(() => loadConfig({ CINDER_CONFIG: file }), /quota_volume_types\.ssd\.snapshots: is not a known setting/);
+      assert.throws(
+        () => loadConfig({ CINDER_CONFIG: file }),
+        /quota_volume_types\.ssd\.snapshots: is not a known setting/,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -136,7 +226,11 @@ describe('configuration', () => {
     assert.deepEqual(devServerPorts(moved), { ip: '127.0.0.1', port: 7300, uiPort: 8400 });
     // The workers and the CLI connect to it too.
     assert.equal(moved.temporal.address, '127.0.0.1:7300');
-    assert.deepEqual(devServerPorts(loadConfig({ CINDER_DEV_SERVER_PORT: '7300' })), { ip: '127.0.0.1', port: 7300, uiPort: 8300 });
+    assert.deepEqual(devServerPorts(loadConfig({ CINDER_DEV_SERVER_PORT: '7300' })), {
+      ip: '127.0.0.1',
+      port: 7300,
+      uiPort: 8300,
+    });
     assert.throws(() => loadConfig({ CINDER_DEV_SERVER_PORT: '70000' }), /CINDER_DEV_SERVER_PORT: must be a port/);
   });
 });

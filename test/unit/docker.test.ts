@@ -31,16 +31,23 @@ interface Service {
   entrypoint?: string[] | string;
 }
 
-const compose = YAML.parse(read('docker/docker-compose.yml'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+const compose = YAML.parse(read('docker/docker-compose.yml'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
 const services = compose.services;
 const WORKER_IMAGE = 'cinder-temporal-worker';
 const workerServices = Object.entries(services).filter(([, s]) => s.image?.split(':')[0] === WORKER_IMAGE);
 
 function envOf(s: Service): Record<string, string> {
   const raw = s.environment ?? {};
-  const pairs = Array.isArray(raw) ? raw.map((e) => e.split(/=(.*)/s).slice(0, 2) as [string, string]) : Object.entries(raw).map(([k, v]) => [k, v === null ? '' : String(v)] as [string, string]);
+  const pairs = Array.isArray(raw)
+    ? raw.map((e) => e.split(/=(.*)/s).slice(0, 2) as [string, string])
+    : Object.entries(raw).map(([k, v]) => [k, v === null ? '' : String(v)] as [string, string]);
   // Compose interpolation: ${VAR:-default} / ${VAR-default} / ${VAR} become what an empty shell environment gives.
-  return Object.fromEntries(pairs.map(([k, v]) => [k, v.replace(/\$\{[A-Z0-9_]+(?::?-([^}]*))?\}/g, (_m, d: string | undefined) => d ?? '')]));
+  return Object.fromEntries(
+    pairs.map(([k, v]) => [k, v.replace(/\$\{[A-Z0-9_]+(?::?-([^}]*))?\}/g, (_m, d: string | undefined) => d ?? '')]),
+  );
 }
 
 function commandOf(s: Service): string[] {
@@ -70,7 +77,14 @@ const knownEnv = new Set([...Object.keys(ENV_SETTINGS), CONFIG_FILE_ENV]);
 describe('docker/docker-compose.yml', () => {
   it('has the whole stack: PostgreSQL, Temporal on it, the UI, the search-attribute job, workers, Prometheus', () => {
     const images = Object.values(services).map((s) => s.image?.split(':')[0]);
-    for (const image of ['postgres', 'temporalio/auto-setup', 'temporalio/ui', 'temporalio/admin-tools', 'prom/prometheus', WORKER_IMAGE]) {
+    for (const image of [
+      'postgres',
+      'temporalio/auto-setup',
+      'temporalio/ui',
+      'temporalio/admin-tools',
+      'prom/prometheus',
+      WORKER_IMAGE,
+    ]) {
       assert.ok(images.includes(image), `a service runs ${image}`);
     }
     assert.equal(envOf(services.temporal).DB, 'postgres12', 'Temporal persists in PostgreSQL');
@@ -86,7 +100,8 @@ describe('docker/docker-compose.yml', () => {
       assert.ok(m, `${name}: ${s.image} has a tag`);
       assert.notEqual(m[2], 'latest', `${name}: ${s.image}`);
       assert.match(m[2], /\d+\.\d+/, `${name}: ${s.image} is a version`);
-      if (m[1] === WORKER_IMAGE) assert.equal(m[2], pkg.version, `${name}: the worker image is tagged with the package version`);
+      if (m[1] === WORKER_IMAGE)
+        assert.equal(m[2], pkg.version, `${name}: the worker image is tagged with the package version`);
     }
   });
 
@@ -94,7 +109,8 @@ describe('docker/docker-compose.yml', () => {
     assert.ok(workerServices.length >= 3, 'a scheduler and two volume workers');
     for (const [name, s] of workerServices) {
       const env = envOf(s);
-      for (const key of Object.keys(env)) assert.ok(knownEnv.has(key), `${name} sets ${key}, which the configuration does not read (ENV_SETTINGS)`);
+      for (const key of Object.keys(env))
+        assert.ok(knownEnv.has(key), `${name} sets ${key}, which the configuration does not read (ENV_SETTINGS)`);
       assert.ok(env[CONFIG_FILE_ENV], `${name} names its config file`);
       const hostFile = hostPathOf(s, env[CONFIG_FILE_ENV]);
       assert.ok(hostFile, `${name}: ${env[CONFIG_FILE_ENV]} is mounted from the repository`);
@@ -106,7 +122,10 @@ describe('docker/docker-compose.yml', () => {
       const cmd = commandOf(s);
       assert.deepEqual(cmd.slice(0, 2), ['node', 'dist/worker.js'], `${name} runs the compiled worker`);
       parseRoles(cmd.slice(2), config); // throws, naming the setting, for an unknown role or backend
-      assert.ok(durationMs(s.stop_grace_period ?? '10s') > config.shutdown_grace_ms, `${name}: stop_grace_period outlasts shutdown_grace_ms (${config.shutdown_grace_ms} ms)`);
+      assert.ok(
+        durationMs(s.stop_grace_period ?? '10s') > config.shutdown_grace_ms,
+        `${name}: stop_grace_period outlasts shutdown_grace_ms (${config.shutdown_grace_ms} ms)`,
+      );
     }
   });
 
@@ -122,7 +141,9 @@ describe('docker/docker-compose.yml', () => {
       assert.equal(roles.scheduler, false, `${name}: a volume worker runs only volume roles`);
       assert.equal(s.deploy?.replicas ?? 1, 1, `${name}: one replica per backend`);
       for (const host of roles.backends) served.set(host, [...(served.get(host) ?? []), name]);
-      const named = (s.volumes ?? []).map((v) => v.split(':')).filter(([src]) => !src.startsWith('.') && !src.startsWith('/'));
+      const named = (s.volumes ?? [])
+        .map((v) => v.split(':'))
+        .filter(([src]) => !src.startsWith('.') && !src.startsWith('/'));
       for (const host of roles.backends) {
         for (const pool of config.backends.find((b) => b.host === host)!.pools) {
           const mount = named.find(([, dst]) => pool.path.startsWith(dst + '/'));
@@ -134,21 +155,33 @@ describe('docker/docker-compose.yml', () => {
       assert.equal(named.length, 1, `${name}: one pools volume`);
     }
     assert.ok(config);
-    for (const b of config.backends) assert.deepEqual(served.get(b.host)?.length, 1, `${b.host} is served by exactly one volume worker (${served.get(b.host)})`);
+    for (const b of config.backends)
+      assert.deepEqual(
+        served.get(b.host)?.length,
+        1,
+        `${b.host} is served by exactly one volume worker (${served.get(b.host)})`,
+      );
     assert.equal(poolVolumes.size, config.backends.length, 'no two backends share a pools volume');
     assert.ok((services['cinder-scheduler']?.deploy?.replicas ?? 1) >= 2, 'the scheduler pool runs several replicas');
   });
 
   it("creates exactly the project's search attributes, with their types", () => {
-    const [jobName, job] = Object.entries(services).find(([, s]) => s.image?.startsWith('temporalio/admin-tools:')) ?? [];
+    const [jobName, job] =
+      Object.entries(services).find(([, s]) => s.image?.startsWith('temporalio/admin-tools:')) ?? [];
     assert.ok(jobName && job, 'a temporalio/admin-tools job');
     const script = ([] as string[]).concat(job.command ?? []).join('\n');
     assert.match(script, /temporal operator search-attribute create/);
-    const specs = [...script.matchAll(/\b([A-Z][A-Za-z]+):(Keyword|Int|Text|Bool|Double|Datetime|KeywordList)\b/g)].map((m) => `${m[1]}:${m[2]}`).sort();
+    const specs = [...script.matchAll(/\b([A-Z][A-Za-z]+):(Keyword|Int|Text|Bool|Double|Datetime|KeywordList)\b/g)]
+      .map((m) => `${m[1]}:${m[2]}`)
+      .sort();
     assert.deepEqual(specs, SEARCH_ATTRIBUTES.map((k) => `${k.name}:${searchAttributeCliType(k.type)}`).sort());
     for (const [name] of workerServices) {
       const dependsOn = (services[name] as { depends_on?: Record<string, { condition: string }> }).depends_on ?? {};
-      assert.equal(dependsOn[jobName]?.condition, 'service_completed_successfully', `${name} starts after the search attributes exist`);
+      assert.equal(
+        dependsOn[jobName]?.condition,
+        'service_completed_successfully',
+        `${name} starts after the search attributes exist`,
+      );
     }
   });
 });
@@ -156,7 +189,11 @@ describe('docker/docker-compose.yml', () => {
 describe('docker/prometheus.yml', () => {
   it('scrapes every worker service (and the Temporal server) where it serves metrics', () => {
     const prom = YAML.parse(read('docker/prometheus.yml')) as {
-      scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; type: string; port: number }> }>;
+      scrape_configs: Array<{
+        job_name: string;
+        static_configs?: Array<{ targets: string[] }>;
+        dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>;
+      }>;
     };
     const targets: Array<{ service: string; port: number }> = [];
     for (const job of prom.scrape_configs) {
@@ -175,18 +212,31 @@ describe('docker/prometheus.yml', () => {
       const s = services[t.service];
       assert.ok(s, `prometheus target ${t.service} is a compose service`);
       const env = envOf(s);
-      const metricsPort = s.image?.startsWith(WORKER_IMAGE) ? parseListenAddress('CINDER_METRICS_ADDRESS', env.CINDER_METRICS_ADDRESS)?.port : parseListenAddress('PROMETHEUS_ENDPOINT', env.PROMETHEUS_ENDPOINT)?.port;
+      const metricsPort = s.image?.startsWith(WORKER_IMAGE)
+        ? parseListenAddress('CINDER_METRICS_ADDRESS', env.CINDER_METRICS_ADDRESS)?.port
+        : parseListenAddress('PROMETHEUS_ENDPOINT', env.PROMETHEUS_ENDPOINT)?.port;
       assert.equal(t.port, metricsPort, `${t.service} serves metrics on ${metricsPort}, scraped on ${t.port}`);
     }
-    for (const [name] of workerServices) assert.ok(targets.some((t) => t.service === name), `${name} is scraped`);
+    for (const [name] of workerServices)
+      assert.ok(
+        targets.some((t) => t.service === name),
+        `${name} is scraped`,
+      );
     // Several scheduler replicas: found through DNS, not one static address.
-    assert.ok(prom.scrape_configs.some((j) => j.dns_sd_configs?.some((d) => d.names.includes('cinder-scheduler'))), 'every scheduler replica is scraped');
+    assert.ok(
+      prom.scrape_configs.some((j) => j.dns_sd_configs?.some((d) => d.names.includes('cinder-scheduler'))),
+      'every scheduler replica is scraped',
+    );
   });
 });
 
 /** Dockerfile instructions by stage, continuation lines joined. */
 function dockerfileStages(text: string) {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: Array<{ name: string; from: string; instructions: Array<{ op: string; args: string }> }> = [];
   for (const line of lines) {
     const [op, ...rest] = line.split(/\s+/);
@@ -212,19 +262,29 @@ describe('docker/Dockerfile', () => {
     const s = byName.get(name);
     return s ? [s, ...lineage(s.from)] : [];
   };
-  const runs = (name: string) => lineage(name).flatMap((s) => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args));
-  const copiesFrom = (stage: typeof final) => stage.instructions.filter((i) => i.op === 'COPY' && /--from=/.test(i.args)).map((i) => {
-    const m = /--from=(\S+)\s+(\S+)\s+(\S+)/.exec(i.args)!;
-    return { from: m[1], src: m[2], dst: m[3] };
-  });
+  const runs = (name: string) =>
+    lineage(name).flatMap((s) => s.instructions.filter((i) => i.op === 'RUN').map((i) => i.args));
+  const copiesFrom = (stage: typeof final) =>
+    stage.instructions
+      .filter((i) => i.op === 'COPY' && /--from=/.test(i.args))
+      .map((i) => {
+        const m = /--from=(\S+)\s+(\S+)\s+(\S+)/.exec(i.args)!;
+        return { from: m[1], src: m[2], dst: m[3] };
+      });
   const finalEnv = Object.fromEntries(
-    lineage(final.name).flatMap((s) => s.instructions.filter((i) => i.op === 'ENV')).flatMap((i) => [...i.args.matchAll(/([A-Z_][A-Z0-9_]*)=(\S+)/g)].map((m) => [m[1], m[2]])),
+    lineage(final.name)
+      .flatMap((s) => s.instructions.filter((i) => i.op === 'ENV'))
+      .flatMap((i) => [...i.args.matchAll(/([A-Z_][A-Z0-9_]*)=(\S+)/g)].map((m) => [m[1], m[2]])),
   );
 
   it('builds on a pinned glibc Node 20 image', () => {
     for (const s of stages) {
       if (byName.has(s.from)) continue;
-      assert.match(s.from, /^node:20\.\d+\.\d+-(bookworm|bullseye)(-slim)?$/, `${s.name}: ${s.from} is an exact glibc Node 20 tag`);
+      assert.match(
+        s.from,
+        /^node:20\.\d+\.\d+-(bookworm|bullseye)(-slim)?$/,
+        `${s.name}: ${s.from} is an exact glibc Node 20 tag`,
+      );
     }
   });
 
@@ -238,9 +298,13 @@ describe('docker/Dockerfile', () => {
     const nodeModules = copiesFrom(final).find((c) => c.src.endsWith('/node_modules'));
     assert.ok(nodeModules, 'node_modules is copied from a build stage');
     const stageRuns = runs(nodeModules.from);
-    assert.ok(stageRuns.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), `${nodeModules.from} runs npm ci --omit=dev`);
+    assert.ok(
+      stageRuns.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)),
+      `${nodeModules.from} runs npm ci --omit=dev`,
+    );
     const toolchain = stageRuns.join(' ');
-    for (const tool of ['python3', 'make', 'g++']) assert.ok(toolchain.includes(tool), `${nodeModules.from} has ${tool} for better-sqlite3`);
+    for (const tool of ['python3', 'make', 'g++'])
+      assert.ok(toolchain.includes(tool), `${nodeModules.from} has ${tool} for better-sqlite3`);
     assert.ok(!runs(final.name).some((r) => /\bnpm (ci|install)\b/.test(r)), 'the final stage installs nothing itself');
   });
 
@@ -256,15 +320,29 @@ describe('docker/Dockerfile', () => {
       for (const r of runs(stage.name)) assert.doesNotMatch(r, /\btsx\b/, `${stage.name} runs no tsx: ${r}`);
     }
     assert.equal(bundle, '/app/dist/workflow-bundle.js');
-    for (const key of Object.keys(finalEnv)) assert.ok(key === 'NODE_ENV' || knownEnv.has(key), `the image sets ${key}, which the configuration does not read`);
+    for (const key of Object.keys(finalEnv))
+      assert.ok(
+        key === 'NODE_ENV' || knownEnv.has(key),
+        `the image sets ${key}, which the configuration does not read`,
+      );
     const cmd = final.instructions.find((i) => i.op === 'CMD');
     assert.deepEqual(JSON.parse(cmd!.args), ['node', 'dist/worker.js']);
   });
 
   it('.dockerignore keeps local builds and data out and the sources in', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     for (const p of ['node_modules', 'dist', '.data', '.git']) assert.ok(ignored.includes(p), `${p} is ignored`);
-    for (const needed of ['src', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    for (const needed of [
+      'src',
+      'scripts',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+    ]) {
       assert.ok(!ignored.includes(needed), `${needed} is sent to the build`);
       assert.ok(fs.existsSync(path.join(ROOT, needed)), `${needed} exists`);
     }

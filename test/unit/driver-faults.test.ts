@@ -112,7 +112,11 @@ describe('FaultInjectingDriver', () => {
     faults.add({ op: 'create', action: 'error', error_type: 'VolumeDriverException', volume_name: 'victim' });
     await driver.createVolume(vol('a', 'bystander'));
     await assert.rejects(driver.createVolume(vol('b', 'victim')), cinder('VolumeDriverException'));
-    await assert.rejects(driver.createVolume(vol('c', 'victim')), cinder('VolumeDriverException'), 'remaining null: every time');
+    await assert.rejects(
+      driver.createVolume(vol('c', 'victim')),
+      cinder('VolumeDriverException'),
+      'remaining null: every time',
+    );
   });
 
   test('clone and from-snapshot creates ask for create faults too', async () => {
@@ -134,7 +138,10 @@ describe('FaultInjectingDriver', () => {
     faults.add({ op: 'delete', action: 'error', remaining: 1 });
     await assert.rejects(
       driver.deleteVolume(vol('a')),
-      cinder('VolumeBackendAPIException', `Injected fault on ${HOST}: VolumeBackendAPIException while deleting volume-a`),
+      cinder(
+        'VolumeBackendAPIException',
+        `Injected fault on ${HOST}: VolumeBackendAPIException while deleting volume-a`,
+      ),
     );
     assert.equal(await file.volumeExists(vol('a')), true);
     assert.equal(await driver.deleteVolume(vol('a')), true);
@@ -152,7 +159,10 @@ describe('FaultInjectingDriver', () => {
       cinder('ImageCopyFailure', `Injected fault on ${HOST}: ImageCopyFailure while copying image to volume-a`),
     );
     assert.equal(await file.volumeExists(vol('a')), true);
-    assert.deepEqual(faults.asked.map(([, op]) => op), ['create', 'copy_image']);
+    assert.deepEqual(
+      faults.asked.map(([, op]) => op),
+      ['create', 'copy_image'],
+    );
     // The retry copies into the existing volume.
     await driver.copyImageToVolume(vol('a', 'img-vol'), image);
     const fh = await fs.open(path.join(dir, 'volume-a'), 'r');
@@ -254,9 +264,12 @@ describe('FaultInjectingDriver', () => {
   });
 
   test('after_write: the volume is created whole, then the error; a retry finds the volume done', async () => {
-    const { driver, faults, file, dir } = setup();
+    const { driver, faults, dir } = setup();
     faults.add({ op: 'create', action: 'error', error_type: 'ExportFailure', stage: 'after_write', remaining: 1 });
-    await assert.rejects(driver.createVolume(vol('a', null, 2)), cinder('ExportFailure', `Injected fault on ${HOST}: ExportFailure while creating volume-a (after writing it)`));
+    await assert.rejects(
+      driver.createVolume(vol('a', null, 2)),
+      cinder('ExportFailure', `Injected fault on ${HOST}: ExportFailure while creating volume-a (after writing it)`),
+    );
     assert.equal((await fs.stat(path.join(dir, 'volume-a'))).size, 2 * 1024 ** 3, 'the volume is there, whole');
     await driver.createVolume(vol('a', null, 2));
     assert.equal(await driver.deleteVolume(vol('a', null, 2)), true, 'a real file to delete');
@@ -268,22 +281,38 @@ describe('FaultInjectingDriver', () => {
     const bytes = 1024 ** 3;
     await assert.rejects(
       driver.createVolume(vol('a')),
-      cinder('VolumeBackendAPIException', `Injected fault on ${HOST}: VolumeBackendAPIException while creating volume-a (after writing ${bytes / 2} of ${bytes} bytes)`),
+      cinder(
+        'VolumeBackendAPIException',
+        `Injected fault on ${HOST}: VolumeBackendAPIException while creating volume-a (after writing ${bytes / 2} of ${bytes} bytes)`,
+      ),
     );
-    assert.deepEqual(await fs.readdir(dir), ['volume-a'], 'the short write landed under the real name, no partial beside it');
+    assert.deepEqual(
+      await fs.readdir(dir),
+      ['volume-a'],
+      'the short write landed under the real name, no partial beside it',
+    );
     assert.equal((await fs.stat(path.join(dir, 'volume-a'))).size, bytes / 2);
-    await assert.rejects(driver.createVolume(vol('a')), cinder('VolumeBackendAPIException', `volume-a already exists in pool p of ${HOST} with ${bytes / 2} bytes, not the ${bytes} asked for`));
+    await assert.rejects(
+      driver.createVolume(vol('a')),
+      cinder(
+        'VolumeBackendAPIException',
+        `volume-a already exists in pool p of ${HOST} with ${bytes / 2} bytes, not the ${bytes} asked for`,
+      ),
+    );
     assert.equal(await driver.deleteVolume(vol('a')), true);
     assert.deepEqual(await fs.readdir(dir), []);
   });
 
-  test('any exception name: Cinder\'s are CinderErrors, others plain errors of that name (a driver bug)', async () => {
+  test("any exception name: Cinder's are CinderErrors, others plain errors of that name (a driver bug)", async () => {
     const { driver, faults } = setup();
     faults.add({ op: 'create', action: 'error', error_type: 'MetadataCreateFailure', volume_name: 'm' });
     faults.add({ op: 'create', action: 'error', error_type: 'ProcessExecutionError', volume_name: 'p' });
     faults.add({ op: 'create', action: 'error', error_type: 'Error', volume_name: 'e', stage: 'after_write' });
     await assert.rejects(driver.createVolume(vol('m', 'm')), cinder('MetadataCreateFailure'));
-    for (const [id, type] of [['p', 'ProcessExecutionError'], ['e', 'Error']]) {
+    for (const [id, type] of [
+      ['p', 'ProcessExecutionError'],
+      ['e', 'Error'],
+    ]) {
       await assert.rejects(driver.createVolume(vol(id, id)), (e: unknown) => {
         assert.ok(e instanceof Error && !(e instanceof CinderError), `${type}: a plain error, not a CinderError`);
         assert.equal(e.name, type);

@@ -5,7 +5,12 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CinderError } from '../../src/domain/cinder-errors';
 import type { Image } from '../../src/domain/volume';
-import { BackendConfigError, parseBackendConfig, parseBackendConfigs, type BackendConfig } from '../../src/drivers/backend-config';
+import {
+  BackendConfigError,
+  parseBackendConfig,
+  parseBackendConfigs,
+  type BackendConfig,
+} from '../../src/drivers/backend-config';
 import type { DriverVolume } from '../../src/drivers/driver';
 import { FileVolumeDriver, GiB } from '../../src/drivers/file-driver';
 
@@ -29,8 +34,20 @@ async function newDriver(): Promise<{ driver: FileVolumeDriver; dir: string; con
   const config: BackendConfig = {
     host: HOST,
     pools: [
-      { name: 'thin', path: path.join(dir, 'thin'), total_capacity_gb: 10, reserved_percentage: 5, capabilities: { tier: 'gold' } },
-      { name: 'thick', path: path.join(dir, 'thick'), total_capacity_gb: 10, thin_provisioning: false, availability_zone: 'az2' },
+      {
+        name: 'thin',
+        path: path.join(dir, 'thin'),
+        total_capacity_gb: 10,
+        reserved_percentage: 5,
+        capabilities: { tier: 'gold' },
+      },
+      {
+        name: 'thick',
+        path: path.join(dir, 'thick'),
+        total_capacity_gb: 10,
+        thin_provisioning: false,
+        availability_zone: 'az2',
+      },
     ],
   };
   return { driver: new FileVolumeDriver(config), dir, config };
@@ -109,7 +126,10 @@ describe('FileVolumeDriver creates', () => {
     await assert.rejects(driver.createVolume(vol('../escape', 1)), cinderType('InvalidInput'));
     await assert.rejects(driver.createVolume(vol('v1', 0)), cinderType('InvalidInput'));
     await assert.rejects(driver.createVolume(vol('v1', 1.5)), cinderType('InvalidInput'));
-    await assert.rejects(driver.createVolume(vol('v1', 1, 'thin', 'other@file')), cinderType('VolumeBackendAPIException'));
+    await assert.rejects(
+      driver.createVolume(vol('v1', 1, 'thin', 'other@file')),
+      cinderType('VolumeBackendAPIException'),
+    );
     await assert.rejects(driver.createVolume(vol('v1', 1, 'nope')), cinderType('VolumeBackendAPIException'));
     await assert.rejects(driver.listPoolFiles('nope'), cinderType('VolumeBackendAPIException'));
   });
@@ -190,12 +210,18 @@ describe('FileVolumeDriver copies', () => {
     const snap = { id: 'nosnap', volume_id: 'src', size: 1, host: `${HOST}#thin` };
     await assert.rejects(driver.createVolumeFromSnapshot(vol('a', 1), snap), cinderType('SnapshotNotFound'));
     await assert.rejects(driver.createClonedVolume(vol('b', 1), vol('gone', 1)), cinderType('VolumeNotFound'));
-    await assert.rejects(driver.createClonedVolume(vol('c', 1), vol('src', 1, 'thin', 'other@file')), cinderType('VolumeBackendAPIException'));
+    await assert.rejects(
+      driver.createClonedVolume(vol('c', 1), vol('src', 1, 'thin', 'other@file')),
+      cinderType('VolumeBackendAPIException'),
+    );
     await assert.rejects(driver.createClonedVolume(vol('d', 1), vol('src', 2)), cinderType('InvalidInput'));
     // Declared size fits but the source file is bigger than the target: refused before writing.
     await fs.truncate(path.join(dir, 'thin', 'volume-src'), 2 * GiB);
     await assert.rejects(driver.createClonedVolume(vol('e', 1), vol('src', 1)), cinderType('InvalidInput'));
-    await assert.rejects(driver.createSnapshot({ id: 's2', volume_id: 'gone', size: 1, host: `${HOST}#thin` }), cinderType('VolumeNotFound'));
+    await assert.rejects(
+      driver.createSnapshot({ id: 's2', volume_id: 'gone', size: 1, host: `${HOST}#thin` }),
+      cinderType('VolumeNotFound'),
+    );
     assert.deepEqual(await driver.listPoolFiles('thin'), ['volume-src']);
   });
 
@@ -206,7 +232,14 @@ describe('FileVolumeDriver copies', () => {
     data.write('bootloader', 0);
     data.write('rootfs', 2 * MiB + 17);
     await fs.writeFile(imageFile, data);
-    const image: Image = { id: 'img1', name: 'cirros', size_gb: 1, disk_format: 'raw', status: 'active', path: imageFile };
+    const image: Image = {
+      id: 'img1',
+      name: 'cirros',
+      size_gb: 1,
+      disk_format: 'raw',
+      status: 'active',
+      path: imageFile,
+    };
     await driver.copyImageToVolume(vol('iv', 1), image);
     const file = path.join(dir, 'thin', 'volume-iv');
     assert.equal((await fs.stat(file)).size, GiB);
@@ -325,10 +358,13 @@ describe('FileVolumeDriver getVolumeStats', () => {
   test('empty pools report all free and are created on first use', async () => {
     const { driver, dir } = await newDriver();
     const stats = await driver.getVolumeStats();
-    assert.deepEqual(stats.map((s) => [s.backend_id, s.free_capacity_gb, s.provisioned_capacity_gb]), [
-      ['node1@file#thin', 10, 0],
-      ['node1@file#thick', 10, 0],
-    ]);
+    assert.deepEqual(
+      stats.map((s) => [s.backend_id, s.free_capacity_gb, s.provisioned_capacity_gb]),
+      [
+        ['node1@file#thin', 10, 0],
+        ['node1@file#thick', 10, 0],
+      ],
+    );
     assert.ok((await fs.stat(path.join(dir, 'thin'))).isDirectory());
   });
 });
@@ -358,17 +394,39 @@ describe('FileVolumeDriver stats kept as volumes come and go', () => {
     const { driver, dir, config } = await newDriver();
     await driver.createVolume(vol('before', 1)); // written before any report: the first scan finds it
     const first = await driver.getVolumeStats();
-    assert.deepEqual(first.map((r) => r.provisioned_capacity_gb), [1, 0]);
+    assert.deepEqual(
+      first.map((r) => r.provisioned_capacity_gb),
+      [1, 0],
+    );
 
     await driver.createVolume(vol('a', 2));
     await driver.createVolume(vol('t', 3, 'thick'));
     const imageFile = path.join(dir, 'image.raw');
     await fs.writeFile(imageFile, Buffer.alloc(8 * MiB, 7));
-    await driver.copyImageToVolume(vol('img', 1), { id: 'i1', name: 'i', size_gb: 1, disk_format: 'raw', status: 'active', path: imageFile });
+    await driver.copyImageToVolume(vol('img', 1), {
+      id: 'i1',
+      name: 'i',
+      size_gb: 1,
+      disk_format: 'raw',
+      status: 'active',
+      path: imageFile,
+    });
     await driver.createSnapshot({ id: 's1', volume_id: 'img', size: 1, host: `${HOST}#thin` });
-    await driver.createVolumeFromSnapshot(vol('fromsnap', 2), { id: 's1', volume_id: 'img', size: 1, host: `${HOST}#thin` });
+    await driver.createVolumeFromSnapshot(vol('fromsnap', 2), {
+      id: 's1',
+      volume_id: 'img',
+      size: 1,
+      host: `${HOST}#thin`,
+    });
     await driver.createClonedVolume(vol('clone', 4, 'thick'), vol('t', 3, 'thick'));
-    await assert.rejects(driver.createVolume(vol('crashed', 1), { beforeCommit: async () => { throw new Error('simulated crash'); } }), /simulated crash/);
+    await assert.rejects(
+      driver.createVolume(vol('crashed', 1), {
+        beforeCommit: async () => {
+          throw new Error('simulated crash');
+        },
+      }),
+      /simulated crash/,
+    );
     assert.equal(await driver.deleteVolume(vol('a', 2)), true);
     assert.equal(await driver.deleteVolume(vol('before', 1)), true);
 
@@ -414,7 +472,11 @@ describe('FileVolumeDriver stats kept as volumes come and go', () => {
     assert.equal(p.provisioned_capacity_gb, 1);
     const broken = new FileVolumeDriver(
       { host: HOST, pools: [{ name: 'p', path: path.join(dir, 'p'), total_capacity_gb: 100 }] },
-      { statfs: async () => { throw new Error('EIO'); } },
+      {
+        statfs: async () => {
+          throw new Error('EIO');
+        },
+      },
     );
     assert.equal((await broken.getVolumeStats())[0].free_capacity_gb, null);
   });
@@ -437,12 +499,23 @@ describe('parseBackendConfig', () => {
       vendor_name: 'cinder-temporal',
       pools: [
         {
-          name: 'p0', path: '/tmp/x', total_capacity_gb: 100, thin_provisioning: true, thick_provisioning: false,
-          reserved_percentage: 0, max_over_subscription_ratio: 20, availability_zone: 'nova', capabilities: {},
+          name: 'p0',
+          path: '/tmp/x',
+          total_capacity_gb: 100,
+          thin_provisioning: true,
+          thick_provisioning: false,
+          reserved_percentage: 0,
+          max_over_subscription_ratio: 20,
+          availability_zone: 'nova',
+          capabilities: {},
         },
       ],
     });
-    const thick = parseBackendConfig({ host: 'n@b', availability_zone: 'az9', pools: [{ ...pool, thin_provisioning: false }] });
+    const thick = parseBackendConfig({
+      host: 'n@b',
+      availability_zone: 'az9',
+      pools: [{ ...pool, thin_provisioning: false }],
+    });
     assert.equal(thick.pools[0]!.thick_provisioning, true);
     assert.equal(thick.pools[0]!.availability_zone, 'az9');
   });
@@ -455,33 +528,88 @@ describe('parseBackendConfig', () => {
     ['host with two @', { host: 'a@b@c', pools: [pool] }, /^backends\[1\]\.host must look like/],
     ['no pools', { host: 'n@b', pools: [] }, /^backends\[1\]\.pools must be a non-empty list$/],
     ['unknown key', { host: 'n@b', pools: [pool], reserved: 1 }, /^backends\[1\]\.reserved is not a known setting/],
-    ['total 0', { host: 'n@b', pools: [{ ...pool, total_capacity_gb: 0 }] }, /^backends\[1\]\.pools\[0\]\.total_capacity_gb must be a positive number$/],
-    ['total string', { host: 'n@b', pools: [pool, { ...pool, name: 'p1', path: '/tmp/y', total_capacity_gb: '5' }] }, /^backends\[1\]\.pools\[1\]\.total_capacity_gb must be a positive number$/],
-    ['pool name #', { host: 'n@b', pools: [{ ...pool, name: 'a#b' }] }, /^backends\[1\]\.pools\[0\]\.name must not contain '#'/],
-    ['duplicate pool', { host: 'n@b', pools: [pool, { ...pool, path: '/tmp/y' }] }, /^backends\[1\]\.pools\[1\]\.name 'p0' is already used by backends\[1\]\.pools\[0\]$/],
-    ['duplicate path', { host: 'n@b', pools: [pool, { ...pool, name: 'p1', path: '/tmp/x/' }] }, /^backends\[1\]\.pools\[1\]\.path '\/tmp\/x\/' is already used/],
-    ['reserved 101', { host: 'n@b', pools: [{ ...pool, reserved_percentage: 101 }] }, /^backends\[1\]\.pools\[0\]\.reserved_percentage must be a whole number from 0 to 100$/],
-    ['ratio 0', { host: 'n@b', pools: [{ ...pool, max_over_subscription_ratio: 0 }] }, /^backends\[1\]\.pools\[0\]\.max_over_subscription_ratio must be a positive number$/],
-    ['neither thin nor thick', { host: 'n@b', pools: [{ ...pool, thin_provisioning: false, thick_provisioning: false }] }, /^backends\[1\]\.pools\[0\]\.thick_provisioning must be true/],
-    ['thin not boolean', { host: 'n@b', pools: [{ ...pool, thin_provisioning: 'yes' }] }, /^backends\[1\]\.pools\[0\]\.thin_provisioning must be true or false$/],
-    ['capabilities list', { host: 'n@b', pools: [{ ...pool, capabilities: ['x'] }] }, /^backends\[1\]\.pools\[0\]\.capabilities must be an object/],
-    ['empty path', { host: 'n@b', pools: [{ ...pool, path: '' }] }, /^backends\[1\]\.pools\[0\]\.path must be a non-empty string$/],
-    ['zone number', { host: 'n@b', availability_zone: 3, pools: [pool] }, /^backends\[1\]\.availability_zone must be a non-empty string$/],
+    [
+      'total 0',
+      { host: 'n@b', pools: [{ ...pool, total_capacity_gb: 0 }] },
+      /^backends\[1\]\.pools\[0\]\.total_capacity_gb must be a positive number$/,
+    ],
+    [
+      'total string',
+      { host: 'n@b', pools: [pool, { ...pool, name: 'p1', path: '/tmp/y', total_capacity_gb: '5' }] },
+      /^backends\[1\]\.pools\[1\]\.total_capacity_gb must be a positive number$/,
+    ],
+    [
+      'pool name #',
+      { host: 'n@b', pools: [{ ...pool, name: 'a#b' }] },
+      /^backends\[1\]\.pools\[0\]\.name must not contain '#'/,
+    ],
+    [
+      'duplicate pool',
+      { host: 'n@b', pools: [pool, { ...pool, path: '/tmp/y' }] },
+      /^backends\[1\]\.pools\[1\]\.name 'p0' is already used by backends\[1\]\.pools\[0\]$/,
+    ],
+    [
+      'duplicate path',
+      { host: 'n@b', pools: [pool, { ...pool, name: 'p1', path: '/tmp/x/' }] },
+      /^backends\[1\]\.pools\[1\]\.path '\/tmp\/x\/' is already used/,
+    ],
+    [
+      'reserved 101',
+      { host: 'n@b', pools: [{ ...pool, reserved_percentage: 101 }] },
+      /^backends\[1\]\.pools\[0\]\.reserved_percentage must be a whole number from 0 to 100$/,
+    ],
+    [
+      'ratio 0',
+      { host: 'n@b', pools: [{ ...pool, max_over_subscription_ratio: 0 }] },
+      /^backends\[1\]\.pools\[0\]\.max_over_subscription_ratio must be a positive number$/,
+    ],
+    [
+      'neither thin nor thick',
+      { host: 'n@b', pools: [{ ...pool, thin_provisioning: false, thick_provisioning: false }] },
+      /^backends\[1\]\.pools\[0\]\.thick_provisioning must be true/,
+    ],
+    [
+      'thin not boolean',
+      { host: 'n@b', pools: [{ ...pool, thin_provisioning: 'yes' }] },
+      /^backends\[1\]\.pools\[0\]\.thin_provisioning must be true or false$/,
+    ],
+    [
+      'capabilities list',
+      { host: 'n@b', pools: [{ ...pool, capabilities: ['x'] }] },
+      /^backends\[1\]\.pools\[0\]\.capabilities must be an object/,
+    ],
+    [
+      'empty path',
+      { host: 'n@b', pools: [{ ...pool, path: '' }] },
+      /^backends\[1\]\.pools\[0\]\.path must be a non-empty string$/,
+    ],
+    [
+      'zone number',
+      { host: 'n@b', availability_zone: 3, pools: [pool] },
+      /^backends\[1\]\.availability_zone must be a non-empty string$/,
+    ],
   ];
   for (const [name, raw, message] of bad) {
     test(`rejects ${name}, naming the setting`, () => {
-      assert.throws(() => parseBackendConfig(raw, 'backends[1]'), (e: unknown) => {
-        assert.ok(e instanceof BackendConfigError);
-        assert.match(e.message, message);
-        assert.ok(e.message.startsWith(e.setting), `${e.message} starts with ${e.setting}`);
-        return true;
-      });
+      assert.throws(
+        () => parseBackendConfig(raw, 'backends[1]'),
+        (e: unknown) => {
+          assert.ok(e instanceof BackendConfigError);
+          assert.match(e.message, message);
+          assert.ok(e.message.startsWith(e.setting), `${e.message} starts with ${e.setting}`);
+          return true;
+        },
+      );
     });
   }
 
   test('parseBackendConfigs refuses a host served twice', () => {
     assert.throws(
-      () => parseBackendConfigs([{ host: 'n@b', pools: [pool] }, { host: 'n@b', pools: [{ ...pool, path: '/tmp/z' }] }]),
+      () =>
+        parseBackendConfigs([
+          { host: 'n@b', pools: [pool] },
+          { host: 'n@b', pools: [{ ...pool, path: '/tmp/z' }] },
+        ]),
       { message: "backends[1].host 'n@b' is already used by backends[0]" },
     );
   });

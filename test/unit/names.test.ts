@@ -25,7 +25,11 @@ import * as workflows from '../../src/workflows';
 describe('shared names', () => {
   const deps = { store: {} as never, logger: {} as never, now: () => new Date() };
   const apiDeps = { ...deps, limits: {} as never, createDefaults: {} as never };
-  const scheduler = { ...createApiActivities(apiDeps), ...createSchedulerActivities(deps), ...createDeleteActivities(apiDeps) };
+  const scheduler = {
+    ...createApiActivities(apiDeps),
+    ...createSchedulerActivities(deps),
+    ...createDeleteActivities(apiDeps),
+  };
   const backend = createVolumeActivities({ ...deps, driver: {} as never });
 
   it('names every activity the workers register, and only those', () => {
@@ -52,6 +56,10 @@ describe('shared names', () => {
     assert.equal(cleanupOfDelete({ deleted: false, skipped: true }), CLEANUP.skipped);
     assert.equal(cleanupOfDelete(undefined), CLEANUP.nothingToDelete);
     assert.deepEqual(timeoutFailure('SCHEDULE_TO_START').backend_unavailable, true);
-    assert.deepEqual(timeoutFailure('HEARTBEAT'), { type: 'BackendUnavailable', message: 'the volume service stopped answering (HEARTBEAT timeout)', backend_unavailable: false });
+    assert.deepEqual(timeoutFailure('HEARTBEAT'), {
+      type: 'BackendUnavailable',
+      message: 'the volume service stopped answering (HEARTBEAT timeout)',
+      backend_unavailable: false,
+    });
   });
 });

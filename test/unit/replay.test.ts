@@ -34,7 +34,12 @@ interface Recorded {
   history: unknown;
 }
 
-const files = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort() : [];
+const files = fs.existsSync(DIR)
+  ? fs
+      .readdirSync(DIR)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 
 describe('replay of recorded histories against the current workflow code', { timeout: 180_000 }, () => {
   let options: ReplayWorkerOptions;
@@ -47,14 +52,25 @@ describe('replay of recorded histories against the current workflow code', { tim
       assert.ok(fs.existsSync(bundlePath), `CINDER_WORKFLOW_BUNDLE names ${bundlePath}, which does not exist`);
       options = { workflowBundle: { codePath: bundlePath }, replayName: 'cinder-replay' };
     } else {
-      const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => process.stderr.write(`[bundle] ${m}\n`) };
+      const quiet = {
+        log() {},
+        trace() {},
+        debug() {},
+        info() {},
+        warn() {},
+        error: (m: string) => process.stderr.write(`[bundle] ${m}\n`),
+      };
       const { code } = await bundleWorkflowCode({ ...bundleOptions(), logger: quiet });
       options = { workflowBundle: { code }, replayName: 'cinder-replay' };
     }
   });
 
   it('has the recorded scenarios', () => {
-    for (const name of REQUIRED) assert.ok(files.includes(`${name}.json`), `test/histories/${name}.json is missing (npx tsx scripts/record-histories.ts)`);
+    for (const name of REQUIRED)
+      assert.ok(
+        files.includes(`${name}.json`),
+        `test/histories/${name}.json is missing (npx tsx scripts/record-histories.ts)`,
+      );
   });
 
   for (const file of files) {
@@ -67,7 +83,9 @@ describe('replay of recorded histories against the current workflow code', { tim
       try {
         await Worker.runReplayHistory(options, history, recorded.workflow_id);
       } catch (err) {
-        assert.fail(`${file} (${recorded.scenario}) no longer replays: ${(err as Error).name}: ${(err as Error).message}`);
+        assert.fail(
+          `${file} (${recorded.scenario}) no longer replays: ${(err as Error).name}: ${(err as Error).message}`,
+        );
       }
     });
   }

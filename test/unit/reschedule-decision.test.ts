@@ -7,8 +7,10 @@ import { onFailureReschedule } from '../../src/workflows/reschedule';
 const retry = { num_attempts: 1, backends: ['hA@lvm#p1'], hosts: ['hA@lvm#p1'] };
 
 describe('onFailureReschedule', () => {
-  it('reschedules a reschedulable failure, with Cinder\'s exc in the retry state', () => {
-    const d = onFailureReschedule({ type: 'VolumeBackendAPIException', message: 'disk on fire' }, retry, { scheduler_max_attempts: 3 });
+  it("reschedules a reschedulable failure, with Cinder's exc in the retry state", () => {
+    const d = onFailureReschedule({ type: 'VolumeBackendAPIException', message: 'disk on fire' }, retry, {
+      scheduler_max_attempts: 3,
+    });
     assert.deepEqual(d, {
       action: 'reschedule',
       exc: 'VolumeBackendAPIException: disk on fire',
@@ -24,11 +26,16 @@ describe('onFailureReschedule', () => {
   });
 
   it('ends in error when rescheduling is disabled (no retry state), naming the setting once', () => {
-    const d = onFailureReschedule({ type: 'VolumeBackendAPIException', message: 'boom' }, undefined, { scheduler_max_attempts: 1 });
+    const d = onFailureReschedule({ type: 'VolumeBackendAPIException', message: 'boom' }, undefined, {
+      scheduler_max_attempts: 1,
+    });
     assert.deepEqual(d, {
       action: 'error',
       why: 'rescheduling disabled',
-      failure: { type: 'VolumeBackendAPIException', message: 'boom (rescheduling is disabled: scheduler_max_attempts is 1)' },
+      failure: {
+        type: 'VolumeBackendAPIException',
+        message: 'boom (rescheduling is disabled: scheduler_max_attempts is 1)',
+      },
     });
   });
 

@@ -9,11 +9,24 @@ import { describe, it } from 'node:test';
 import { selectPool } from '../../src/activities/scheduler-activities';
 import { CinderError } from '../../src/domain/cinder-errors';
 import { DEFAULT_CREATE_OPTIONS, resolveCreateOptions } from '../../src/domain/create-options';
-import { NoValidBackend, schedule, type BackendState, type FilterProperties, type ScheduleOptions } from '../../src/scheduler/index';
+import {
+  NoValidBackend,
+  schedule,
+  type BackendState,
+  type FilterProperties,
+  type ScheduleOptions,
+} from '../../src/scheduler/index';
 import { thickPool } from './pool-fixture';
 
 const pool = (id: string, free: number, overrides: Partial<BackendState> = {}): BackendState =>
-  thickPool({ backend_id: id, total_capacity_gb: free + 100, free_capacity_gb: free, allocated_capacity_gb: 100, provisioned_capacity_gb: 100, ...overrides });
+  thickPool({
+    backend_id: id,
+    total_capacity_gb: free + 100,
+    free_capacity_gb: free,
+    allocated_capacity_gb: 100,
+    provisioned_capacity_gb: 100,
+    ...overrides,
+  });
 
 const A = 'hostA@lvm#pool1';
 const B = 'hostB@lvm#pool1';
@@ -43,7 +56,10 @@ describe('selectPool (alternates mode)', () => {
     const s = select(pools, props, options);
     assert.equal(s.preferred, null);
     assert.equal(s.result.backend.backend_id, A);
-    assert.deepEqual(s.result.alternates.map((b) => b.backend_id), [B, C]);
+    assert.deepEqual(
+      s.result.alternates.map((b) => b.backend_id),
+      [B, C],
+    );
     assert.deepEqual(s.result, schedule(pools, props, options), 'exactly the pure pass');
     assert.deepEqual(s.result.props.retry, { num_attempts: 1, backends: [A], hosts: [A] });
     assert.deepEqual(select(pools, props, options, []), s, 'an empty preferred list is the same');
@@ -73,7 +89,12 @@ describe('selectPool (alternates mode)', () => {
   });
 
   it('IgnoreAttemptedHostsFilter applies to preferred pools', () => {
-    const s = select(pools, afterFailureOn(A), { ...options, filters: ['CapacityFilter', 'IgnoreAttemptedHostsFilter'] }, [A, C]);
+    const s = select(
+      pools,
+      afterFailureOn(A),
+      { ...options, filters: ['CapacityFilter', 'IgnoreAttemptedHostsFilter'] },
+      [A, C],
+    );
     assert.equal(s.preferred, C, 'A was attempted, so C is taken');
   });
 
@@ -83,14 +104,19 @@ describe('selectPool (alternates mode)', () => {
     assert.equal(s.preferred, null);
     assert.equal(s.result.backend.backend_id, 'hostD@lvm#pool1');
     assert.deepEqual(s.result.alternates, [], 'A was attempted, B and C are too small');
-    assert.deepEqual(s.result.props.retry, { num_attempts: 2, backends: [A, 'hostD@lvm#pool1'], hosts: [A, 'hostD@lvm#pool1'] });
+    assert.deepEqual(s.result.props.retry, {
+      num_attempts: 2,
+      backends: [A, 'hostD@lvm#pool1'],
+      hosts: [A, 'hostD@lvm#pool1'],
+    });
   });
 
   it('the full pass fails as the pure pass does, naming the filter', () => {
     const small = [pool(A, 300), pool(B, 5)];
     assert.throws(
       () => select(small, afterFailureOn(A), options, [B]),
-      (e: unknown) => e instanceof NoValidBackend && /IgnoreAttemptedHostsFilter removed the last 1 of 2 pools/.test(e.reason),
+      (e: unknown) =>
+        e instanceof NoValidBackend && /IgnoreAttemptedHostsFilter removed the last 1 of 2 pools/.test(e.reason),
     );
   });
 
@@ -103,7 +129,10 @@ describe('selectPool (alternates mode)', () => {
   });
 
   it('an invalid configuration is not swallowed by the preferred loop', () => {
-    assert.throws(() => select(pools, props, { ...options, maxAttempts: 0 }, [B]), (e: unknown) => !(e instanceof NoValidBackend));
+    assert.throws(
+      () => select(pools, props, { ...options, maxAttempts: 0 }, [B]),
+      (e: unknown) => !(e instanceof NoValidBackend),
+    );
   });
 });
 

@@ -73,10 +73,7 @@ describe('IgnoreAttemptedHostsFilter', () => {
   });
 
   it('passes another pool of the same backend, and is not fooled by a host prefix', () => {
-    assert.equal(
-      passes('IgnoreAttemptedHostsFilter', pool({ backend_id: 'host1@lvm#pool2' }), tried),
-      true,
-    );
+    assert.equal(passes('IgnoreAttemptedHostsFilter', pool({ backend_id: 'host1@lvm#pool2' }), tried), true);
     const hostOnly: FilterProperties = {
       size: 1,
       retry: { num_attempts: 2, backends: ['host1@lvm'], hosts: ['host1@lvm'] },
@@ -227,7 +224,10 @@ describe('CapacityFilter', () => {
 
   it('passes an infinite or unknown free capacity', () => {
     for (const free of ['infinite', 'unknown'] as const) {
-      assert.equal(passes('CapacityFilter', pool({ free_capacity_gb: free, reserved_percentage: 50 }), { size: 1e6 }), true);
+      assert.equal(
+        passes('CapacityFilter', pool({ free_capacity_gb: free, reserved_percentage: 50 }), { size: 1e6 }),
+        true,
+      );
     }
   });
 

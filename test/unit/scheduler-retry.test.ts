@@ -74,10 +74,9 @@ describe('populateRetry', () => {
   });
 
   it('names an unknown resource when the request has no volume id', () => {
-    assert.throws(
-      () => populateRetry({ size: 1, retry: { num_attempts: 2, backends: [], hosts: [] } }, 2),
-      { reason: 'Exceeded max scheduling attempts 2 for resource unknown' },
-    );
+    assert.throws(() => populateRetry({ size: 1, retry: { num_attempts: 2, backends: [], hosts: [] } }, 2), {
+      reason: 'Exceeded max scheduling attempts 2 for resource unknown',
+    });
   });
 
   it('keeps no retry at all when rescheduling is disabled (maxAttempts 1)', () => {
@@ -133,7 +132,7 @@ describe('addRetryBackend', () => {
 });
 
 describe('NoValidBackend', () => {
-  it('prefixes the reason with Cinder\'s sentence and keeps the reason apart', () => {
+  it("prefixes the reason with Cinder's sentence and keeps the reason apart", () => {
     const error = new NoValidBackend('Nothing fits');
     assert.equal(error.message, 'No valid backend was found. Nothing fits');
     assert.equal(error.reason, 'Nothing fits');

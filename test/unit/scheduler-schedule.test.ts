@@ -14,7 +14,11 @@ import {
 import { thickPool } from './pool-fixture';
 
 /** A thick-only pool whose virtual free capacity is `free`. */
-const pool = (id: string, free: BackendState['free_capacity_gb'], overrides: Partial<BackendState> = {}): BackendState =>
+const pool = (
+  id: string,
+  free: BackendState['free_capacity_gb'],
+  overrides: Partial<BackendState> = {},
+): BackendState =>
   thickPool({
     backend_id: id,
     total_capacity_gb: typeof free === 'number' ? free + 100 : 1000,
@@ -71,7 +75,10 @@ describe('schedule', () => {
   it('returns runners-up as alternates, best first and not consumed', () => {
     const pools = three();
     const result = run(pools, { size: 10, volume_id: 'vol-1' }, { ...options, alternates: 2 });
-    assert.deepEqual(result.alternates.map((b) => b.backend_id), ['h3@lvm#c', 'h1@lvm#a']);
+    assert.deepEqual(
+      result.alternates.map((b) => b.backend_id),
+      ['h3@lvm#c', 'h1@lvm#a'],
+    );
     assert.deepEqual(result.alternates, [pools[2], pools[0]]);
   });
 
@@ -112,17 +119,22 @@ describe('schedule', () => {
   });
 
   it('runs no filters when given none', () => {
-    const result = run([pool('h1@lvm#tiny', 1, { availability_zone: 'elsewhere' })], { size: 50, availability_zone: 'az1' }, {
-      ...options,
-      filters: [],
-    });
+    const result = run(
+      [pool('h1@lvm#tiny', 1, { availability_zone: 'elsewhere' })],
+      { size: 50, availability_zone: 'az1' },
+      {
+        ...options,
+        filters: [],
+      },
+    );
     assert.equal(result.backend.backend_id, 'h1@lvm#tiny');
   });
 
   it('rejects an unknown filter name', () => {
     assert.throws(
       () => run(three(), { size: 1 }, { ...options, filters: ['RetryFilter' as never] }),
-      (error: unknown) => error instanceof Error && !(error instanceof NoValidBackend) && /RetryFilter/.test(error.message),
+      (error: unknown) =>
+        error instanceof Error && !(error instanceof NoValidBackend) && /RetryFilter/.test(error.message),
     );
   });
 
@@ -241,7 +253,11 @@ describe('schedule failures', () => {
   it('fails a pool with broken stats and a thin pool that reserves everything, without crashing', () => {
     const pools = [
       pool('h1@lvm#broken', null),
-      pool('h2@lvm#full', 100, { reserved_percentage: 100, thin_provisioning_support: true, max_over_subscription_ratio: 20 }),
+      pool('h2@lvm#full', 100, {
+        reserved_percentage: 100,
+        thin_provisioning_support: true,
+        max_over_subscription_ratio: 20,
+      }),
     ];
     assert.equal(
       reasonOf(pools, { size: 1, volume_id: 'v' }),
@@ -252,9 +268,16 @@ describe('schedule failures', () => {
 
   it('chooses among infinite pools under a negative multiplier without crashing', () => {
     const pools = [pool('h1@x#a', 'infinite'), pool('h2@x#b', 'unknown')];
-    const result = run(pools, { size: 1 }, { ...options, weighers: [{ name: 'CapacityWeigher', multiplier: -1 }], alternates: 1 });
+    const result = run(
+      pools,
+      { size: 1 },
+      { ...options, weighers: [{ name: 'CapacityWeigher', multiplier: -1 }], alternates: 1 },
+    );
     assert.equal(result.backend.backend_id, 'h1@x#a');
-    assert.deepEqual(result.alternates.map((b) => b.backend_id), ['h2@x#b']);
+    assert.deepEqual(
+      result.alternates.map((b) => b.backend_id),
+      ['h2@x#b'],
+    );
   });
 });
 
@@ -263,7 +286,12 @@ describe('consumeFromVolume', () => {
     const backend = pool('h@b#p', 50);
     const before = structuredClone(backend);
     const consumed = consumeFromVolume(backend, 20);
-    assert.deepEqual(consumed, { ...before, allocated_capacity_gb: 120, provisioned_capacity_gb: 120, free_capacity_gb: 30 });
+    assert.deepEqual(consumed, {
+      ...before,
+      allocated_capacity_gb: 120,
+      provisioned_capacity_gb: 120,
+      free_capacity_gb: 30,
+    });
     assert.deepEqual(backend, before);
     assert.notEqual(consumed, backend);
   });

@@ -11,8 +11,17 @@ import {
 import { thickPool } from './pool-fixture';
 
 /** A thick-only pool whose virtual free capacity is simply `free` (nothing reserved or provisioned). */
-const pool = (id: string, free: BackendState['free_capacity_gb'], overrides: Partial<BackendState> = {}): BackendState =>
-  thickPool({ backend_id: `host@lvm#${id}`, total_capacity_gb: typeof free === 'number' ? free : 1000, free_capacity_gb: free, ...overrides });
+const pool = (
+  id: string,
+  free: BackendState['free_capacity_gb'],
+  overrides: Partial<BackendState> = {},
+): BackendState =>
+  thickPool({
+    backend_id: `host@lvm#${id}`,
+    total_capacity_gb: typeof free === 'number' ? free : 1000,
+    free_capacity_gb: free,
+    ...overrides,
+  });
 
 const request: FilterProperties = { size: 1 };
 
@@ -24,8 +33,13 @@ function weigh(backends: BackendState[], weighers: readonly WeigherSpec[], props
 }
 
 const near = (actual: ReadonlyArray<readonly [string | undefined, number]>, expected: Array<[string, number]>) => {
-  assert.deepEqual(actual.map(([id]) => id), expected.map(([id]) => id));
-  actual.forEach(([, weight], i) => assert.ok(Math.abs(weight - expected[i]![1]) < 1e-12, `${weight} vs ${expected[i]![1]}`));
+  assert.deepEqual(
+    actual.map(([id]) => id),
+    expected.map(([id]) => id),
+  );
+  actual.forEach(([, weight], i) =>
+    assert.ok(Math.abs(weight - expected[i]![1]) < 1e-12, `${weight} vs ${expected[i]![1]}`),
+  );
 };
 
 describe('weighBackends with CapacityWeigher', () => {
@@ -103,11 +117,14 @@ describe('weighBackends with CapacityWeigher', () => {
 
   it('weighs them just above the largest finite weight under a negative multiplier', () => {
     // Raw 100, 300, 301 → (w − 100) / 201 × −1.
-    near(weigh([pool('a', 100), pool('b', 300), pool('inf', 'infinite')], [{ name: 'CapacityWeigher', multiplier: -1 }]), [
-      ['a', 0],
-      ['b', -200 / 201],
-      ['inf', -1],
-    ]);
+    near(
+      weigh([pool('a', 100), pool('b', 300), pool('inf', 'infinite')], [{ name: 'CapacityWeigher', multiplier: -1 }]),
+      [
+        ['a', 0],
+        ['b', -200 / 201],
+        ['inf', -1],
+      ],
+    );
   });
 
   it('treats them as equal, without crashing, when no candidate has a finite figure', () => {
@@ -143,7 +160,7 @@ describe('weighBackends with AllocatedCapacityWeigher', () => {
 });
 
 describe('weighBackends with several weighers', () => {
-  it('sums each weigher\'s normalized, multiplied weights', () => {
+  it("sums each weigher's normalized, multiplied weights", () => {
     // Capacity: 100, 300, 200 → 0, 1, 0.5. Allocated: 0, 40, 10 → 0, 1, 0.25, × −1.
     // Sums: 0, 0, 0.25 → p3 first, then p1 and p2 tied in input order.
     const pools = [

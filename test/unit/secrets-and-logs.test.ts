@@ -13,8 +13,14 @@ import { REDACT_PATHS } from '../../src/logger';
 describe('redactUrl / scrubSecrets', () => {
   it('hides user:password@ and password= in every URL form, keeping the rest readable', () => {
     assert.equal(redactUrl('postgres://cinder:s3cret@db:5432/cinder'), 'postgres://cinder:***@db:5432/cinder');
-    assert.equal(redactUrl('postgres://cinder@db/cinder?sslmode=require&password=s3cret'), 'postgres://cinder@db/cinder?sslmode=require&password=***');
-    assert.equal(redactUrl('postgres://db/cinder?PASSWORD=a&password=b'), 'postgres://db/cinder?PASSWORD=***&password=***');
+    assert.equal(
+      redactUrl('postgres://cinder@db/cinder?sslmode=require&password=s3cret'),
+      'postgres://cinder@db/cinder?sslmode=require&password=***',
+    );
+    assert.equal(
+      redactUrl('postgres://db/cinder?PASSWORD=a&password=b'),
+      'postgres://db/cinder?PASSWORD=***&password=***',
+    );
     assert.equal(redactUrl('sqlite:/var/lib/cinder/cinder.db'), 'sqlite:/var/lib/cinder/cinder.db');
     assert.equal(redactUrl('postgres://cinder@db/cinder'), 'postgres://cinder@db/cinder');
   });
@@ -22,7 +28,10 @@ describe('redactUrl / scrubSecrets', () => {
     const url = 'postgres://u:p%40ss@db/x';
     assert.deepEqual(urlSecrets(url), ['p%40ss', 'p@ss']);
     const msg = `connect to ${url} failed: password "p@ss" rejected; key k-123`;
-    assert.equal(scrubSecrets(msg, ['k-123'], url), 'connect to postgres://u:***@db/x failed: password "***" rejected; key ***');
+    assert.equal(
+      scrubSecrets(msg, ['k-123'], url),
+      'connect to postgres://u:***@db/x failed: password "***" rejected; key ***',
+    );
   });
 });
 

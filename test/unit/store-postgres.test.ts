@@ -46,7 +46,9 @@ const target: StoreTarget = {
   },
   inspect: async (location) => ({
     migrations: await query<{ version: number }>(location, 'SELECT version::integer AS version FROM schema_migrations'),
-    defaultTypes: (await query<{ n: number }>(location, "SELECT COUNT(*)::integer AS n FROM volume_types WHERE name = 'default'"))[0].n,
+    defaultTypes: (
+      await query<{ n: number }>(location, "SELECT COUNT(*)::integer AS n FROM volume_types WHERE name = 'default'")
+    )[0].n,
   }),
 };
 
@@ -69,7 +71,9 @@ async function addVolume(s: PostgresVolumeStore, id: string, now = T0): Promise<
   });
 }
 
-const takeFirst = (pools: BackendState[]) => ({ backend: { ...pools[0], allocated_capacity_gb: pools[0].allocated_capacity_gb + 1 } });
+const takeFirst = (pools: BackendState[]) => ({
+  backend: { ...pools[0], allocated_capacity_gb: pools[0].allocated_capacity_gb + 1 },
+});
 
 describe('PostgreSQL only', () => {
   test('postgres:// and postgresql:// urls open a migrated PostgresVolumeStore', async () => {
@@ -82,7 +86,10 @@ describe('PostgreSQL only', () => {
     assert.ok(b instanceof PostgresVolumeStore);
     assert.deepEqual(await b.getVolumeType('default'), { name: 'default', extra_specs: {} });
     await b.close();
-    const versions = await query<{ version: number }>(url, 'SELECT version::integer AS version FROM schema_migrations ORDER BY version');
+    const versions = await query<{ version: number }>(
+      url,
+      'SELECT version::integer AS version FROM schema_migrations ORDER BY version',
+    );
     assert.deepEqual(
       versions.map((v) => v.version),
       MIGRATIONS.map((m) => m.version),
@@ -95,7 +102,10 @@ describe('PostgreSQL only', () => {
     const password = url.password;
     url.pathname = '/no_such_database';
     await assert.rejects(openVolumeStore(url.toString()), (err: Error) => {
-      assert.match(err.message, /^Could not open the PostgreSQL volume database postgres:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/no_such_database: /);
+      assert.match(
+        err.message,
+        /^Could not open the PostgreSQL volume database postgres:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/no_such_database: /,
+      );
       assert.match(err.message, /no_such_database/);
       assert.ok(!err.message.includes(password), err.message);
       return true;
@@ -112,23 +122,37 @@ describe('PostgreSQL only', () => {
     const url = await pg().createDatabase();
     const stores = await Promise.all(Array.from({ length: 6 }, () => PostgresVolumeStore.open(url)));
     await Promise.all(stores.map((s) => s.close()));
-    assert.deepEqual(await query(url, 'SELECT version::integer AS version FROM schema_migrations ORDER BY version'), MIGRATIONS.map((m) => ({ version: m.version })));
-    assert.deepEqual(await query(url, "SELECT COUNT(*)::integer AS n FROM volume_types WHERE name = 'default'"), [{ n: 1 }]);
+    assert.deepEqual(
+      await query(url, 'SELECT version::integer AS version FROM schema_migrations ORDER BY version'),
+      MIGRATIONS.map((m) => ({ version: m.version })),
+    );
+    assert.deepEqual(await query(url, "SELECT COUNT(*)::integer AS n FROM volume_types WHERE name = 'default'"), [
+      { n: 1 },
+    ]);
   });
 
   test('the schema keeps SQLite values: 64-bit integers, 8-byte doubles, byte-wise text', async () => {
     const url = await pg().createDatabase();
     const s = await PostgresVolumeStore.open(url);
     await s.close();
-    const columns = await query<{ table_name: string; column_name: string; data_type: string; collation_name: string | null }>(
+    const columns = await query<{
+      table_name: string;
+      column_name: string;
+      data_type: string;
+      collation_name: string | null;
+    }>(
       url,
       `SELECT table_name, column_name, data_type, collation_name FROM information_schema.columns WHERE table_schema = 'public'`,
     );
     const types = new Set(columns.map((c) => c.data_type));
     assert.deepEqual([...types].sort(), ['bigint', 'double precision', 'text']);
-    const loose = columns.filter((c) => c.data_type === 'text' && c.collation_name !== 'C' && c.table_name !== 'schema_migrations');
+    const loose = columns.filter(
+      (c) => c.data_type === 'text' && c.collation_name !== 'C' && c.table_name !== 'schema_migrations',
+    );
     assert.deepEqual(loose, []);
-    const doubles = columns.filter((c) => c.data_type === 'double precision').map((c) => `${c.table_name}.${c.column_name}`);
+    const doubles = columns
+      .filter((c) => c.data_type === 'double precision')
+      .map((c) => `${c.table_name}.${c.column_name}`);
     assert.deepEqual(doubles.sort(), [
       'fault_rules.probability',
       'pools.allocated_capacity_gb',
@@ -138,14 +162,25 @@ describe('PostgreSQL only', () => {
     ]);
     // A size beyond 32 bits survives as a number.
     const big = await PostgresVolumeStore.open(url);
-    await big.putImage({ id: 'huge', name: 'huge', size_gb: 2 ** 40, disk_format: 'raw', status: 'active', path: '/x' });
+    await big.putImage({
+      id: 'huge',
+      name: 'huge',
+      size_gb: 2 ** 40,
+      disk_format: 'raw',
+      status: 'active',
+      path: '/x',
+    });
     assert.equal((await big.getImage('huge'))?.size_gb, 2 ** 40);
     await big.close();
   });
 
   test('in a database whose locale sorts otherwise, order and liveness are still byte-wise', async () => {
     const s = await PostgresVolumeStore.open(await pg().createDatabase({ icuLocale: 'en-US' }));
-    await s.reportPoolStats('h1@lvm', [pgReport('h1@lvm#b', 'zone-b'), pgReport('h1@lvm#B', 'Zone-c'), pgReport('h1@lvm#a'), pgReport('h1@lvm#_x')], T1);
+    await s.reportPoolStats(
+      'h1@lvm',
+      [pgReport('h1@lvm#b', 'zone-b'), pgReport('h1@lvm#B', 'Zone-c'), pgReport('h1@lvm#a'), pgReport('h1@lvm#_x')],
+      T1,
+    );
     assert.deepEqual(
       (await s.listPools()).map((p) => p.backend_id),
       ['h1@lvm#B', 'h1@lvm#_x', 'h1@lvm#a', 'h1@lvm#b'],
@@ -183,11 +218,16 @@ describe('PostgreSQL only', () => {
     await other.query('SELECT pg_advisory_xact_lock($1, 1)', [0x63696e64]);
 
     const impatient = await PostgresVolumeStore.open(url, { busyTimeoutMs: 200 });
-    await assert.rejects(impatient.claimCapacity({ volumeId: 'v2', attempt: 1, sizeGb: 1, liveSince: T0, now: T1, choose: takeFirst }), /lock timeout/);
+    await assert.rejects(
+      impatient.claimCapacity({ volumeId: 'v2', attempt: 1, sizeGb: 1, liveSince: T0, now: T1, choose: takeFirst }),
+      /lock timeout/,
+    );
     await impatient.close();
 
     let settled = false;
-    const claim = s.claimCapacity({ volumeId: 'v1', attempt: 1, sizeGb: 1, liveSince: T0, now: T1, choose: takeFirst }).finally(() => (settled = true));
+    const claim = s
+      .claimCapacity({ volumeId: 'v1', attempt: 1, sizeGb: 1, liveSince: T0, now: T1, choose: takeFirst })
+      .finally(() => (settled = true));
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(settled, false, 'the claim must wait for the lock');
     // Single-statement writes do not wait.

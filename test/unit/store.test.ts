@@ -20,19 +20,28 @@ describe('migrations and opening', () => {
   test('migration 2 keeps the volumes and fills quota_usages from the reservations made before it', async () => {
     const file = join(tmp, 'upgrade.db');
     const old = new Database(file);
-    applyMigrations(old, MIGRATIONS.filter((m) => m.version === 1));
-    old.prepare(
-      `INSERT INTO volumes (id, project_id, size, status, volume_type, source, metadata, created_at, updated_at)
+    applyMigrations(
+      old,
+      MIGRATIONS.filter((m) => m.version === 1),
+    );
+    old
+      .prepare(
+        `INSERT INTO volumes (id, project_id, size, status, volume_type, source, metadata, created_at, updated_at)
        VALUES ('v1', 'p1', 5, 'available', 'default', '{"type":"raw"}', '{}', 't', 't')`,
-    ).run();
+      )
+      .run();
     const reserve = old.prepare(
       "INSERT INTO quota_reservations (volume_id, project_id, resource, delta, status, created_at, updated_at) VALUES (?, 'p1', ?, ?, ?, 't', 't')",
     );
     for (const [v, resource, delta, status] of [
-      ['v1', 'volumes', 1, 'committed'], ['v1', 'gigabytes', 5, 'committed'],
-      ['v2', 'volumes', 1, 'reserved'], ['v2', 'gigabytes', 2, 'reserved'],
-      ['v3', 'volumes', 1, 'rolled_back'], ['v3', 'gigabytes', 9, 'rolled_back'],
-    ] as const) reserve.run(v, resource, delta, status);
+      ['v1', 'volumes', 1, 'committed'],
+      ['v1', 'gigabytes', 5, 'committed'],
+      ['v2', 'volumes', 1, 'reserved'],
+      ['v2', 'gigabytes', 2, 'reserved'],
+      ['v3', 'volumes', 1, 'rolled_back'],
+      ['v3', 'gigabytes', 9, 'rolled_back'],
+    ] as const)
+      reserve.run(v, resource, delta, status);
     old.close();
     const s = new SqliteVolumeStore(file);
     try {
@@ -42,8 +51,16 @@ describe('migrations and opening', () => {
       assert.deepEqual(usage, { gigabytes: [5, 2], volumes: [1, 1] });
       // The rebuilt table has its indexes and takes the delete statuses.
       await s.updateVolume('v1', { status: 'deleted', deleted_at: 't2' }, 't2');
-      const indexes = s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'volumes' AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
-      assert.deepEqual(indexes, [{ name: 'volumes_host' }, { name: 'volumes_project_request' }, { name: 'volumes_status' }]);
+      const indexes = s.db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'volumes' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .all();
+      assert.deepEqual(indexes, [
+        { name: 'volumes_host' },
+        { name: 'volumes_project_request' },
+        { name: 'volumes_status' },
+      ]);
     } finally {
       await s.close();
     }
@@ -55,7 +72,9 @@ describe('migrations and opening', () => {
     await a.putVolumeType({ name: 'gold', extra_specs: { 'capabilities:tier': 'gold' } });
     await a.close();
     const b = (await openVolumeStore(file)) as SqliteVolumeStore;
-    const versions = b.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{ version: number }>;
+    const versions = b.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{
+      version: number;
+    }>;
     assert.deepEqual(
       versions.map((v) => v.version),
       MIGRATIONS.map((m) => m.version),
@@ -70,17 +89,30 @@ describe('migrations and opening', () => {
   test('migration 5 on a database of build 1: allocation recounted from the claims, every active claim still to be seen', async () => {
     const file = join(tmp, 'upgrade-allocation.db');
     const old = new Database(file);
-    applyMigrations(old, MIGRATIONS.filter((m) => m.version === 1));
+    applyMigrations(
+      old,
+      MIGRATIONS.filter((m) => m.version === 1),
+    );
     const now = '2025-01-01T00:00:00.000Z';
     old.prepare(`INSERT INTO pools VALUES ('h@b#p', 'h@b', 'nova', '100', '90', 0, 0, 0, 1, 0, 1, '{}', ?)`).run(now);
-    for (const [id, status] of [['v1', 'active'], ['v2', 'active'], ['v3', 'released']]) {
-      old.prepare(`INSERT INTO volumes (id, project_id, size, status, volume_type, source, metadata, created_at, updated_at) VALUES (?, 'p', 4, 'creating', 'default', '{}', '{}', ?, ?)`).run(id, now, now);
+    for (const [id, status] of [
+      ['v1', 'active'],
+      ['v2', 'active'],
+      ['v3', 'released'],
+    ]) {
+      old
+        .prepare(
+          `INSERT INTO volumes (id, project_id, size, status, volume_type, source, metadata, created_at, updated_at) VALUES (?, 'p', 4, 'creating', 'default', '{}', '{}', ?, ?)`,
+        )
+        .run(id, now, now);
       old.prepare(`INSERT INTO capacity_claims VALUES (?, 1, 'h@b#p', 4, ?, ?, NULL)`).run(id, status, now);
     }
     old.close();
     const s = await openVolumeStore(`sqlite:${file}`);
     assert.equal((await s.listPools())[0].allocated_capacity_gb, 8);
-    assert.deepEqual(Object.fromEntries(await s.pendingClaimObjects(['h@b#p'])), { 'h@b#p': ['volume-v1', 'volume-v2'] });
+    assert.deepEqual(Object.fromEntries(await s.pendingClaimObjects(['h@b#p'])), {
+      'h@b#p': ['volume-v1', 'volume-v2'],
+    });
     await s.close();
   });
 
@@ -101,7 +133,10 @@ describe('migrations and opening', () => {
       },
     );
     await assert.rejects(openVolumeStore('postgres://u:secret@127.0.0.1:1/cinder'), (err: Error) => {
-      assert.match(err.message, /^Could not open the PostgreSQL volume database postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/cinder: /);
+      assert.match(
+        err.message,
+        /^Could not open the PostgreSQL volume database postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/cinder: /,
+      );
       assert.doesNotMatch(err.message, /secret/);
       return true;
     });

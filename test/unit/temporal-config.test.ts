@@ -34,7 +34,11 @@ function writeToml(dir: string, text: string): string {
 
 const text = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('utf8') : undefined);
 
-type Tls = { clientCertPair?: { crt: Uint8Array; key: Uint8Array }; serverRootCACertificate?: Uint8Array; serverNameOverride?: string };
+type Tls = {
+  clientCertPair?: { crt: Uint8Array; key: Uint8Array };
+  serverRootCACertificate?: Uint8Array;
+  serverNameOverride?: string;
+};
 
 function cloudToml(dir: string): string {
   return writeToml(
@@ -82,22 +86,35 @@ describe('Temporal connection through @temporalio/envconfig', () => {
     const dir = dirWithCerts();
     const file = cloudToml(dir);
     const config = loadConfig(
-      { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud', TEMPORAL_ADDRESS: 'other:7233', TEMPORAL_API_KEY: 'key-from-env', TEMPORAL_TLS_CLIENT_CERT_DATA: 'INLINE' },
+      {
+        TEMPORAL_CONFIG_FILE: file,
+        TEMPORAL_PROFILE: 'cloud',
+        TEMPORAL_ADDRESS: 'other:7233',
+        TEMPORAL_API_KEY: 'key-from-env',
+        TEMPORAL_TLS_CLIENT_CERT_DATA: 'INLINE',
+      },
       dir,
     );
     const options = connectionOptions(config);
     assert.equal(options.address, 'other:7233');
     assert.equal(options.apiKey, 'key-from-env');
-    assert.equal(config.temporal.namespace, 'my-ns.a1b2c', 'what no variable sets stays the profile\'s');
+    assert.equal(config.temporal.namespace, 'my-ns.a1b2c', "what no variable sets stays the profile's");
     const tls = options.tls as Tls;
-    assert.equal(text(tls.clientCertPair?.crt), 'INLINE', 'TEMPORAL_TLS_CLIENT_CERT_DATA replaces the profile\'s cert path');
+    assert.equal(
+      text(tls.clientCertPair?.crt),
+      'INLINE',
+      "TEMPORAL_TLS_CLIENT_CERT_DATA replaces the profile's cert path",
+    );
     assert.equal(text(tls.clientCertPair?.key), PEM.key);
   });
 
   it('the "default" profile of the default file (~/.config/temporalio/temporal.toml) applies without any variable', () => {
     const home = dirWithCerts();
     fs.mkdirSync(path.join(home, '.config', 'temporalio'), { recursive: true });
-    fs.writeFileSync(path.join(home, '.config', 'temporalio', 'temporal.toml'), '[profile.default]\naddress = "from-home:7233"\nnamespace = "ns-home"\n');
+    fs.writeFileSync(
+      path.join(home, '.config', 'temporalio', 'temporal.toml'),
+      '[profile.default]\naddress = "from-home:7233"\nnamespace = "ns-home"\n',
+    );
     const config = loadConfig({ HOME: home }, home);
     assert.equal(config.temporal.address, 'from-home:7233');
     assert.equal(config.temporal.namespace, 'ns-home');
@@ -133,7 +150,10 @@ describe('Temporal connection through @temporalio/envconfig', () => {
     const cloud = connectionOptions(loadConfig({ HOME: dir, TEMPORAL_ADDRESS: 'x:7233', TEMPORAL_API_KEY: 'k' }, dir));
     assert.equal(cloud.tls, true);
     assert.equal(cloud.apiKey, 'k');
-    assert.equal(connectionOptions(loadConfig({ HOME: dir, TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' }, dir)).tls, false);
+    assert.equal(
+      connectionOptions(loadConfig({ HOME: dir, TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' }, dir)).tls,
+      false,
+    );
     // An empty variable is unset, as for every other setting.
     assert.equal(loadConfig({ HOME: dir, TEMPORAL_ADDRESS: '' }, dir).temporal.address, '127.0.0.1:7233');
   });
@@ -141,7 +161,10 @@ describe('Temporal connection through @temporalio/envconfig', () => {
   it('the temporal: section of CINDER_CONFIG sits between the profile and the variables', () => {
     const dir = dirWithCerts();
     const file = cloudToml(dir);
-    fs.writeFileSync(path.join(dir, 'cinder.yaml'), `temporal:\n  config_file: ${file}\n  profile: cloud\n  namespace: from-yaml\n`);
+    fs.writeFileSync(
+      path.join(dir, 'cinder.yaml'),
+      `temporal:\n  config_file: ${file}\n  profile: cloud\n  namespace: from-yaml\n`,
+    );
     const config = loadConfig({ HOME: dir, CINDER_CONFIG: 'cinder.yaml', TEMPORAL_API_KEY: 'env' }, dir);
     assert.equal(config.temporal.address, 'my-ns.a1b2c.tmprl.cloud:7233');
     assert.equal(config.temporal.namespace, 'from-yaml');
@@ -152,14 +175,31 @@ describe('Temporal connection through @temporalio/envconfig', () => {
     const dir = dirWithCerts();
     const file = cloudToml(dir);
     const fails = (env: NodeJS.ProcessEnv, setting: string, msg: RegExp) =>
-      assert.throws(() => loadConfig({ HOME: dir, ...env }, dir), (e: unknown) => e instanceof ConfigError && e.setting === setting && msg.test(e.message));
-    fails({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' }, 'TEMPORAL_PROFILE', /no profile 'staging'.*profiles: default, cloud/);
-    fails({ TEMPORAL_CONFIG_FILE: path.join(dir, 'missing.toml') }, 'TEMPORAL_CONFIG_FILE', /no Temporal config file/);
-    const typo = writeToml(fs.mkdtempSync(path.join(os.tmpdir(), 'cinder-typo-')), '[profile.default.tls]\nclient_cert_pth = "x"\n');
-    fails({ TEMPORAL_CONFIG_FILE: typo }, 'TEMPORAL_CONFIG_FILE', /client_cert_pth/);
-    fails({ TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, 'client.pem') }, 'TEMPORAL_TLS_CLIENT_CERT_PATH', /go together/);
+      assert.throws(
+        () => loadConfig({ HOME: dir, ...env }, dir),
+        (e: unknown) => e instanceof ConfigError && e.setting === setting && msg.test(e.message),
+      );
     fails(
-      { TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, 'nope.pem'), TEMPORAL_TLS_CLIENT_KEY_PATH: path.join(dir, 'client.key') },
+      { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' },
+      'TEMPORAL_PROFILE',
+      /no profile 'staging'.*profiles: default, cloud/,
+    );
+    fails({ TEMPORAL_CONFIG_FILE: path.join(dir, 'missing.toml') }, 'TEMPORAL_CONFIG_FILE', /no Temporal config file/);
+    const typo = writeToml(
+      fs.mkdtempSync(path.join(os.tmpdir(), 'cinder-typo-')),
+      '[profile.default.tls]\nclient_cert_pth = "x"\n',
+    );
+    fails({ TEMPORAL_CONFIG_FILE: typo }, 'TEMPORAL_CONFIG_FILE', /client_cert_pth/);
+    fails(
+      { TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, 'client.pem') },
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      /go together/,
+    );
+    fails(
+      {
+        TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, 'nope.pem'),
+        TEMPORAL_TLS_CLIENT_KEY_PATH: path.join(dir, 'client.key'),
+      },
       'TEMPORAL_TLS_CLIENT_CERT_PATH',
       /no file at/,
     );

@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CinderError } from '../../src/domain/cinder-errors';
-import { DEFAULT_CREATE_OPTIONS, effectiveFilters, OPERATOR_ONLY_OPTIONS, OPTION_BOUNDS, resolveCreateOptions, resolveRequestOptions } from '../../src/domain/create-options';
+import {
+  DEFAULT_CREATE_OPTIONS,
+  effectiveFilters,
+  OPERATOR_ONLY_OPTIONS,
+  OPTION_BOUNDS,
+  resolveCreateOptions,
+  resolveRequestOptions,
+} from '../../src/domain/create-options';
 import { escapeControl } from '../../src/domain/text';
 import { validateCreateRequest, volumeSourceOf } from '../../src/domain/validation';
 
@@ -12,7 +19,12 @@ const base = { volume_id: 'v1', project_id: 'p1', size: 1 };
 function rejects(request: unknown, field: string, text: RegExp) {
   assert.throws(
     () => validateCreateRequest(request),
-    (err: unknown) => err instanceof CinderError && err.cinderType === 'InvalidInput' && err.field === field && text.test(err.message) && err.message.includes(`'${field}'`),
+    (err: unknown) =>
+      err instanceof CinderError &&
+      err.cinderType === 'InvalidInput' &&
+      err.field === field &&
+      text.test(err.message) &&
+      err.message.includes(`'${field}'`),
   );
 }
 
@@ -57,13 +69,25 @@ describe('validateCreateRequest', () => {
 describe('create options', () => {
   it('defaults follow Cinder, with IgnoreAttemptedHostsFilter on', () => {
     assert.equal(DEFAULT_CREATE_OPTIONS.scheduler_max_attempts, 3);
-    assert.deepEqual(effectiveFilters(DEFAULT_CREATE_OPTIONS), ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter', 'IgnoreAttemptedHostsFilter']);
-    assert.deepEqual(effectiveFilters({ ...DEFAULT_CREATE_OPTIONS, ignore_attempted_hosts: false }), ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter']);
+    assert.deepEqual(effectiveFilters(DEFAULT_CREATE_OPTIONS), [
+      'AvailabilityZoneFilter',
+      'CapacityFilter',
+      'CapabilitiesFilter',
+      'IgnoreAttemptedHostsFilter',
+    ]);
+    assert.deepEqual(effectiveFilters({ ...DEFAULT_CREATE_OPTIONS, ignore_attempted_hosts: false }), [
+      'AvailabilityZoneFilter',
+      'CapacityFilter',
+      'CapabilitiesFilter',
+    ]);
   });
   it('merges overrides and names a bad one', () => {
     assert.equal(resolveCreateOptions(DEFAULT_CREATE_OPTIONS, { scheduler_max_attempts: 1 }).scheduler_max_attempts, 1);
     const bad = (o: unknown, field: string) =>
-      assert.throws(() => resolveCreateOptions(DEFAULT_CREATE_OPTIONS, o), (e: unknown) => e instanceof CinderError && e.field === `options.${field}`);
+      assert.throws(
+        () => resolveCreateOptions(DEFAULT_CREATE_OPTIONS, o),
+        (e: unknown) => e instanceof CinderError && e.field === `options.${field}`,
+      );
     bad({ scheduler_max_attempts: 0 }, 'scheduler_max_attempts');
     bad({ scheduler_max_attempts: 2.5 }, 'scheduler_max_attempts');
     bad({ ignore_attempted_hosts: 'yes' }, 'ignore_attempted_hosts');
@@ -94,7 +118,11 @@ describe('a request is checked field by field, hostile or careless', () => {
     assert.equal(validateCreateRequest({ ...base, description: 'line 1\n\tline 2' }).description, 'line 1\n\tline 2');
   });
   it('an own __proto__ key is an unknown field', () => {
-    rejects(JSON.parse('{"volume_id":"v1","project_id":"p1","size":1,"__proto__":{"size":2}}'), '__proto__', /not a known field/);
+    rejects(
+      JSON.parse('{"volume_id":"v1","project_id":"p1","size":1,"__proto__":{"size":2}}'),
+      '__proto__',
+      /not a known field/,
+    );
   });
   it('escapeControl shows stored control characters as escapes', () => {
     assert.equal(escapeControl('a\u001b[2J\r\n\t\u0000\u009b'), 'a\\x1b[2J\\r\\n\\t\\x00\\x9b');
@@ -106,7 +134,11 @@ describe("a request's options", () => {
   const bad = (o: unknown, field: string, text: RegExp) =>
     assert.throws(
       () => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, o),
-      (e: unknown) => e instanceof CinderError && e.cinderType === 'InvalidInput' && e.field === `options.${field}` && text.test(e.message),
+      (e: unknown) =>
+        e instanceof CinderError &&
+        e.cinderType === 'InvalidInput' &&
+        e.field === `options.${field}` &&
+        text.test(e.message),
     );
   it('are bounded whole numbers where a count or a time is meant', () => {
     bad({ retry_initial_interval_ms: 0 }, 'retry_initial_interval_ms', /whole number from 10 to 600000, got 0/);
@@ -115,7 +147,10 @@ describe("a request's options", () => {
     bad({ create_max_activity_attempts: 1.5 }, 'create_max_activity_attempts', /got 1.5/);
     bad({ scheduler_max_attempts: '3' }, 'scheduler_max_attempts', /got "3"/);
     bad({ upsert_search_attributes: 1 }, 'upsert_search_attributes', /true or false/);
-    assert.equal(resolveRequestOptions(DEFAULT_CREATE_OPTIONS, { scheduler_max_attempts: 2 }).scheduler_max_attempts, 2);
+    assert.equal(
+      resolveRequestOptions(DEFAULT_CREATE_OPTIONS, { scheduler_max_attempts: 2 }).scheduler_max_attempts,
+      2,
+    );
   });
   it('refuse what only the operator may set: filters, weighers, IgnoreAttemptedHosts, service_down_time', () => {
     for (const key of OPERATOR_ONLY_OPTIONS) {
@@ -123,26 +158,42 @@ describe("a request's options", () => {
     }
     bad({ scheduler_default_filters: [] }, 'scheduler_default_filters', /set by the operator/);
     // The operator's configuration may set them.
-    assert.deepEqual(resolveCreateOptions(DEFAULT_CREATE_OPTIONS, { scheduler_default_filters: ['CapacityFilter'] }).scheduler_default_filters, ['CapacityFilter']);
+    assert.deepEqual(
+      resolveCreateOptions(DEFAULT_CREATE_OPTIONS, { scheduler_default_filters: ['CapacityFilter'] })
+        .scheduler_default_filters,
+      ['CapacityFilter'],
+    );
   });
   it('refuse unknown, own __proto__ and non-object options', () => {
     bad({ nonsense: 1 }, 'nonsense', /not a known field/);
     bad(JSON.parse('{"__proto__":{"scheduler_max_attempts":1}}'), '__proto__', /not a known field/);
-    assert.throws(() => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, [1]), (e: unknown) => e instanceof CinderError && e.field === 'options');
-    assert.throws(() => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, Object.create({ scheduler_max_attempts: 1 })), (e: unknown) => e instanceof CinderError && e.field === 'options');
+    assert.throws(
+      () => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, [1]),
+      (e: unknown) => e instanceof CinderError && e.field === 'options',
+    );
+    assert.throws(
+      () => resolveRequestOptions(DEFAULT_CREATE_OPTIONS, Object.create({ scheduler_max_attempts: 1 })),
+      (e: unknown) => e instanceof CinderError && e.field === 'options',
+    );
   });
 });
 
 describe("docs/cli.md's options table", () => {
   it('matches the schema: every option, its range, and which ones only the operator may set', () => {
     const doc = readFileSync(path.join(__dirname, '../../docs/cli.md'), 'utf8');
-    const rows = doc.split('\n').filter((l) => l.startsWith('| `') && /\| (whole number|true or false|\*\*no\*\*)/.test(l));
+    const rows = doc
+      .split('\n')
+      .filter((l) => l.startsWith('| `') && /\| (whole number|true or false|\*\*no\*\*)/.test(l));
     const documented = new Map<string, string>();
     for (const row of rows) {
       const [names, rule] = row.split('|').slice(1, 3);
       for (const m of names.matchAll(/`([a-z_]+)`/g)) documented.set(m[1], rule.trim());
     }
-    assert.deepEqual([...documented.keys()].sort(), Object.keys(DEFAULT_CREATE_OPTIONS).sort(), 'every option has a row');
+    assert.deepEqual(
+      [...documented.keys()].sort(),
+      Object.keys(DEFAULT_CREATE_OPTIONS).sort(),
+      'every option has a row',
+    );
     for (const [key, [min, max]] of Object.entries(OPTION_BOUNDS)) {
       if (OPERATOR_ONLY_OPTIONS.includes(key as keyof typeof DEFAULT_CREATE_OPTIONS)) continue;
       assert.ok(documented.get(key)?.startsWith(`whole number ${min}–${max}`), `${key}: ${documented.get(key)}`);

@@ -45,9 +45,15 @@ async function linkCopy(from: string, to: string): Promise<void> {
 
 /** A production install next to the compiled code: exactly the packages npm ci --omit=dev keeps. */
 async function productionTree(dir: string): Promise<void> {
-  const { stdout } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
+    cwd: ROOT,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const modules = path.join(ROOT, 'node_modules') + path.sep;
-  const paths = stdout.split('\n').filter((p) => p.startsWith(modules)).sort();
+  const paths = stdout
+    .split('\n')
+    .filter((p) => p.startsWith(modules))
+    .sort();
   const copied: string[] = [];
   for (const p of paths) {
     if (copied.some((c) => p.startsWith(c + path.sep))) continue; // inside a package already copied
@@ -68,7 +74,10 @@ describe('compiled worker (dist/worker.js) in a production install', { timeout: 
   before(async () => {
     await productionTree(PROD);
     const tsc = require.resolve('typescript/bin/tsc');
-    await run(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', DIST], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }).catch((err) => {
+    await run(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', DIST], {
+      cwd: ROOT,
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((err) => {
       assert.fail(`tsc -p tsconfig.build.json failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
     });
     if (process.env.TEMPORAL_ADDRESS) address = process.env.TEMPORAL_ADDRESS;
@@ -84,7 +93,8 @@ describe('compiled worker (dist/worker.js) in a production install', { timeout: 
   });
 
   it('has no dev packages and no sources', () => {
-    for (const name of DEV_ONLY) assert.ok(!fs.existsSync(path.join(PROD, 'node_modules', name)), `${name} is not installed`);
+    for (const name of DEV_ONLY)
+      assert.ok(!fs.existsSync(path.join(PROD, 'node_modules', name)), `${name} is not installed`);
     assert.ok(!fs.existsSync(path.join(PROD, 'src')));
     assert.ok(fs.existsSync(path.join(PROD, 'node_modules', '@temporalio', 'worker')));
   });
@@ -96,20 +106,37 @@ describe('compiled worker (dist/worker.js) in a production install', { timeout: 
     assert.match(help.stdout, /usage: worker/);
 
     // Without a configuration there are no backends: serving them is refused; the demo has its own.
-    const noBackends = await run(process.execPath, [entry, '--check-config', 'all'], { cwd: PROD, env: cleanEnv() }).then(
+    const noBackends = await run(process.execPath, [entry, '--check-config', 'all'], {
+      cwd: PROD,
+      env: cleanEnv(),
+    }).then(
       () => assert.fail('a worker with no backends configured must refuse to serve them'),
       (err: { code: number; stderr: string }) => err,
     );
     assert.equal(noBackends.code, 2);
     assert.match(noBackends.stderr, /configuration error: backends: no backends are configured/);
-    const check = await run(process.execPath, [entry, '--check-config', '--demo', 'all'], { cwd: PROD, env: cleanEnv() });
-    const summary = JSON.parse(check.stdout) as { ok: boolean; workflow_code: { path?: string }; roles: { scheduler: boolean } };
+    const check = await run(process.execPath, [entry, '--check-config', '--demo', 'all'], {
+      cwd: PROD,
+      env: cleanEnv(),
+    });
+    const summary = JSON.parse(check.stdout) as {
+      ok: boolean;
+      workflow_code: { path?: string };
+      roles: { scheduler: boolean };
+    };
     assert.equal(summary.ok, true);
     assert.equal(summary.roles.scheduler, true);
-    assert.equal(summary.workflow_code.path, path.join(DIST, 'workflows', 'index.js'), 'require.resolve(./workflows) finds the compiled workflows');
+    assert.equal(
+      summary.workflow_code.path,
+      path.join(DIST, 'workflows', 'index.js'),
+      'require.resolve(./workflows) finds the compiled workflows',
+    );
 
     // A configuration mistake exits 2 and names the setting.
-    const bad = await run(process.execPath, [entry, 'scheduler'], { cwd: PROD, env: cleanEnv({ CINDER_WORKFLOW_BUNDLE: path.join(DIST, 'missing-bundle.js') }) }).then(
+    const bad = await run(process.execPath, [entry, 'scheduler'], {
+      cwd: PROD,
+      env: cleanEnv({ CINDER_WORKFLOW_BUNDLE: path.join(DIST, 'missing-bundle.js') }),
+    }).then(
       () => assert.fail('a missing bundle must stop the worker'),
       (err: { code: number; stderr: string }) => err,
     );
@@ -119,7 +146,10 @@ describe('compiled worker (dist/worker.js) in a production install', { timeout: 
 
   it('builds the bundle, serves a create started by the compiled CLI, and stops on SIGTERM', async () => {
     const bundle = path.join(DIST, 'workflow-bundle.js');
-    const built = await run(process.execPath, [path.join(DIST, 'build-bundle.js'), bundle], { cwd: PROD, env: cleanEnv() });
+    const built = await run(process.execPath, [path.join(DIST, 'build-bundle.js'), bundle], {
+      cwd: PROD,
+      env: cleanEnv(),
+    });
     assert.match(built.stdout, /workflow bundle: .*KiB/);
     assert.ok(fs.statSync(bundle).size > 100_000);
 
@@ -131,18 +161,38 @@ describe('compiled worker (dist/worker.js) in a production install', { timeout: 
         data_dir: path.join(PROD, 'data'),
         scheduler_task_queue: `cinder-scheduler-${id}`,
         stats_interval_ms: 500,
-        backends: [{ host: `dist${id}@lvm`, pools: [{ name: 'pool1', path: path.join(PROD, 'pools', 'pool1'), total_capacity_gb: 10 }] }],
+        backends: [
+          {
+            host: `dist${id}@lvm`,
+            pools: [{ name: 'pool1', path: path.join(PROD, 'pools', 'pool1'), total_capacity_gb: 10 }],
+          },
+        ],
       }),
     );
-    const env = cleanEnv({ TEMPORAL_ADDRESS: address, CINDER_CONFIG: config, CINDER_WORKFLOW_BUNDLE: bundle, CINDER_PROJECT_ID: `p-${id}` });
+    const env = cleanEnv({
+      TEMPORAL_ADDRESS: address,
+      CINDER_CONFIG: config,
+      CINDER_WORKFLOW_BUNDLE: bundle,
+      CINDER_PROJECT_ID: `p-${id}`,
+    });
     // The compiled launcher, loaded from the production tree, starts the compiled worker.
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known only at run time
-    const compiled = require(path.join(DIST, 'dev-server', 'worker-process.js')) as typeof import('../../src/dev-server/worker-process');
-    assert.deepEqual(compiled.workerCommand(path.join(DIST, 'dev-server', 'worker-process.js')), [path.join(DIST, 'worker.js')], 'plain node, no tsx');
+    const compiled = require(
+      path.join(DIST, 'dev-server', 'worker-process.js'),
+    ) as typeof import('../../src/dev-server/worker-process');
+    assert.deepEqual(
+      compiled.workerCommand(path.join(DIST, 'dev-server', 'worker-process.js')),
+      [path.join(DIST, 'worker.js')],
+      'plain node, no tsx',
+    );
     worker = new compiled.WorkerProcess({ roles: ['all'], env, logFile: path.join(PROD, 'worker.log') });
     await worker.ready;
 
-    const created = await run(process.execPath, [path.join(PROD, 'bin', 'cinder-temporal.js'), 'create', '--size', '1', '--json', '--wait'], { cwd: PROD, env });
+    const created = await run(
+      process.execPath,
+      [path.join(PROD, 'bin', 'cinder-temporal.js'), 'create', '--size', '1', '--json', '--wait'],
+      { cwd: PROD, env },
+    );
     const doc = JSON.parse(created.stdout) as { outcome: string; volume: { host: string } };
     assert.equal(doc.outcome, 'available', created.stderr);
     assert.equal(doc.volume.host, `dist${id}@lvm#pool1`);

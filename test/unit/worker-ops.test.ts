@@ -8,12 +8,25 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ApplicationFailure, CancelledFailure, type MetricCounter, type MetricGauge, type MetricMeter, type MetricTags } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  type MetricCounter,
+  type MetricGauge,
+  type MetricMeter,
+  type MetricTags,
+} from '@temporalio/common';
 import type { WorkerOptions } from '@temporalio/worker';
 import { ConfigError, ENV_SETTINGS, loadConfig } from '../../src/config/config';
 import { logsAsJson } from '../../src/logger';
 import { startHealthServer, WorkerHealth, type PolledWorker } from '../../src/observability/health';
-import { CINDER_METRICS, createCinderMetrics, failureType, recordActivityOutcome, recordPoolCapacity } from '../../src/observability/metrics';
+import {
+  CINDER_METRICS,
+  createCinderMetrics,
+  failureType,
+  recordActivityOutcome,
+  recordPoolCapacity,
+} from '../../src/observability/metrics';
 import { sdkLogFields, volumeIdOfWorkflow } from '../../src/observability/telemetry';
 import type { PoolRow } from '../../src/store/volume-store';
 import { connectBackoffMs, parseRoles, USAGE, versioningOptions, workflowSource } from '../../src/worker';
@@ -57,7 +70,11 @@ describe('worker settings', () => {
     assert.equal(c.sdk_log_level, 'WARN');
     assert.equal(c.metrics_address, '0.0.0.0:9464', 'a bare port listens on every interface');
     assert.equal(c.health_address, '127.0.0.1:0');
-    assert.deepEqual(c.versioning, { deployment_name: 'cinder-scheduler', build_id: '2026.11.25-abc123', default_behavior: 'AUTO_UPGRADE' });
+    assert.deepEqual(c.versioning, {
+      deployment_name: 'cinder-scheduler',
+      build_id: '2026.11.25-abc123',
+      default_behavior: 'AUTO_UPGRADE',
+    });
   });
 
   it('from the config file, the environment winning', () => {
@@ -82,7 +99,12 @@ describe('worker settings', () => {
     fails({ CINDER_HEALTH_ADDRESS: 'http://x:80' }, dir, 'CINDER_HEALTH_ADDRESS', /host:port/);
     fails({ TEMPORAL_DEPLOYMENT_NAME: 'cinder' }, dir, 'TEMPORAL_WORKER_BUILD_ID', /required with a deployment name/);
     fails({ TEMPORAL_WORKER_BUILD_ID: 'v1' }, dir, 'TEMPORAL_DEPLOYMENT_NAME', /required with a build id/);
-    fails({ TEMPORAL_DEPLOYMENT_NAME: 'a.b', TEMPORAL_WORKER_BUILD_ID: 'v1' }, dir, 'TEMPORAL_DEPLOYMENT_NAME', /may not contain '\.'/);
+    fails(
+      { TEMPORAL_DEPLOYMENT_NAME: 'a.b', TEMPORAL_WORKER_BUILD_ID: 'v1' },
+      dir,
+      'TEMPORAL_DEPLOYMENT_NAME',
+      /may not contain '\.'/,
+    );
     fails({ CINDER_VERSIONING_BEHAVIOR: 'sometimes' }, dir, 'CINDER_VERSIONING_BEHAVIOR', /PINNED, AUTO_UPGRADE/);
     fs.writeFileSync(path.join(dir, 'v.yaml'), 'versioning:\n  deployment: cinder\n');
     fails({ CINDER_CONFIG: 'v.yaml' }, dir, 'versioning.deployment', /not a known setting/);
@@ -100,9 +122,17 @@ describe('worker settings', () => {
 describe('worker options', () => {
   it('Worker Versioning: a deployment version with its default behavior, or nothing', () => {
     assert.deepEqual(versioningOptions(undefined), {});
-    const opts: Pick<WorkerOptions, 'workerDeploymentOptions'> = versioningOptions({ deployment_name: 'cinder', build_id: 'v7', default_behavior: 'PINNED' });
+    const opts: Pick<WorkerOptions, 'workerDeploymentOptions'> = versioningOptions({
+      deployment_name: 'cinder',
+      build_id: 'v7',
+      default_behavior: 'PINNED',
+    });
     assert.deepEqual(opts, {
-      workerDeploymentOptions: { version: { deploymentName: 'cinder', buildId: 'v7' }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' },
+      workerDeploymentOptions: {
+        version: { deploymentName: 'cinder', buildId: 'v7' },
+        useWorkerVersioning: true,
+        defaultVersioningBehavior: 'PINNED',
+      },
     });
   });
 
@@ -112,29 +142,42 @@ describe('worker options', () => {
     assert.deepEqual(workflowSource(base), { workflowsPath: require.resolve('../../src/workflows') });
     const bundle = path.join(dir, 'bundle.js');
     fs.writeFileSync(bundle, '// bundle');
-    assert.deepEqual(workflowSource(loadConfig({ CINDER_WORKFLOW_BUNDLE: bundle }, dir)), { workflowBundle: { codePath: bundle } });
+    assert.deepEqual(workflowSource(loadConfig({ CINDER_WORKFLOW_BUNDLE: bundle }, dir)), {
+      workflowBundle: { codePath: bundle },
+    });
     assert.throws(
       () => workflowSource(loadConfig({ CINDER_WORKFLOW_BUNDLE: path.join(dir, 'missing.js') }, dir)),
-      (e: unknown) => e instanceof ConfigError && e.setting === 'workflow_bundle_path' && /npm run build:bundle/.test(e.message),
+      (e: unknown) =>
+        e instanceof ConfigError && e.setting === 'workflow_bundle_path' && /npm run build:bundle/.test(e.message),
     );
   });
 
   it('roles: a backend named twice is served once', () => {
     const config = loadConfig({}, tmp(), { demo: true });
-    assert.deepEqual(parseRoles(['volume', '--backend', 'hostA@lvm', 'volume', '--backend', 'hostA@lvm'], config), { scheduler: false, backends: ['hostA@lvm'] });
+    assert.deepEqual(parseRoles(['volume', '--backend', 'hostA@lvm', 'volume', '--backend', 'hostA@lvm'], config), {
+      scheduler: false,
+      backends: ['hostA@lvm'],
+    });
   });
 
   it('roles: with no backends configured, a worker asked to serve backends refuses; the scheduler alone runs', () => {
     const config = loadConfig({}, tmp());
     for (const argv of [[], ['all'], ['volume', '--backend', 'hostA@lvm']]) {
-      assert.throws(() => parseRoles(argv, config), (e: unknown) => e instanceof ConfigError && e.setting === 'backends' && /no backend/.test(e.message), argv.join(' '));
+      assert.throws(
+        () => parseRoles(argv, config),
+        (e: unknown) => e instanceof ConfigError && e.setting === 'backends' && /no backend/.test(e.message),
+        argv.join(' '),
+      );
     }
     assert.throws(() => parseRoles([], config), /npm start/, 'the error says where the demo backends went');
     assert.deepEqual(parseRoles(['scheduler'], config), { scheduler: true, backends: [] });
   });
 
   it('connect backoff: doubles from 250 ms, at most 10 s, never past the deadline', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8].map((n) => connectBackoffMs(n, 60_000)), [250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7, 8].map((n) => connectBackoffMs(n, 60_000)),
+      [250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000],
+    );
     assert.equal(connectBackoffMs(6, 1200), 1200);
     assert.equal(connectBackoffMs(1, 0), 0);
   });
@@ -157,7 +200,10 @@ describe('health', () => {
     const r = h.report();
     assert.equal(r.status, 'starting');
     assert.equal(r.ready, false);
-    assert.ok(r.reasons.includes('cannot reach the Temporal server yet (try 3): transport error: connection refused'), r.reasons.join('; '));
+    assert.ok(
+      r.reasons.includes('cannot reach the Temporal server yet (try 3): transport error: connection refused'),
+      r.reasons.join('; '),
+    );
     h.noteConnect(null);
     h.addWorker('scheduler', new FakeWorker('RUNNING', { taskQueue: 'cinder-scheduler' }));
     h.markStarted();
@@ -242,12 +288,37 @@ describe('health', () => {
 function recordingMeter() {
   const values = new Map<string, number>();
   const key = (name: string, tags: MetricTags = {}) =>
-    `${name}{${Object.entries(tags).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(',')}}`;
+    `${name}{${Object.entries(tags)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}}`;
   const meter: MetricMeter = {
-    createCounter: (name) => ({ name, kind: 'counter', valueType: 'int', add: (v: number, t?: MetricTags) => values.set(key(name, t), (values.get(key(name, t)) ?? 0) + v), withTags() { return this; } }) as MetricCounter,
-    createGauge: (name) => ({ name, kind: 'gauge', valueType: 'float', set: (v: number, t?: MetricTags) => values.set(key(name, t), v), withTags() { return this; } }) as MetricGauge,
-    createHistogram: () => { throw new Error('unused'); },
-    withTags() { return this; },
+    createCounter: (name) =>
+      ({
+        name,
+        kind: 'counter',
+        valueType: 'int',
+        add: (v: number, t?: MetricTags) => values.set(key(name, t), (values.get(key(name, t)) ?? 0) + v),
+        withTags() {
+          return this;
+        },
+      }) as MetricCounter,
+    createGauge: (name) =>
+      ({
+        name,
+        kind: 'gauge',
+        valueType: 'float',
+        set: (v: number, t?: MetricTags) => values.set(key(name, t), v),
+        withTags() {
+          return this;
+        },
+      }) as MetricGauge,
+    createHistogram: () => {
+      throw new Error('unused');
+    },
+    withTags() {
+      return this;
+    },
   };
   return { meter, values };
 }
@@ -257,17 +328,50 @@ describe('metrics from activity outcomes', () => {
     const { meter, values } = recordingMeter();
     const m = createCinderMetrics(meter);
     const nonRetryable = (type: string) => ApplicationFailure.create({ type, message: type, nonRetryable: true });
-    recordActivityOutcome(m, 'createVolumeOnFinish', [{ volume_id: 'v1', backend_id: 'h@b#p', attempt: 1 }], { ok: true });
-    recordActivityOutcome(m, 'markVolumeError', [{ volume_id: 'v2', error_type: 'ImageCopyFailure', scheduling_failed: false }], { ok: true });
-    recordActivityOutcome(m, 'markVolumeError', [{ volume_id: 'v3', error_type: 'NoValidBackend', scheduling_failed: true }], { ok: true });
-    recordActivityOutcome(m, 'markVolumeError', [{ volume_id: 'v4', error_type: 'Cancelled', scheduling_failed: false }], { ok: true });
-    recordActivityOutcome(m, 'prepareReschedule', [{ volume_id: 'v5', backend_id: 'hostA@lvm#pool1', error_type: 'VolumeBackendAPIException' }], { ok: true });
-    recordActivityOutcome(m, 'createVolumeFromSpec', [{ volume_id: 'v5', backend_id: 'hostA@lvm#pool1', attempt: 1 }], { ok: false, err: nonRetryable('VolumeBackendAPIException') });
-    recordActivityOutcome(m, 'deleteVolumeOnBackend', [{ volume_id: 'v5', backend_id: 'hostA@lvm#pool1', attempt: 1 }], { ok: false, err: new Error('EIO') });
+    recordActivityOutcome(m, 'createVolumeOnFinish', [{ volume_id: 'v1', backend_id: 'h@b#p', attempt: 1 }], {
+      ok: true,
+    });
+    recordActivityOutcome(
+      m,
+      'markVolumeError',
+      [{ volume_id: 'v2', error_type: 'ImageCopyFailure', scheduling_failed: false }],
+      { ok: true },
+    );
+    recordActivityOutcome(
+      m,
+      'markVolumeError',
+      [{ volume_id: 'v3', error_type: 'NoValidBackend', scheduling_failed: true }],
+      { ok: true },
+    );
+    recordActivityOutcome(
+      m,
+      'markVolumeError',
+      [{ volume_id: 'v4', error_type: 'Cancelled', scheduling_failed: false }],
+      { ok: true },
+    );
+    recordActivityOutcome(
+      m,
+      'prepareReschedule',
+      [{ volume_id: 'v5', backend_id: 'hostA@lvm#pool1', error_type: 'VolumeBackendAPIException' }],
+      { ok: true },
+    );
+    recordActivityOutcome(m, 'createVolumeFromSpec', [{ volume_id: 'v5', backend_id: 'hostA@lvm#pool1', attempt: 1 }], {
+      ok: false,
+      err: nonRetryable('VolumeBackendAPIException'),
+    });
+    recordActivityOutcome(
+      m,
+      'deleteVolumeOnBackend',
+      [{ volume_id: 'v5', backend_id: 'hostA@lvm#pool1', attempt: 1 }],
+      { ok: false, err: new Error('EIO') },
+    );
     recordActivityOutcome(m, 'releaseCapacity', ['v5', 1], { ok: false, err: new CancelledFailure('gone') });
     recordActivityOutcome(m, 'extractVolumeRequest', [{}], { ok: false, err: nonRetryable('InvalidInput') });
     // A retryable failure of an API activity is retried: not an outcome.
-    recordActivityOutcome(m, 'reserveQuota', [{}], { ok: false, err: ApplicationFailure.create({ type: 'Transient', message: 'x', nonRetryable: false }) });
+    recordActivityOutcome(m, 'reserveQuota', [{}], {
+      ok: false,
+      err: ApplicationFailure.create({ type: 'Transient', message: 'x', nonRetryable: false }),
+    });
     // Activities that say nothing about outcomes.
     recordActivityOutcome(m, 'scheduleCreateVolume', [{}], { ok: true });
     recordActivityOutcome(m, 'commitQuota', [{}], { ok: true });
@@ -290,9 +394,19 @@ describe('metrics from activity outcomes', () => {
     const { meter, values } = recordingMeter();
     const m = createCinderMetrics(meter);
     const row = (id: string, total: PoolRow['total_capacity_gb'], free: PoolRow['free_capacity_gb']): PoolRow => ({
-      backend_id: id, host: id.split('#')[0], updated_at: '', availability_zone: 'nova', total_capacity_gb: total, free_capacity_gb: free,
-      allocated_capacity_gb: 3, provisioned_capacity_gb: 4, reserved_percentage: 0, max_over_subscription_ratio: 20,
-      thin_provisioning_support: true, thick_provisioning_support: false, capabilities: {},
+      backend_id: id,
+      host: id.split('#')[0],
+      updated_at: '',
+      availability_zone: 'nova',
+      total_capacity_gb: total,
+      free_capacity_gb: free,
+      allocated_capacity_gb: 3,
+      provisioned_capacity_gb: 4,
+      reserved_percentage: 0,
+      max_over_subscription_ratio: 20,
+      thin_provisioning_support: true,
+      thick_provisioning_support: false,
+      capabilities: {},
     });
     recordPoolCapacity(m, [row('hostA@lvm#pool1', 200, 197.5), row('hostA@lvm#pool2', 'infinite', 'unknown')]);
     assert.deepEqual(Object.fromEntries(values), {
@@ -333,13 +447,16 @@ describe('logs', () => {
     assert.equal(volumeIdOfWorkflow('create-volume-9c8296d6-1111'), '9c8296d6-1111');
     assert.equal(volumeIdOfWorkflow('cleanup-volume-9c8296d6-1111-attempt-2'), '9c8296d6-1111');
     assert.equal(volumeIdOfWorkflow('something-else'), undefined);
-    assert.deepEqual(sdkLogFields({ workflowId: 'create-volume-abc', workflowType: 'createVolume', sdkComponent: 'workflow' }), {
-      workflowId: 'create-volume-abc',
-      workflowType: 'createVolume',
-      sdkComponent: 'workflow',
-      workflow_id: 'create-volume-abc',
-      volume_id: 'abc',
-    });
+    assert.deepEqual(
+      sdkLogFields({ workflowId: 'create-volume-abc', workflowType: 'createVolume', sdkComponent: 'workflow' }),
+      {
+        workflowId: 'create-volume-abc',
+        workflowType: 'createVolume',
+        sdkComponent: 'workflow',
+        workflow_id: 'create-volume-abc',
+        volume_id: 'abc',
+      },
+    );
     assert.deepEqual(sdkLogFields(undefined), {});
   });
 });

@@ -4,7 +4,11 @@ import { checkCreateVolumeInput, type RunInfo } from '../../src/workflows/input-
 
 const run: RunInfo = { workflowId: 'create-volume-v1' };
 const request = { volume_id: 'v1', project_id: 'p1', size: 1 };
-const resume = { spec: { request, options: {}, volume_type: { name: 'default', extra_specs: {} } }, filter_properties: {}, attempts: [] };
+const resume = {
+  spec: { request, options: {}, volume_type: { name: 'default', extra_specs: {} } },
+  filter_properties: {},
+  attempts: [],
+};
 
 function field(input: unknown, info: RunInfo = run): string | null {
   const p = checkCreateVolumeInput(input, info);
@@ -38,7 +42,13 @@ describe("the workflow's own input check (raw starts)", () => {
     assert.equal(field({ request, resume: {} }), 'resume');
     const continued = { ...run, continuedFromExecutionRunId: 'r0' };
     assert.equal(field({ request, resume: {} }, continued), 'resume.spec');
-    assert.equal(field({ request, resume: { ...resume, spec: { ...resume.spec, request: { ...request, volume_id: 'v9' } } } }, continued), 'resume.spec');
+    assert.equal(
+      field(
+        { request, resume: { ...resume, spec: { ...resume.spec, request: { ...request, volume_id: 'v9' } } } },
+        continued,
+      ),
+      'resume.spec',
+    );
     assert.equal(field({ request, resume: { ...resume, attempts: {} } }, continued), 'resume.attempts');
   });
 });

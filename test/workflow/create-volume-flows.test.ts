@@ -18,7 +18,11 @@ import { FakeCinder, startInProcess, stubPools, type FakeScript, type InProcessC
 type Handle = WorkflowHandleWithFirstExecutionRunId<typeof createVolume>;
 
 /** Runs fn against workers for a fresh fake. */
-async function withFake<T>(script: FakeScript, fn: (c: InProcessCluster, fake: FakeCinder) => Promise<T>, address?: string): Promise<T> {
+async function withFake<T>(
+  script: FakeScript,
+  fn: (c: InProcessCluster, fake: FakeCinder) => Promise<T>,
+  address?: string,
+): Promise<T> {
   const fake = new FakeCinder(script);
   const c = await startInProcess(fake, address);
   try {
@@ -28,15 +32,23 @@ async function withFake<T>(script: FakeScript, fn: (c: InProcessCluster, fake: F
   }
 }
 
-async function failureOf(h: Handle): Promise<{ type: string; message: string; state: CreateVolumeState | null; cancelled: boolean }> {
+async function failureOf(
+  h: Handle,
+): Promise<{ type: string; message: string; state: CreateVolumeState | null; cancelled: boolean }> {
   try {
     await h.result();
   } catch (err) {
     assert.ok(err instanceof WorkflowFailedError, String(err));
     const cause = err.cause;
-    if (cause instanceof CancelledFailure) return { type: 'Cancelled', message: cause.message, state: null, cancelled: true };
+    if (cause instanceof CancelledFailure)
+      return { type: 'Cancelled', message: cause.message, state: null, cancelled: true };
     assert.ok(cause instanceof ApplicationFailure, String(cause));
-    return { type: cause.type ?? '', message: cause.message, state: (cause.details?.[0] ?? null) as CreateVolumeState | null, cancelled: false };
+    return {
+      type: cause.type ?? '',
+      message: cause.message,
+      state: (cause.details?.[0] ?? null) as CreateVolumeState | null,
+      cancelled: false,
+    };
   }
   assert.fail('the create succeeded');
 }
@@ -71,7 +83,9 @@ async function upserts(h: Handle): Promise<Array<Record<string, unknown>>> {
     const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
     if (!fields) return [];
     const ours = Object.entries(fields).filter(([k]) => k !== 'TemporalChangeVersion');
-    return ours.length === 0 ? [] : [Object.fromEntries(ours.map(([k, p]) => [k, defaultPayloadConverter.fromPayload(p as never)]))];
+    return ours.length === 0
+      ? []
+      : [Object.fromEntries(ours.map(([k, p]) => [k, defaultPayloadConverter.fromPayload(p as never)]))];
   });
 }
 
@@ -82,49 +96,100 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       const h = await c.start();
       const r = await h.result();
       assert.equal(r.backend_id, A);
-      assert.deepEqual(fake.names(), ['extractVolumeRequest', 'reserveQuota', 'createVolumeEntry', 'commitQuota', 'scheduleCreateVolume', 'createVolumeFromSpec', 'createVolumeOnFinish']);
+      assert.deepEqual(fake.names(), [
+        'extractVolumeRequest',
+        'reserveQuota',
+        'createVolumeEntry',
+        'commitQuota',
+        'scheduleCreateVolume',
+        'createVolumeFromSpec',
+        'createVolumeOnFinish',
+      ]);
       const evs = await events(h);
       assert.ok(evs.length <= 25, `a first-try success takes ${evs.length} events`);
       // Database steps are local activities (markers); only the backend create is a task.
       const calls = activityCalls(evs);
-      assert.deepEqual(calls.filter((x) => !x.local).map((x) => x.activity), ['createVolumeFromSpec']);
-      assert.ok(calls.every((x) => x.summary), 'every step has a summary');
-      assert.deepEqual(await upserts(h), [{ BackendHost: A.split('#')[0], ScheduleAttempt: 1 }, { VolumeStatus: 'available' }]);
+      assert.deepEqual(
+        calls.filter((x) => !x.local).map((x) => x.activity),
+        ['createVolumeFromSpec'],
+      );
+      assert.ok(
+        calls.every((x) => x.summary),
+        'every step has a summary',
+      );
+      assert.deepEqual(await upserts(h), [
+        { BackendHost: A.split('#')[0], ScheduleAttempt: 1 },
+        { VolumeStatus: 'available' },
+      ]);
       // Inputs carry what the step needs: the scheduling pass gets the policy, not every option.
       const [[req]] = fake.argsOf('scheduleCreateVolume') as Array<[{ options: Record<string, unknown> }]>;
-      assert.deepEqual(Object.keys(req.options).sort(), ['ignore_attempted_hosts', 'scheduler_default_filters', 'scheduler_default_weighers', 'scheduler_max_attempts', 'service_down_time_s']);
+      assert.deepEqual(Object.keys(req.options).sort(), [
+        'ignore_attempted_hosts',
+        'scheduler_default_filters',
+        'scheduler_default_weighers',
+        'scheduler_max_attempts',
+        'service_down_time_s',
+      ]);
       const [[quota]] = fake.argsOf('reserveQuota') as Array<[Record<string, unknown>]>;
       assert.deepEqual(Object.keys(quota).sort(), ['quota_deltas', 'request']);
     });
   });
 
-  it('a reschedule: compensation, Cinder\'s retry state, success on the next backend; the history reader sees both attempts', async () => {
+  it("a reschedule: compensation, Cinder's retry state, success on the next backend; the history reader sees both attempts", async () => {
     const [A, B] = stubPools(2);
-    await withFake({ pools: [A, B], create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException', message: 'disk on fire' } : 'ok') }, async (c, fake) => {
-      const h = await c.start();
-      const r = await h.result();
-      assert.equal(r.backend_id, B);
-      assert.deepEqual(r.retry, { num_attempts: 2, backends: [A, B], hosts: [A, B] });
-      assert.deepEqual(r.attempts.map((a) => [a.attempt, a.backend_id, a.outcome, a.error_type ?? null, a.cleanup ?? null]), [
-        [1, A, 'failed', 'VolumeBackendAPIException', 'nothing to delete'],
-        [2, B, 'succeeded', null, null],
-      ]);
-      const [[resched]] = fake.argsOf('prepareReschedule') as Array<[{ attempt: number; reason: string }]>;
-      assert.deepEqual([resched.attempt, resched.reason], [1, 'VolumeBackendAPIException: disk on fire']);
-      const evs = await events(h);
-      const history = parseVolumeHistory(h.workflowId, [{ runId: h.firstExecutionRunId, events: evs }]);
-      assert.deepEqual(history.attempts.map((a) => [a.attempt, a.backend_id, a.outcome, a.cleanup, a.capacity_released, a.rescheduled?.reason]), [
-        [1, A, 'failed', 'nothing to delete', true, 'VolumeBackendAPIException: disk on fire'],
-        [2, B, 'succeeded', undefined, undefined, undefined],
-      ]);
-      assert.equal(history.max_attempts, 3);
-      assert.deepEqual(history.attempts[0].compensations.map((x) => x.activity), ['deleteVolumeOnBackend', 'releaseCapacity']);
-    });
+    await withFake(
+      {
+        pools: [A, B],
+        create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException', message: 'disk on fire' } : 'ok'),
+      },
+      async (c, fake) => {
+        const h = await c.start();
+        const r = await h.result();
+        assert.equal(r.backend_id, B);
+        assert.deepEqual(r.retry, { num_attempts: 2, backends: [A, B], hosts: [A, B] });
+        assert.deepEqual(
+          r.attempts.map((a) => [a.attempt, a.backend_id, a.outcome, a.error_type ?? null, a.cleanup ?? null]),
+          [
+            [1, A, 'failed', 'VolumeBackendAPIException', 'nothing to delete'],
+            [2, B, 'succeeded', null, null],
+          ],
+        );
+        const [[resched]] = fake.argsOf('prepareReschedule') as Array<[{ attempt: number; reason: string }]>;
+        assert.deepEqual([resched.attempt, resched.reason], [1, 'VolumeBackendAPIException: disk on fire']);
+        const evs = await events(h);
+        const history = parseVolumeHistory(h.workflowId, [{ runId: h.firstExecutionRunId, events: evs }]);
+        assert.deepEqual(
+          history.attempts.map((a) => [
+            a.attempt,
+            a.backend_id,
+            a.outcome,
+            a.cleanup,
+            a.capacity_released,
+            a.rescheduled?.reason,
+          ]),
+          [
+            [1, A, 'failed', 'nothing to delete', true, 'VolumeBackendAPIException: disk on fire'],
+            [2, B, 'succeeded', undefined, undefined, undefined],
+          ],
+        );
+        assert.equal(history.max_attempts, 3);
+        assert.deepEqual(
+          history.attempts[0].compensations.map((x) => x.activity),
+          ['deleteVolumeOnBackend', 'releaseCapacity'],
+        );
+      },
+    );
   });
 
   it('reads "rescheduling" while a failed attempt is cleaned up before the next pass, and "compensating" before an error', async () => {
     const [A, B] = stubPools(2);
-    const fake = new FakeCinder({ pools: [A, B], create: (n, _b, id) => (n === 1 ? { type: id.startsWith('e') ? 'ImageCopyFailure' : 'VolumeBackendAPIException', message: 'failed' } : 'ok') });
+    const fake = new FakeCinder({
+      pools: [A, B],
+      create: (n, _b, id) =>
+        n === 1
+          ? { type: id.startsWith('e') ? 'ImageCopyFailure' : 'VolumeBackendAPIException', message: 'failed' }
+          : 'ok',
+    });
     const c = await startInProcess(fake);
     try {
       const held = fake.hold('deleteVolumeOnBackend');
@@ -132,8 +197,14 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       const h = await c.start({ volume_id: `r${randomUUID().slice(1)}` }, { ignore_attempted_hosts: false });
       await held.reached;
       const s = await eventuallyState(h, (x) => x.phase === 'rescheduling');
-      assert.deepEqual([s.status, s.attempt, s.max_attempts, s.backend_id, s.last_error?.type], ['creating', 1, 3, A, 'VolumeBackendAPIException']);
-      assert.match((await h.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails, /\*\*creating\*\* \(rescheduling\)/);
+      assert.deepEqual(
+        [s.status, s.attempt, s.max_attempts, s.backend_id, s.last_error?.type],
+        ['creating', 1, 3, A, 'VolumeBackendAPIException'],
+      );
+      assert.match(
+        (await h.query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails,
+        /\*\*creating\*\* \(rescheduling\)/,
+      );
       const e = await c.start({ volume_id: `e${randomUUID().slice(1)}` });
       const se = await eventuallyState(e, (x) => x.phase === 'compensating');
       assert.equal(se.last_error?.type, 'ImageCopyFailure');
@@ -145,9 +216,12 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
     }
   });
 
-  it('a reschedule overlaps the failed attempt\'s delete with the next attempt, and ends only after it', async () => {
+  it("a reschedule overlaps the failed attempt's delete with the next attempt, and ends only after it", async () => {
     const [A, B] = stubPools(2);
-    const fake = new FakeCinder({ pools: [A, B], create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException' } : 'ok') });
+    const fake = new FakeCinder({
+      pools: [A, B],
+      create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException' } : 'ok'),
+    });
     const c = await startInProcess(fake);
     try {
       const held = fake.hold('deleteVolumeOnBackend');
@@ -156,7 +230,13 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       // The next pass and the create on B run while A's delete is still held (the capacity of A
       // was given back at once: the next pass cannot choose A with IgnoreAttemptedHostsFilter on).
       const s = await eventuallyState(h, (x) => x.attempts.length === 2);
-      assert.deepEqual(s.attempts.map((a) => [a.backend_id, a.cleanup ?? null]), [[A, null], [B, null]]);
+      assert.deepEqual(
+        s.attempts.map((a) => [a.backend_id, a.cleanup ?? null]),
+        [
+          [A, null],
+          [B, null],
+        ],
+      );
       assert.equal(s.attempts[0].outcome, 'failed');
       assert.ok(['running', 'succeeded'].includes(s.attempts[1].outcome), s.attempts[1].outcome);
       await eventually(() => fake.argsOf('createVolumeOnFinish').length === 1);
@@ -164,7 +244,13 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       assert.equal((await h.query<CreateVolumeState>('volumeState')).status, 'creating');
       held.release();
       const r = await h.result();
-      assert.deepEqual(r.attempts.map((a) => [a.backend_id, a.outcome, a.cleanup ?? null]), [[A, 'failed', 'nothing to delete'], [B, 'succeeded', null]]);
+      assert.deepEqual(
+        r.attempts.map((a) => [a.backend_id, a.outcome, a.cleanup ?? null]),
+        [
+          [A, 'failed', 'nothing to delete'],
+          [B, 'succeeded', null],
+        ],
+      );
     } finally {
       await c.stop();
     }
@@ -173,28 +259,40 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
   it('each no-reschedule type ends the create after one attempt, its message naming the type once', async () => {
     const pools = stubPools(2);
     const typeOf = new Map<string, string>();
-    await withFake({ pools, create: (_n, _b, volumeId) => ({ type: typeOf.get(volumeId)!, message: `${typeOf.get(volumeId)} happened` }) }, async (c, fake) => {
-      const runs = await Promise.all(
-        NO_RESCHEDULE_TYPES.map(async (type) => {
-          const volumeId = randomUUID();
-          typeOf.set(volumeId, type);
-          return { type, volumeId, h: await c.start({ volume_id: volumeId }) };
-        }),
-      );
-      for (const { type, volumeId, h } of runs) {
-        const f = await failureOf(h);
-        assert.equal(f.type, type);
-        assert.equal(f.message, `${type} happened (not rescheduled: ${type} is a no-reschedule failure)`);
-        assert.equal(f.state?.attempts.length, 1, type);
-        assert.equal(f.state?.status, 'error');
-        assert.deepEqual(f.state?.last_error, { type, message: f.message });
-        assert.equal(fake.argsOf('scheduleCreateVolume', volumeId).length, 1, `${type}: one pass`);
-        assert.deepEqual(fake.names(volumeId).slice(-4), ['createVolumeFromSpec', 'deleteVolumeOnBackend', 'releaseCapacity', 'markVolumeError'], type);
-        const [[marked]] = fake.argsOf('markVolumeError', volumeId) as Array<[{ error_type: string; scheduling_failed: boolean; reason: string }]>;
-        assert.deepEqual([marked.error_type, marked.scheduling_failed, marked.reason], [type, false, f.message]);
-        assert.deepEqual((await upserts(h)).at(-1), { VolumeStatus: 'error' });
-      }
-    });
+    await withFake(
+      {
+        pools,
+        create: (_n, _b, volumeId) => ({ type: typeOf.get(volumeId)!, message: `${typeOf.get(volumeId)} happened` }),
+      },
+      async (c, fake) => {
+        const runs = await Promise.all(
+          NO_RESCHEDULE_TYPES.map(async (type) => {
+            const volumeId = randomUUID();
+            typeOf.set(volumeId, type);
+            return { type, volumeId, h: await c.start({ volume_id: volumeId }) };
+          }),
+        );
+        for (const { type, volumeId, h } of runs) {
+          const f = await failureOf(h);
+          assert.equal(f.type, type);
+          assert.equal(f.message, `${type} happened (not rescheduled: ${type} is a no-reschedule failure)`);
+          assert.equal(f.state?.attempts.length, 1, type);
+          assert.equal(f.state?.status, 'error');
+          assert.deepEqual(f.state?.last_error, { type, message: f.message });
+          assert.equal(fake.argsOf('scheduleCreateVolume', volumeId).length, 1, `${type}: one pass`);
+          assert.deepEqual(
+            fake.names(volumeId).slice(-4),
+            ['createVolumeFromSpec', 'deleteVolumeOnBackend', 'releaseCapacity', 'markVolumeError'],
+            type,
+          );
+          const [[marked]] = fake.argsOf('markVolumeError', volumeId) as Array<
+            [{ error_type: string; scheduling_failed: boolean; reason: string }]
+          >;
+          assert.deepEqual([marked.error_type, marked.scheduling_failed, marked.reason], [type, false, f.message]);
+          assert.deepEqual((await upserts(h)).at(-1), { VolumeStatus: 'error' });
+        }
+      },
+    );
   });
 
   it('max attempts: three failures, then the scheduler\'s Exceeded max scheduling attempts; never "attempt 4 of 3"', async () => {
@@ -203,18 +301,37 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       const h = await c.start();
       const f = await failureOf(h);
       assert.equal(f.type, 'NoValidBackend');
-      assert.ok(f.message.startsWith(`No valid backend was found. Exceeded max scheduling attempts 3 for resource ${h.workflowId.slice('create-volume-'.length)}. Attempts: #1 on ${pools[0]}: VolumeDriverException: no`), f.message);
+      assert.ok(
+        f.message.startsWith(
+          `No valid backend was found. Exceeded max scheduling attempts 3 for resource ${h.workflowId.slice('create-volume-'.length)}. Attempts: #1 on ${pools[0]}: VolumeDriverException: no`,
+        ),
+        f.message,
+      );
       assert.equal(f.state?.attempt, 3);
       assert.equal(f.state?.max_attempts, 3);
-      assert.equal(fake.argsOf('scheduleCreateVolume').length, 4, 'three passes and the one that gives up, as in Cinder');
+      assert.equal(
+        fake.argsOf('scheduleCreateVolume').length,
+        4,
+        'three passes and the one that gives up, as in Cinder',
+      );
       assert.equal(fake.argsOf('prepareReschedule').length, 3);
       const [[marked]] = fake.argsOf('markVolumeError') as Array<[{ scheduling_failed: boolean }]>;
       assert.equal(marked.scheduling_failed, true);
       const evs = await events(h);
-      const summaries = activityCalls(evs).filter((x) => x.activity === 'scheduleCreateVolume').map((x) => x.summary);
-      assert.deepEqual(summaries, ['schedule attempt 1/3', 'schedule attempt 2/3', 'schedule attempt 3/3', 'schedule: attempts used up (3 of 3)']);
+      const summaries = activityCalls(evs)
+        .filter((x) => x.activity === 'scheduleCreateVolume')
+        .map((x) => x.summary);
+      assert.deepEqual(summaries, [
+        'schedule attempt 1/3',
+        'schedule attempt 2/3',
+        'schedule attempt 3/3',
+        'schedule: attempts used up (3 of 3)',
+      ]);
       const history = parseVolumeHistory(h.workflowId, [{ runId: h.firstExecutionRunId, events: evs }]);
-      assert.deepEqual(history.attempts.map((a) => a.backend_id), pools);
+      assert.deepEqual(
+        history.attempts.map((a) => a.backend_id),
+        pools,
+      );
       assert.equal(history.scheduling_failure?.type, 'NoValidBackend');
     });
   });
@@ -231,53 +348,82 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
 
   it('scheduler_max_attempts 1 disables rescheduling: one attempt, no retry state, the setting named once', async () => {
     const pools = stubPools(2);
-    await withFake({ pools, create: () => ({ type: 'VolumeBackendAPIException', message: 'boom' }) }, async (c, fake) => {
-      const f = await failureOf(await c.start({}, { scheduler_max_attempts: 1 }));
-      assert.equal(f.type, 'VolumeBackendAPIException');
-      assert.equal(f.message, 'boom (rescheduling is disabled: scheduler_max_attempts is 1)');
-      assert.equal(f.state?.retry, null);
-      assert.equal(fake.argsOf('prepareReschedule').length, 0);
-    });
+    await withFake(
+      { pools, create: () => ({ type: 'VolumeBackendAPIException', message: 'boom' }) },
+      async (c, fake) => {
+        const f = await failureOf(await c.start({}, { scheduler_max_attempts: 1 }));
+        assert.equal(f.type, 'VolumeBackendAPIException');
+        assert.equal(f.message, 'boom (rescheduling is disabled: scheduler_max_attempts is 1)');
+        assert.equal(f.state?.retry, null);
+        assert.equal(fake.argsOf('prepareReschedule').length, 0);
+      },
+    );
   });
 
   it('IgnoreAttemptedHostsFilter off: the policy says so and the retry lands on the same pool', async () => {
     const [A, B] = stubPools(2);
-    await withFake({ pools: [A, B], create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException' } : 'ok') }, async (c, fake) => {
-      const r = await (await c.start({}, { ignore_attempted_hosts: false })).result();
-      assert.equal(r.backend_id, A);
-      assert.deepEqual(r.retry, { num_attempts: 2, backends: [A, A], hosts: [A, A] });
-      const passes = fake.argsOf('scheduleCreateVolume') as Array<[{ options: { ignore_attempted_hosts: boolean } }]>;
-      assert.deepEqual(passes.map(([p]) => p.options.ignore_attempted_hosts), [false, false]);
-    });
+    await withFake(
+      { pools: [A, B], create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException' } : 'ok') },
+      async (c, fake) => {
+        const r = await (await c.start({}, { ignore_attempted_hosts: false })).result();
+        assert.equal(r.backend_id, A);
+        assert.deepEqual(r.retry, { num_attempts: 2, backends: [A, A], hosts: [A, A] });
+        const passes = fake.argsOf('scheduleCreateVolume') as Array<[{ options: { ignore_attempted_hosts: boolean } }]>;
+        assert.deepEqual(
+          passes.map(([p]) => p.options.ignore_attempted_hosts),
+          [false, false],
+        );
+      },
+    );
   });
 
-  it('alternates: the next pass is offered the first pass\'s runner-ups, the failed pool left out', async () => {
+  it("alternates: the next pass is offered the first pass's runner-ups, the failed pool left out", async () => {
     const [A, B, C] = stubPools(3);
-    await withFake({ pools: [A, B, C], create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException' } : 'ok') }, async (c, fake) => {
-      const r = await (await c.start({}, { scheduler_alternates: 2 })).result();
-      assert.equal(r.backend_id, B);
-      assert.equal(r.attempts[1].alternate, true);
-      const passes = fake.argsOf('scheduleCreateVolume') as Array<[{ preferred?: string[]; options: { scheduler_alternates?: number } }]>;
-      assert.deepEqual(passes.map(([p]) => p.preferred), [undefined, [B, C]]);
-      assert.deepEqual(passes.map(([p]) => p.options.scheduler_alternates), [2, 2]);
-    });
+    await withFake(
+      { pools: [A, B, C], create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException' } : 'ok') },
+      async (c, fake) => {
+        const r = await (await c.start({}, { scheduler_alternates: 2 })).result();
+        assert.equal(r.backend_id, B);
+        assert.equal(r.attempts[1].alternate, true);
+        const passes = fake.argsOf('scheduleCreateVolume') as Array<
+          [{ preferred?: string[]; options: { scheduler_alternates?: number } }]
+        >;
+        assert.deepEqual(
+          passes.map(([p]) => p.preferred),
+          [undefined, [B, C]],
+        );
+        assert.deepEqual(
+          passes.map(([p]) => p.options.scheduler_alternates),
+          [2, 2],
+        );
+      },
+    );
   });
 
   it('an API refusal leaves nothing, reads VolumeStatus="error" and reaches the current details', async () => {
     const pools = stubPools(1);
-    await withFake({ pools, refuse: { type: 'InvalidInput', message: "Invalid input for field 'size': must be a positive whole number of GiB, got 0" } }, async (c, fake) => {
-      const h = await c.start();
-      const f = await failureOf(h);
-      assert.equal(f.type, 'InvalidInput');
-      assert.equal(f.state?.status, 'error');
-      assert.deepEqual(fake.names(), ['extractVolumeRequest']);
-      assert.deepEqual(await upserts(h), [{ VolumeStatus: 'error' }]);
-      assert.deepEqual(f.state?.last_error, { type: 'InvalidInput', message: f.message });
-      // The current details (the UI's) say so too: the metadata query answers from the worker.
-      const meta = await h.query<{ currentDetails: string }>('__temporal_workflow_metadata');
-      assert.match(meta.currentDetails, /\*\*error\*\* \(done\)/);
-      assert.ok(meta.currentDetails.includes(`**last error** InvalidInput: ${f.message}`), meta.currentDetails);
-    });
+    await withFake(
+      {
+        pools,
+        refuse: {
+          type: 'InvalidInput',
+          message: "Invalid input for field 'size': must be a positive whole number of GiB, got 0",
+        },
+      },
+      async (c, fake) => {
+        const h = await c.start();
+        const f = await failureOf(h);
+        assert.equal(f.type, 'InvalidInput');
+        assert.equal(f.state?.status, 'error');
+        assert.deepEqual(fake.names(), ['extractVolumeRequest']);
+        assert.deepEqual(await upserts(h), [{ VolumeStatus: 'error' }]);
+        assert.deepEqual(f.state?.last_error, { type: 'InvalidInput', message: f.message });
+        // The current details (the UI's) say so too: the metadata query answers from the worker.
+        const meta = await h.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+        assert.match(meta.currentDetails, /\*\*error\*\* \(done\)/);
+        assert.ok(meta.currentDetails.includes(`**last error** InvalidInput: ${f.message}`), meta.currentDetails);
+      },
+    );
   });
 
   it('cancelled while the entry is written: both API-flow compensations run, newest first', async () => {
@@ -291,19 +437,46 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       await h.cancel();
       const f = await failureOf(h);
       assert.equal(f.cancelled, true);
-      assert.deepEqual(fake.names(), ['extractVolumeRequest', 'reserveQuota', 'createVolumeEntry', 'destroyVolumeEntry', 'rollbackQuota']);
+      assert.deepEqual(fake.names(), [
+        'extractVolumeRequest',
+        'reserveQuota',
+        'createVolumeEntry',
+        'destroyVolumeEntry',
+        'rollbackQuota',
+      ]);
     } finally {
       await c.stop();
     }
   });
 
   describe('cancellation in each phase compensates what ran and marks the volume', () => {
-    const cases: Array<{ phase: string; at: string; create?: FakeScript['create']; options?: Record<string, unknown>; expectTail: string[] }> = [
+    const cases: Array<{
+      phase: string;
+      at: string;
+      create?: FakeScript['create'];
+      options?: Record<string, unknown>;
+      expectTail: string[];
+    }> = [
       { phase: 'api', at: 'reserveQuota', expectTail: ['reserveQuota', 'rollbackQuota'] },
-      { phase: 'scheduling', at: 'scheduleCreateVolume', expectTail: ['scheduleCreateVolume', 'releaseCapacity', 'markVolumeError'] },
-      { phase: 'creating', at: 'createVolumeFromSpec', create: () => 'hang', expectTail: ['createVolumeFromSpec', 'deleteVolumeOnBackend', 'releaseCapacity', 'markVolumeError'] },
+      {
+        phase: 'scheduling',
+        at: 'scheduleCreateVolume',
+        expectTail: ['scheduleCreateVolume', 'releaseCapacity', 'markVolumeError'],
+      },
+      {
+        phase: 'creating',
+        at: 'createVolumeFromSpec',
+        create: () => 'hang',
+        expectTail: ['createVolumeFromSpec', 'deleteVolumeOnBackend', 'releaseCapacity', 'markVolumeError'],
+      },
       // IgnoreAttemptedHostsFilter off: the delete is done before the reschedule (on, it overlaps).
-      { phase: 'rescheduling', at: 'prepareReschedule', create: () => ({ type: 'VolumeBackendAPIException' }), options: { ignore_attempted_hosts: false }, expectTail: ['releaseCapacity', 'prepareReschedule', 'markVolumeError'] },
+      {
+        phase: 'rescheduling',
+        at: 'prepareReschedule',
+        create: () => ({ type: 'VolumeBackendAPIException' }),
+        options: { ignore_attempted_hosts: false },
+        expectTail: ['releaseCapacity', 'prepareReschedule', 'markVolumeError'],
+      },
     ];
     for (const k of cases) {
       it(`while ${k.phase}`, async () => {
@@ -344,7 +517,11 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
         const f = await failureOf(h);
         assert.equal(f.cancelled, true);
         const names = fake.names();
-        assert.deepEqual(names.slice(-3), ['deleteVolumeOnBackend', 'releaseCapacity', 'markVolumeError'], names.join(', '));
+        assert.deepEqual(
+          names.slice(-3),
+          ['deleteVolumeOnBackend', 'releaseCapacity', 'markVolumeError'],
+          names.join(', '),
+        );
         assert.equal(fake.argsOf('createVolumeFromSpec').length, 1, 'no second attempt after the cancel');
       } finally {
         await c.stop();
@@ -376,21 +553,33 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
 describe('createVolume in process: continue-as-new', { timeout: 180_000 }, () => {
   let server: RunningDevServer;
   before(async () => {
-    server = await startDevServer({ port: await freePort(), ui: false, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 20 }, reuseExisting: false });
+    server = await startDevServer({
+      port: await freePort(),
+      ui: false,
+      dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 20 },
+      reuseExisting: false,
+    });
   });
   after(() => server?.stop());
 
   it('continues as new between attempts with the retry state, and never repeats the API flow', async () => {
     const pools = stubPools(3);
-    await withFake({ pools, create: (n) => (n < 3 ? { type: 'VolumeBackendAPIException' } : 'ok') }, async (c, fake) => {
-      const h = await c.start();
-      const r = await h.result();
-      assert.equal(r.backend_id, pools[2]);
-      assert.deepEqual(r.retry, { num_attempts: 3, backends: pools, hosts: pools });
-      assert.deepEqual(r.attempts.map((a) => a.outcome), ['failed', 'failed', 'succeeded']);
-      assert.equal(fake.argsOf('extractVolumeRequest').length, 1, 'the API flow ran once');
-      const desc = await c.client.workflow.getHandle(h.workflowId).describe();
-      assert.notEqual(desc.runId, h.firstExecutionRunId, 'a later run finished the create');
-    }, server.address);
+    await withFake(
+      { pools, create: (n) => (n < 3 ? { type: 'VolumeBackendAPIException' } : 'ok') },
+      async (c, fake) => {
+        const h = await c.start();
+        const r = await h.result();
+        assert.equal(r.backend_id, pools[2]);
+        assert.deepEqual(r.retry, { num_attempts: 3, backends: pools, hosts: pools });
+        assert.deepEqual(
+          r.attempts.map((a) => a.outcome),
+          ['failed', 'failed', 'succeeded'],
+        );
+        assert.equal(fake.argsOf('extractVolumeRequest').length, 1, 'the API flow ran once');
+        const desc = await c.client.workflow.getHandle(h.workflowId).describe();
+        assert.notEqual(desc.runId, h.firstExecutionRunId, 'a later run finished the create');
+      },
+      server.address,
+    );
   });
 });

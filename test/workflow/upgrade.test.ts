@@ -14,12 +14,18 @@ import { FakeCinder, startInProcess, stubPools } from '../support/in-process';
 describe('upgrade: a create started before the three flows finishes on the new build', { timeout: 180_000 }, () => {
   it('old create finishes on the old path; a new create takes the new one', async () => {
     const [A, B] = stubPools(2);
-    const fake = new FakeCinder({ pools: [A, B], create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException', message: 'first try fails' } : 'ok') });
+    const fake = new FakeCinder({
+      pools: [A, B],
+      create: (n) => (n === 1 ? { type: 'VolumeBackendAPIException', message: 'first try fails' } : 'ok'),
+    });
     const held = fake.hold('createVolumeFromSpec');
     // The backends' workers serve both builds (their activities are the contract between builds).
     const backends = await startInProcess(fake, undefined, { backends: true });
     // The old build: a scheduler worker with the old workflow code.
-    const old = await startInProcess(fake, undefined, { workflowsPath: require.resolve('../support/v1-workflows'), backends: false });
+    const old = await startInProcess(fake, undefined, {
+      workflowsPath: require.resolve('../support/v1-workflows'),
+      backends: false,
+    });
     const started = await old.start({}, {}, { workflowTaskTimeout: '2 seconds' });
     await held.reached;
     // The old scheduler worker goes away mid-create (the backend create is still running).
@@ -30,7 +36,13 @@ describe('upgrade: a create started before the three flows finishes on the new b
       held.release();
       const r = await h.result();
       assert.equal(r.backend_id, B, 'rescheduled after the first attempt, on the new build');
-      assert.deepEqual(r.attempts.map((a) => [a.attempt, a.backend_id, a.outcome]), [[1, A, 'failed'], [2, B, 'succeeded']]);
+      assert.deepEqual(
+        r.attempts.map((a) => [a.attempt, a.backend_id, a.outcome]),
+        [
+          [1, A, 'failed'],
+          [2, B, 'succeeded'],
+        ],
+      );
       const events = (await h.fetchHistory()).events ?? [];
       const markers = events.filter((e) => e.markerRecordedEventAttributes);
       assert.equal(markers.length, 0, 'the old create never took the new path (no patch marker, no local activity)');

@@ -9,5 +9,4 @@ export const prepareAvailabilityZoneFilter: FilterPreparer = (props) => {
   return (backend) => backend.availability_zone === zone;
 };
 
-export const availabilityZoneFilter: BackendFilter = (backend, props) =>
-  prepareAvailabilityZoneFilter(props)(backend);
+export const availabilityZoneFilter: BackendFilter = (backend, props) => prepareAvailabilityZoneFilter(props)(backend);

@@ -13,9 +13,7 @@ interface CapabilityRequirement {
  * with a scope other than 'capabilities' ('provisioning:type', 'vendor:x', ...) is not ours and is
  * skipped; a leading 'capabilities' is dropped; the remaining parts walk nested capability objects.
  */
-function capabilityRequirements(
-  extraSpecs: Record<string, string> | undefined | null,
-): CapabilityRequirement[] {
+function capabilityRequirements(extraSpecs: Record<string, string> | undefined | null): CapabilityRequirement[] {
   const requirements: CapabilityRequirement[] = [];
   if (!extraSpecs) return requirements;
   for (const [key, requirement] of Object.entries(extraSpecs)) {
@@ -67,5 +65,4 @@ export const prepareCapabilitiesFilter: FilterPreparer = (props) => {
   };
 };
 
-export const capabilitiesFilter: BackendFilter = (backend, props) =>
-  prepareCapabilitiesFilter(props)(backend);
+export const capabilitiesFilter: BackendFilter = (backend, props) => prepareCapabilitiesFilter(props)(backend);

@@ -27,8 +27,7 @@ export function hasCapacityFor(backend: BackendState, sizeGb: number, thinWanted
   if (factors.thin) {
     if (!(factors.ratio >= 1)) return false;
     if (!(factors.totalAvailable > 0)) return false;
-    const provisionedRatio =
-      (backend.provisioned_capacity_gb + sizeGb) / factors.totalAvailable;
+    const provisionedRatio = (backend.provisioned_capacity_gb + sizeGb) / factors.totalAvailable;
     if (provisionedRatio > factors.ratio) return false;
   }
   return factors.virtualFree >= sizeGb;
@@ -41,5 +40,4 @@ export const prepareCapacityFilter: FilterPreparer = (props) => {
   return (backend) => hasCapacityFor(backend, sizeGb, thinWanted);
 };
 
-export const capacityFilter: BackendFilter = (backend, props) =>
-  prepareCapacityFilter(props)(backend);
+export const capacityFilter: BackendFilter = (backend, props) => prepareCapacityFilter(props)(backend);

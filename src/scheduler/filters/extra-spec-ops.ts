@@ -65,8 +65,7 @@ export function compileExtraSpec(requirement: string | null): ExtraSpecMatcher {
   const op = words[0];
   const numeric = op === undefined ? undefined : NUMERIC_OPS.get(op);
   const string = op === undefined ? undefined : STRING_OPS.get(op);
-  const isOperator =
-    numeric !== undefined || string !== undefined || op === '<in>' || op === '<is>' || op === '<or>';
+  const isOperator = numeric !== undefined || string !== undefined || op === '<in>' || op === '<is>' || op === '<or>';
   if (!isOperator) return (value) => value === requirement;
 
   if (op === '<or>') {
