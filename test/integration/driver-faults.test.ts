@@ -7,7 +7,6 @@
  * other. A is larger than B, so the CapacityWeigher tries A first.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,9 +14,7 @@ import { volumeHistory } from '../../src/client/history';
 import { GiB } from '../../src/drivers/file-driver';
 import type { FaultRule } from '../../src/domain/faults';
 import { eventually, expectCreateFailure, startCluster, type Cluster } from '../support/cluster';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'cinder-temporal.js');
+import { runCli } from '../support/run-process';
 
 describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, () => {
   let c: Cluster;
@@ -47,21 +44,7 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
     ]);
   }
 
-  function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        cwd: ROOT,
-        env: c.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[]) => runCli(args, c.env);
 
   it('--after-write: the driver creates the volume, then raises; the compensation deletes the real file and history says deleted', async () => {
     const name = 'after-write';

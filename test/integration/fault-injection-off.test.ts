@@ -8,7 +8,6 @@
  * database does not fire. Each backend has its own zone, so a create picks its backend by zone.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -19,9 +18,7 @@ import { SqlVolumeStore, type SqlConnection, type SqlExecutor, type TransactionK
 import { SqliteConnection } from '../../src/store/sqlite-connection';
 import { volumeWorker } from '../../src/worker';
 import { eventually, expectCreateFailure, startCluster, type Cluster } from '../support/cluster';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'cinder-temporal.js');
+import { runCli } from '../support/run-process';
 
 /** A connection that records the text of every statement sent through it or its transactions. */
 class CountingConnection implements SqlConnection {
@@ -111,20 +108,7 @@ describe('fault injection off: no fault-rule query, faults add refused', { timeo
     await c?.stopAfterLeakCheck();
   });
 
-  const cli = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        cwd: ROOT,
-        env: c.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const cli = (args: string[]) => runCli(args, c.env);
 
   it('a create and a compensation delete with fault injection off run no fault-rule statement', async () => {
     const config = loadConfig({ CINDER_CONFIG: c.configFile, TEMPORAL_ADDRESS: c.address });
