@@ -177,17 +177,7 @@ describe('create-volume: faults that fail like drivers', { timeout: 300_000 }, (
 
   it('copy_image after the copy and delete after the delete keep working: ImageCopyFailure, the volume deleted once', async () => {
     const name = 'copy-then-fail';
-    const imagePath = path.join(c.dir, 'image-after-write.raw');
-    fs.writeFileSync(imagePath, Buffer.alloc(128 * 1024, 0x7e));
-    const imageId = `image-aw-${c.id}`;
-    await c.store.putImage({
-      id: imageId,
-      name: 'aw',
-      size_gb: 1,
-      disk_format: 'raw',
-      status: 'active',
-      path: imagePath,
-    });
+    const imageId = await c.addImage('aw', 128 * 1024, 0x7e);
     await c.store.addFaultRule({
       host: c.host('A'),
       op: 'copy_image',

@@ -8,8 +8,6 @@
  * CapacityFilter. Fault rules always name their volume, so the tests never disturb each other.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { activityCalls } from '../../src/client/history';
 import { NO_RESCHEDULE_TYPES } from '../../src/domain/cinder-errors';
@@ -148,17 +146,7 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
   it('ends after one attempt for each of the thirteen no-reschedule types, cleaning the failed backend', async () => {
     assert.equal(NO_RESCHEDULE_TYPES.length, 13, "the union of the design notes' release and current Cinder");
     // An image, for the case where the failure comes after the volume exists on the backend.
-    const imagePath = path.join(c.dir, 'image-cirros.raw');
-    fs.writeFileSync(imagePath, Buffer.alloc(256 * 1024, 0xab));
-    const imageId = `image-${c.id}`;
-    await c.store.putImage({
-      id: imageId,
-      name: 'cirros',
-      size_gb: 1,
-      disk_format: 'raw',
-      status: 'active',
-      path: imagePath,
-    });
+    const imageId = await c.addImage('cirros', 256 * 1024, 0xab);
 
     const cases: Array<{ type: string; op: 'create' | 'copy_image'; image?: boolean }> = [
       ...NO_RESCHEDULE_TYPES.map((type) => ({ type, op: 'create' as const })),
@@ -324,17 +312,7 @@ describe('create-volume: failure paths', { timeout: 300_000 }, () => {
 
   it('retries a compensation delete that fails twice until it succeeds: no leak, compensations ok', async () => {
     const name = 'delete-fails-twice';
-    const imagePath = path.join(c.dir, 'image-delete-test.raw');
-    fs.writeFileSync(imagePath, Buffer.alloc(64 * 1024, 0xcd));
-    const imageId = `image-del-${c.id}`;
-    await c.store.putImage({
-      id: imageId,
-      name: 'delete-test',
-      size_gb: 1,
-      disk_format: 'raw',
-      status: 'active',
-      path: imagePath,
-    });
+    const imageId = await c.addImage('delete-test', 64 * 1024, 0xcd);
     await c.store.addFaultRule({
       host: c.host('A'),
       op: 'copy_image',

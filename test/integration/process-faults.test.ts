@@ -4,8 +4,6 @@
  * backend is busy. Real worker processes and signals; A is larger than B, so A is tried first.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, expectCreateFailure, startCluster, type Cluster } from '../support/cluster';
 
@@ -200,17 +198,7 @@ describe('create-volume: worker down, worker killed, create cancelled', { timeou
 
   it('cancels a create after the volume exists on the backend (hung image copy): the compensation deletes it', async () => {
     const name = 'cancel-copy';
-    const imagePath = path.join(c.dir, 'image-cancel.raw');
-    fs.writeFileSync(imagePath, Buffer.alloc(64 * 1024, 0x5a));
-    const imageId = `image-cancel-${c.id}`;
-    await c.store.putImage({
-      id: imageId,
-      name: 'cancel',
-      size_gb: 1,
-      disk_format: 'raw',
-      status: 'active',
-      path: imagePath,
-    });
+    const imageId = await c.addImage('cancel', 64 * 1024, 0x5a);
     await c.store.addFaultRule({
       host: c.host('A'),
       op: 'copy_image',

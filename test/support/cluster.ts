@@ -190,6 +190,16 @@ export class Cluster {
     return queue;
   }
 
+  /** A raw image file of `bytes` bytes of `fill` in the cluster's folder, registered as an active
+   *  1 GiB image named `name`; returns its id. */
+  async addImage(name: string, bytes: number, fill: number): Promise<string> {
+    const imagePath = path.join(this.dir, `image-${name}.raw`);
+    fs.writeFileSync(imagePath, Buffer.alloc(bytes, fill));
+    const id = `image-${name}-${this.id}`;
+    await this.store.putImage({ id, name, size_gb: 1, disk_format: 'raw', status: 'active', path: imagePath });
+    return id;
+  }
+
   /** The backend's configuration as its volume worker reads it (to build a driver in a test). */
   backendConfig(name: string): BackendConfig {
     const b = this.backends.find((x) => x.name === name)!;
