@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FilterName, WeigherSpec } from './pools';
+import type { FilterName } from './pools';
 import { CinderError } from './cinder-errors';
 import { mustBe, parseOrInvalid } from './schema-errors';
 import { isPlainObject } from './text';

@@ -9,16 +9,6 @@ import { mustBe, parseOrInvalid, requiredAs } from './schema-errors';
 import { hasControlCharacter } from './text';
 import type { VolumeSource } from './volume';
 
-/** Limits on a create request; operators may tighten them. */
-export interface RequestLimits {
-  /** Largest volume in GiB (Cinder's per-volume gigabytes quota). */
-  maxSizeGb: number;
-  maxMetadataItems: number;
-  /** Cinder limits metadata keys and values to 255 characters. */
-  maxMetadataLength: number;
-  maxNameLength: number;
-}
-
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   maxSizeGb: 1000,
   maxMetadataItems: 128,
@@ -26,8 +16,9 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   maxNameLength: 255,
 };
 
-/** request_limits in the configuration: each a whole number >= 1, no other keys. */
+/** Limits on a create request (request_limits in the configuration); operators may tighten them. */
 export const requestLimitsSchema = z.strictObject({
+  /** Largest volume in GiB (Cinder's per-volume gigabytes quota). */
   maxSizeGb: z
     .number({ error: mustBe('a whole number >= 1') })
     .int({ error: mustBe('a whole number >= 1') })
@@ -36,6 +27,7 @@ export const requestLimitsSchema = z.strictObject({
     .number({ error: mustBe('a whole number >= 0') })
     .int({ error: mustBe('a whole number >= 0') })
     .min(0, { error: mustBe('a whole number >= 0') }),
+  /** Cinder limits metadata keys and values to 255 characters. */
   maxMetadataLength: z
     .number({ error: mustBe('a whole number >= 1') })
     .int({ error: mustBe('a whole number >= 1') })
@@ -45,6 +37,8 @@ export const requestLimitsSchema = z.strictObject({
     .int({ error: mustBe('a whole number >= 1') })
     .min(1, { error: mustBe('a whole number >= 1') }),
 });
+
+export type RequestLimits = z.output<typeof requestLimitsSchema>;
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_TEXT = 'an id of letters, digits, ".", "_" or "-" (at most 64 characters)';

@@ -136,11 +136,16 @@ export function parseBackendConfig(raw: unknown, where = 'backend'): ResolvedBac
     const { setting, problem } = settingIssue(r.error, where);
     fail(setting, problem);
   }
-  // What one pool's schema cannot see: a name or a directory used twice (two pools on one
-  // directory would each count the other's volumes).
+  checkPools(r.data, where);
+  return r.data;
+}
+
+/** What one pool's schema cannot see: a name or a directory used twice in a backend (two pools on
+ *  one directory would each count the other's volumes). */
+function checkPools(config: ResolvedBackendConfig, where: string): void {
   const names = new Map<string, number>();
   const paths = new Map<string, number>();
-  r.data.pools.forEach((pool, i) => {
+  config.pools.forEach((pool, i) => {
     const at = `${where}.pools[${i}]`;
     const sameName = names.get(pool.name);
     if (sameName !== undefined) fail(`${at}.name`, `'${pool.name}' is already used by ${where}.pools[${sameName}]`);
@@ -150,18 +155,26 @@ export function parseBackendConfig(raw: unknown, where = 'backend'): ResolvedBac
     if (samePath !== undefined) fail(`${at}.path`, `'${pool.path}' is already used by ${where}.pools[${samePath}]`);
     paths.set(dir, i);
   });
-  return r.data;
+}
+
+/** Backends the schema has checked one by one (the configuration's), checked as a list: pools and
+ *  hosts each used once. */
+export function checkBackendList(backends: ResolvedBackendConfig[], where = 'backends'): ResolvedBackendConfig[] {
+  const hosts = new Map<string, number>();
+  backends.forEach((config, i) => {
+    checkPools(config, `${where}[${i}]`);
+    const same = hosts.get(config.host);
+    if (same !== undefined) fail(`${where}[${i}].host`, `'${config.host}' is already used by ${where}[${same}]`);
+    hosts.set(config.host, i);
+  });
+  return backends;
 }
 
 /** Validates a list of backends (`backends[i]`), each host served once. */
 export function parseBackendConfigs(raw: unknown, where = 'backends'): ResolvedBackendConfig[] {
   if (!Array.isArray(raw)) fail(where, 'must be a list of backends');
-  const hosts = new Map<string, number>();
-  return raw.map((b: unknown, i: number) => {
-    const config = parseBackendConfig(b, `${where}[${i}]`);
-    const same = hosts.get(config.host);
-    if (same !== undefined) fail(`${where}[${i}].host`, `'${config.host}' is already used by ${where}[${same}]`);
-    hosts.set(config.host, i);
-    return config;
-  });
+  return checkBackendList(
+    raw.map((b: unknown, i: number) => parseBackendConfig(b, `${where}[${i}]`)),
+    where,
+  );
 }
