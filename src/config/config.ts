@@ -6,6 +6,7 @@ import { isPlainObject } from '../domain/text';
 import { BackendConfigError, checkBackendList, type ResolvedBackendConfig } from '../drivers/backend-config';
 import {
   CONFIG_FILE_ENV,
+  CONFIG_FILE_HELP,
   configFileSchema,
   listenAddressOf,
   listenAddressProblem,
@@ -13,7 +14,7 @@ import {
   type VersioningConfig,
 } from './config-schema';
 import { demoBackends } from './demo-defaults';
-import { declaredSettings, fromEnvText, helpLine, type DeclaredSetting } from './settings';
+import { declaredSettings, fromEnvText, helpLine, settingsTable, type DeclaredSetting } from './settings';
 import { loadTemporalSettings, TemporalSettingError, type TemporalSettings } from './temporal-config';
 
 export {
@@ -87,6 +88,11 @@ export const ENV_SETTINGS: Readonly<Record<string, EnvSetting>> = Object.fromEnt
     { setting: s.key, doc: helpLine(s), ...(s.envconfig ? { envconfig: true as const } : {}) },
   ]),
 );
+
+/** docs/deploy.md's table of every setting (npm run docs:config writes it; a test compares). */
+export function configDocsTable(): string {
+  return settingsTable(SETTINGS, { env: CONFIG_FILE_ENV, help: CONFIG_FILE_HELP });
+}
 
 /** The environment variable that sets a setting (the setting itself if none does). */
 export function envNameOf(setting: string): string {

@@ -33,6 +33,8 @@ export interface DeclaredSetting extends SettingMeta {
   key: string;
   /** The schema's own default, printable; else meta.default. */
   defaultText?: string;
+  /** The schema's own default, when it has one. */
+  defaultValue?: unknown;
   /** What a variable's text becomes before the schema checks it. */
   kind: 'string' | 'number' | 'boolean' | 'other';
 }
@@ -79,6 +81,7 @@ export function declaredSettings(schema: z.ZodType, prefix = ''): DeclaredSettin
             ...meta,
             kind: kindOf(defOf(links[links.length - 1]).type),
             ...withDefault(meta.default ?? printable(own && defOf(own).defaultValue)),
+            ...(own ? { defaultValue: defOf(own).defaultValue } : {}),
           },
         ]
       : [];
@@ -99,21 +102,41 @@ export function fromEnvText(kind: DeclaredSetting['kind'], text: string): unknow
 
 /** The help text with its default, as `--help` prints it (no markdown). */
 export function helpLine(s: DeclaredSetting): string {
-  const text = s.defaultText ? `${s.help} (default ${s.defaultText})` : s.help;
-  return text.replace(/`/g, '');
+  // A default that is one value reads as a value ("default"), code in words as plain words.
+  const dflt = s.defaultText && /^`[^`]*`$/.test(s.defaultText) ? `"${s.defaultText.slice(1, -1)}"` : s.defaultText;
+  return (dflt ? `${s.help} (default ${dflt})` : s.help).replace(/`/g, '');
 }
 
 /** The docs table of the settings (docs/deploy.md, between its config-table markers). */
 export function settingsTable(settings: readonly DeclaredSetting[], configFile: { env: string; help: string }): string {
   const code = (t: string) => `\`${t}\``;
-  const rows = settings.map((s) => {
-    const meaning = s.defaultText ? `${s.help} (default ${s.defaultText})` : s.help;
-    return `| ${s.env ? code(s.env) : ''} | ${code(s.key)} | ${meaning} |`;
-  });
+  const cell = (t: string | undefined) => (t ? ` ${t} ` : ' ');
+  const rows = settings.map(
+    (s) => `|${cell(s.env && code(s.env))}|${cell(code(s.key))}|${cell(s.defaultText)}|${cell(s.help)}|`,
+  );
   return [
-    '| variable | file key | meaning |',
-    '| --- | --- | --- |',
-    `| ${code(configFile.env)} | | ${configFile.help} |`,
+    '| variable | file key | default | meaning |',
+    '| --- | --- | --- | --- |',
+    `|${cell(code(configFile.env))}| | |${cell(configFile.help)}|`,
     ...rows,
   ].join('\n');
+}
+
+export const TABLE_START = '<!-- config-table: written by `npm run docs:config` from src/config/config-schema.ts -->';
+export const TABLE_END = '<!-- /config-table -->';
+
+/** The text between a document's table markers (undefined without them). */
+export function tableIn(doc: string): string | undefined {
+  const start = doc.indexOf(TABLE_START);
+  const end = doc.indexOf(TABLE_END);
+  if (start < 0 || end < start) return undefined;
+  return doc.slice(start + TABLE_START.length, end).trim();
+}
+
+/** The document with the text between its table markers replaced by table. */
+export function withTable(doc: string, table: string): string {
+  const start = doc.indexOf(TABLE_START);
+  const end = doc.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error(`no ${TABLE_START} ... ${TABLE_END} markers`);
+  return `${doc.slice(0, start + TABLE_START.length)}\n${table}\n${doc.slice(end)}`;
 }
