@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { configDocsTable } from '../src/config/config';
-import { withTable } from '../src/config/settings';
+import { withTable } from '../src/domain/settings';
 
 const file = path.resolve(__dirname, '..', 'docs', 'deploy.md');
 const before = fs.readFileSync(file, 'utf8');

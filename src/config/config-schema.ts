@@ -9,7 +9,7 @@ import { mustBe, settingsObject } from '../domain/schema-errors';
 import { DEFAULT_REQUEST_LIMITS, requestLimitsSchema, type RequestLimits } from '../domain/validation';
 import { backendConfigSchema } from '../drivers/backend-config';
 import { DEMO_VOLUME_TYPES } from './demo-defaults';
-import { setting, type SettingMeta } from './settings';
+import { setting, type SettingMeta } from '../domain/settings';
 import { temporalSectionSchema } from './temporal-config';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -125,10 +125,13 @@ function requestLimitsSettings() {
 
 const volumeTypeSchema = settingsObject(
   {
-    name: text(),
-    extra_specs: z
-      .record(z.string(), z.string({ error: mustBe('a string') }), { error: mustBe('a mapping of strings') })
-      .default({}),
+    name: setting(text(), { help: 'volume type name; required' }),
+    extra_specs: setting(
+      z
+        .record(z.string(), z.string({ error: mustBe('a string') }), { error: mustBe('a mapping of strings') })
+        .default({}),
+      { help: "Cinder's extra specs, e.g. `capabilities:storage_tier: ssd`, `provisioning:type: thick`" },
+    ),
   },
   'must be a mapping { name, extra_specs }',
 );
@@ -201,7 +204,7 @@ export const configFileSchema = settingsObject({
     help: 'how often a volume worker reports pool stats and its heartbeat, ms',
   }),
   backends: setting(z.array(backendConfigSchema, { error: mustBe('a list of backends') }).optional(), {
-    help: "the volume backends (Cinder's per-backend sections): `host`, `pools`, ... (see below)",
+    help: "the volume backends (Cinder's per-backend sections), keys in the rows below",
     default: 'none (`npm start`: two file backends under `data_dir`)',
   }),
   volume_types: setting(

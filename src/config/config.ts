@@ -14,7 +14,7 @@ import {
   type VersioningConfig,
 } from './config-schema';
 import { demoBackends } from './demo-defaults';
-import { declaredSettings, fromEnvText, helpLine, settingsTable, type DeclaredSetting } from './settings';
+import { declaredSettings, fromEnvText, helpLine, settingsTable, type DeclaredSetting } from '../domain/settings';
 import { loadTemporalSettings, TemporalSettingError, type TemporalSettings } from './temporal-config';
 
 export {

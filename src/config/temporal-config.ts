@@ -17,7 +17,7 @@ import {
 } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { mustBe, settingsObject } from '../domain/schema-errors';
-import { setting } from './settings';
+import { setting } from '../domain/settings';
 
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 export const DEFAULT_TEMPORAL_NAMESPACE = 'default';

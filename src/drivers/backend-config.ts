@@ -3,6 +3,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { settingIssue, settingsObject } from '../domain/schema-errors';
+import { setting } from '../domain/settings';
 
 export const HOST_PATTERN = /^[^@#\s]+@[^@#\s]+$/;
 export const DEFAULT_AVAILABILITY_ZONE = 'nova';
@@ -32,33 +33,42 @@ const POSITIVE = 'must be a positive number';
 
 const poolSchema = settingsObject(
   {
-    /** Pool name: the part after '#' in host@backend#pool. */
-    name: nonEmpty()
-      .refine((n) => !n.includes('#'), { error: (iss) => `must not contain '#' (got '${String(iss.input)}')` })
-      .refine((n) => !/\s/.test(n), { error: (iss) => `must not contain whitespace (got '${String(iss.input)}')` }),
-    /** Directory holding the pool's volume files (created if missing). */
-    path: nonEmpty(),
-    total_capacity_gb: z.number({ error: POSITIVE }).positive({ error: POSITIVE }),
-    /** Default true. */
-    thin_provisioning: flag(),
-    /** Default: the opposite of thin_provisioning. */
-    thick_provisioning: flag(),
-    /** Cinder's reserved_percentage: an integer option in 0..100, default 0. */
-    reserved_percentage: z
-      .number({ error: 'must be a whole number from 0 to 100' })
-      .int({ error: 'must be a whole number from 0 to 100' })
-      .min(0, { error: 'must be a whole number from 0 to 100' })
-      .max(100, { error: 'must be a whole number from 0 to 100' })
-      .nullish(),
-    /** Default 20.0 (Cinder's). Values below 1 are allowed on purpose: the CapacityFilter then fails
-     *  the pool for thin requests. */
-    max_over_subscription_ratio: z.number({ error: POSITIVE }).positive({ error: POSITIVE }).nullish(),
-    /** Default: the backend's zone. */
-    availability_zone: nonEmpty().nullish(),
-    /** Extra capabilities reported for the pool (matched by the CapabilitiesFilter). */
-    capabilities: z
-      .record(z.string(), z.unknown(), { error: 'must be an object of capability names to values' })
-      .nullish(),
+    name: setting(
+      nonEmpty()
+        .refine((n) => !n.includes('#'), { error: (iss) => `must not contain '#' (got '${String(iss.input)}')` })
+        .refine((n) => !/\s/.test(n), { error: (iss) => `must not contain whitespace (got '${String(iss.input)}')` }),
+      { help: "pool name: the part after '#' in `host@backend#pool`; required" },
+    ),
+    path: setting(nonEmpty(), {
+      help: "directory holding the pool's volume files (created if missing), one per pool; required",
+    }),
+    total_capacity_gb: setting(z.number({ error: POSITIVE }).positive({ error: POSITIVE }), {
+      help: 'capacity the pool reports, GiB; required',
+    }),
+    thin_provisioning: setting(flag(), { help: 'thin provisioning supported', default: 'true' }),
+    thick_provisioning: setting(flag(), {
+      help: 'thick provisioning supported (at least one of the two)',
+      default: 'the opposite of `thin_provisioning`',
+    }),
+    reserved_percentage: setting(
+      z
+        .number({ error: 'must be a whole number from 0 to 100' })
+        .int({ error: 'must be a whole number from 0 to 100' })
+        .min(0, { error: 'must be a whole number from 0 to 100' })
+        .max(100, { error: 'must be a whole number from 0 to 100' })
+        .nullish(),
+      { help: "Cinder's reserved_percentage: capacity kept free, whole percent 0..100", default: '0' },
+    ),
+    // Values below 1 are allowed on purpose: the CapacityFilter then fails the pool for thin requests.
+    max_over_subscription_ratio: setting(z.number({ error: POSITIVE }).positive({ error: POSITIVE }).nullish(), {
+      help: "Cinder's max_over_subscription_ratio for thin provisioning",
+      default: String(DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO),
+    }),
+    availability_zone: setting(nonEmpty().nullish(), { help: "the pool's zone", default: "the backend's" }),
+    capabilities: setting(
+      z.record(z.string(), z.unknown(), { error: 'must be an object of capability names to values' }).nullish(),
+      { help: 'extra capabilities the pool reports (matched by the CapabilitiesFilter against extra specs)' },
+    ),
   },
   'must be an object',
 ).superRefine((p, ctx) => {
@@ -73,19 +83,32 @@ const poolSchema = settingsObject(
 /** One backend: every optional setting filled in from its default (the pools' zone from the backend's). */
 export const backendConfigSchema = settingsObject(
   {
-    /** host@backend */
-    host: nonEmpty().refine((h) => HOST_PATTERN.test(h), {
-      error: (iss) =>
-        `must look like 'host@backend' (no '#', no whitespace, exactly one '@'), got '${String(iss.input)}'`,
+    host: setting(
+      nonEmpty().refine((h) => HOST_PATTERN.test(h), {
+        error: (iss) =>
+          `must look like 'host@backend' (no '#', no whitespace, exactly one '@'), got '${String(iss.input)}'`,
+      }),
+      { help: '`host@backend`: the volume service, served by exactly one volume worker; required' },
+    ),
+    volume_backend_name: setting(nonEmpty().nullish(), {
+      help: "Cinder's volume_backend_name (matched by extra specs)",
+      default: 'the part of `host` after `@`',
     }),
-    /** Default: the part of host after '@'. */
-    volume_backend_name: nonEmpty().nullish(),
-    availability_zone: nonEmpty().nullish(),
-    storage_protocol: nonEmpty().nullish(),
-    vendor_name: nonEmpty().nullish(),
-    pools: z
-      .array(poolSchema, { error: (iss) => (absent(iss) ? 'is required' : 'must be a non-empty list') })
-      .min(1, { error: 'must be a non-empty list' }),
+    availability_zone: setting(nonEmpty().nullish(), {
+      help: "the backend's zone",
+      default: `\`${DEFAULT_AVAILABILITY_ZONE}\``,
+    }),
+    storage_protocol: setting(nonEmpty().nullish(), {
+      help: 'reported capability',
+      default: `\`${DEFAULT_STORAGE_PROTOCOL}\``,
+    }),
+    vendor_name: setting(nonEmpty().nullish(), { help: 'reported capability', default: `\`${DEFAULT_VENDOR_NAME}\`` }),
+    pools: setting(
+      z
+        .array(poolSchema, { error: (iss) => (absent(iss) ? 'is required' : 'must be a non-empty list') })
+        .min(1, { error: 'must be a non-empty list' }),
+      { help: "the backend's pools, at least one" },
+    ),
   },
   'must be an object',
 ).transform((b) => {

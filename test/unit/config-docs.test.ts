@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CONFIG_FILE_ENV, configDocsTable, ENV_SETTINGS } from '../../src/config/config';
-import { tableIn } from '../../src/config/settings';
+import { tableIn } from '../../src/domain/settings';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');

@@ -1,8 +1,9 @@
 /**
  * How a setting is declared once: its zod schema (type, bounds, default) carries, in one registry,
- * its environment variable and help text. The list of variables (`--help`, the docker check), the
- * known keys of each mapping and the docs table (`npm run docs:config`) are all read from the
- * configuration schema, so none of them restates a setting.
+ * its environment variable and help text. The list of variables (`--help`, the docker check) and
+ * the docs table (`npm run docs:config`) are read from the configuration schema, and each mapping
+ * knows its own keys, so none of them restates a setting. (In domain/ so that the backends' schema,
+ * in drivers/, declares its keys the same way.)
  */
 import { z } from 'zod';
 
@@ -39,7 +40,7 @@ export interface DeclaredSetting extends SettingMeta {
   kind: 'string' | 'number' | 'boolean' | 'other';
 }
 
-type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; defaultValue?: unknown };
+type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType; defaultValue?: unknown };
 const defOf = (s: z.ZodType) => s._zod.def as unknown as Def;
 
 /** The schemas a wrapper (optional, default, a transform's pipe) wraps, outermost first. */
@@ -65,9 +66,13 @@ function kindOf(base: string): DeclaredSetting['kind'] {
   return base === 'string' || base === 'number' || base === 'boolean' ? base : 'other';
 }
 
-/** Every declared setting under an object schema, in declaration order (nested mappings walked). */
+/** Every declared setting under an object schema, in declaration order (nested mappings walked, and
+ *  the items of a list as `key[]`). */
 export function declaredSettings(schema: z.ZodType, prefix = ''): DeclaredSetting[] {
-  const object = chain(schema).find((s) => defOf(s).type === 'object') as z.ZodObject | undefined;
+  const links = chain(schema);
+  const list = links.find((s) => defOf(s).type === 'array');
+  if (list) return declaredSettings(defOf(list).element!, `${prefix}[]`);
+  const object = links.find((s) => defOf(s).type === 'object') as z.ZodObject | undefined;
   if (!object) return [];
   return Object.entries(object.shape).flatMap(([name, field]) => {
     const key = prefix ? `${prefix}.${name}` : name;
