@@ -174,13 +174,12 @@ export function loadTemporalSettings(
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') vars[k] = v;
 
   const fileSetting = vars.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : 'temporal.config_file';
-  const explicitFile =
-    vars.TEMPORAL_CONFIG_FILE ?? (own.config_file === undefined ? undefined : String(own.config_file));
+  const explicitFile = vars.TEMPORAL_CONFIG_FILE ?? own.config_file;
   const file = explicitFile ? path.resolve(cwd, explicitFile) : undefined;
   // envconfig quietly ignores a missing file; one named on purpose must exist.
   if (file && !fs.existsSync(file)) throw new TemporalSettingError(fileSetting, `no Temporal config file at ${file}`);
   const profileSetting = vars.TEMPORAL_PROFILE ? 'TEMPORAL_PROFILE' : 'temporal.profile';
-  const profileName = vars.TEMPORAL_PROFILE ?? (own.profile === undefined ? undefined : String(own.profile));
+  const profileName = vars.TEMPORAL_PROFILE ?? own.profile;
 
   // The file, strictly: a typo such as client_cert_pth is refused, not ignored.
   const fileConfig = wrap(file ? fileSetting : 'temporal.toml', () =>

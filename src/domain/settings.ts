@@ -45,13 +45,9 @@ const defOf = (s: z.ZodType) => s._zod.def as unknown as Def;
 
 /** The schemas a wrapper (optional, default, a transform's pipe) wraps, outermost first. */
 function chain(schema: z.ZodType): z.ZodType[] {
-  const out = [schema];
-  for (let s = schema; ;) {
-    const def = defOf(s);
-    const next = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
-    if (!next) return out;
-    out.push((s = next));
-  }
+  const def = defOf(schema);
+  const inner = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
+  return inner ? [schema, ...chain(inner)] : [schema];
 }
 
 function printable(value: unknown): string | undefined {
