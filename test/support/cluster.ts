@@ -49,6 +49,9 @@ export interface ClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** fault_injection in the workers' configuration (default true: tests inject faults). */
   faultInjection?: boolean;
+  /** Own dev server keeping its state in a file of the cluster's folder, so restartServer() loses
+   *  no workflow (the shared server of `npm test` is in memory and is never restarted). */
+  persistentServer?: boolean;
 }
 
 /** Fast timeouts so failure paths take seconds, not minutes. */
@@ -116,13 +119,8 @@ export class Cluster {
   }
 
   async start(): Promise<this> {
-    if (this.options.dynamicConfig || !process.env.TEMPORAL_ADDRESS) {
-      this.server = await startDevServer({
-        port: await freePort(),
-        ui: false,
-        dynamicConfig: this.options.dynamicConfig,
-        reuseExisting: false,
-      });
+    if (this.options.dynamicConfig || this.options.persistentServer || !process.env.TEMPORAL_ADDRESS) {
+      this.server = await this.startServer(await freePort());
       this.address = this.server.address;
     } else {
       this.address = process.env.TEMPORAL_ADDRESS;
@@ -149,6 +147,30 @@ export class Cluster {
     }
     await Promise.all(starting);
     return this;
+  }
+
+  private startServer(port: number): Promise<RunningDevServer> {
+    return startDevServer({
+      port,
+      ui: false,
+      dynamicConfig: this.options.dynamicConfig,
+      reuseExisting: false,
+      ...(this.options.persistentServer
+        ? { dbFilename: path.join(this.dir, 'temporal.db'), logFile: path.join(this.dir, 'temporal-server.log') }
+        : {}),
+    });
+  }
+
+  /** SIGKILLs the cluster's own dev server and starts it again on the same port and file: workers
+   *  and clients reconnect by themselves. Needs `persistentServer`. Returns how long it was down. */
+  async restartServer(): Promise<number> {
+    if (!this.server || !this.options.persistentServer)
+      throw new Error('restartServer needs a cluster started with persistentServer');
+    const t0 = Date.now();
+    if (this.server.pid) process.kill(this.server.pid, 'SIGKILL');
+    await this.server.stop();
+    this.server = await this.startServer(Number(this.address.slice(this.address.lastIndexOf(':') + 1)));
+    return Date.now() - t0;
   }
 
   async startWorker(key: string, roles: string[], env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
