@@ -11,6 +11,7 @@ import { volumeIdForRequest } from '../../src/client/volumes';
 import type { FaultRule } from '../../src/domain/faults';
 import type { ChaosTarget } from './chaos-target';
 import { createWaits, type CreateWaits } from './chaos-waits';
+import { rng } from './fuzz-requests';
 import { auditBatch, temporalCreates, type AuditReport } from './invariants';
 
 export interface ChaosOptions {
@@ -90,18 +91,6 @@ export interface ChaosReport {
   /** Summed over every create: where the time went. */
   wait_totals: CreateWaits['waits'];
   slowest: SlowCreate[];
-}
-
-/** A small seeded generator (mulberry32): the same seed, the same kills and sizes. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -378,7 +367,7 @@ function summarizeWaits(
 export async function runChaos(t: ChaosTarget, options: Partial<ChaosOptions> = {}): Promise<ChaosReport> {
   const o: ChaosOptions = { ...DEFAULT_CHAOS, ...options };
   const progress = o.progress ?? (() => undefined);
-  const random = seeded(o.seed);
+  const random = rng(o.seed, 0);
   const project = `chaos-${o.seed}-${Date.now().toString(36)}`;
   for (const resource of ['volumes', 'gigabytes']) await t.store.setQuotaLimit(project, resource, -1);
   const labels = await addFaults(t, o);

@@ -79,17 +79,21 @@ describe('batch audit', () => {
     ),
   });
 
-  /** The store steps a create takes: quota, row, claim; then available with its file, or error. */
-  async function create(id: string, size: number, pool: string, end: 'available' | 'error'): Promise<void> {
-    await store.reserveQuota(id, P, { volumes: 1, gigabytes: size, volumes_default: 1, gigabytes_default: size }, T0);
-    await store.createVolume({
+  /** A volume row in 'creating', as the API flow writes it. */
+  const row = (id: string, size: number, name: string) =>
+    store.createVolume({
       id,
-      request: { volume_id: id, project_id: P, size, name: `n-${id}` },
+      request: { volume_id: id, project_id: P, size, name },
       volume_type: 'default',
       source: { type: 'raw' },
       workflow_id: `create-volume-${id}`,
       now: T0,
     });
+
+  /** The store steps a create takes: quota, row, claim; then available with its file, or error. */
+  async function create(id: string, size: number, pool: string, end: 'available' | 'error'): Promise<void> {
+    await store.reserveQuota(id, P, { volumes: 1, gigabytes: size, volumes_default: 1, gigabytes_default: size }, T0);
+    await row(id, size, `n-${id}`);
     await store.commitQuota(id, T0);
     await store.claimCapacity({
       volumeId: id,
@@ -178,14 +182,7 @@ describe('batch audit', () => {
 
   test('duplicates: one volume on two pools, a row and a workflow the batch did not start, two runs of one', async () => {
     fs.writeFileSync(path.join(pools[1].path, 'volume-v1'), '');
-    await store.createVolume({
-      id: 'v9',
-      request: { volume_id: 'v9', project_id: P, size: 1, name: 'n-v1' },
-      volume_type: 'default',
-      source: { type: 'raw' },
-      workflow_id: 'create-volume-v9',
-      now: T0,
-    });
+    await row('v9', 1, 'n-v1');
     await store.updateVolume('v9', { status: 'error', error_reason: 'x' }, T0);
     runs.push({ workflowId: 'create-volume-v2', runId: 'second', volumeId: 'v2', continuedAsNew: false });
     runs.push({ workflowId: 'create-volume-v1', runId: 'earlier', volumeId: 'v1', continuedAsNew: true });
@@ -197,14 +194,7 @@ describe('batch audit', () => {
 
   test('capacity drift: an error volume that kept its claim; provisioned that does not match', async () => {
     await store.reserveQuota('v4', P, { volumes: 1, gigabytes: 5, volumes_default: 1, gigabytes_default: 5 }, T0);
-    await store.createVolume({
-      id: 'v4',
-      request: { volume_id: 'v4', project_id: P, size: 5, name: 'n-v4' },
-      volume_type: 'default',
-      source: { type: 'raw' },
-      workflow_id: 'create-volume-v4',
-      now: T0,
-    });
+    await row('v4', 5, 'n-v4');
     await store.commitQuota('v4', T0);
     await store.claimCapacity({ volumeId: 'v4', attempt: 1, sizeGb: 5, liveSince: T0, now: T0, choose: onPool(B, 5) });
     await store.updateVolume('v4', { status: 'error', error_reason: 'VolumeBackendAPIException' }, T0);

@@ -1,0 +1,64 @@
+/**
+ * The chaos tool's own arithmetic: fault rules tried in order still fire at the asked rates, and a
+ * create's history is charged to what it waited on.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { HistoryEvent } from '../../src/client/history';
+import { sequentialProbabilities } from '../support/chaos';
+import { createWaits } from '../support/chaos-waits';
+
+describe('chaos: fault probabilities', () => {
+  test('each rule of an op fires at its own overall rate, though the store tries them in order', () => {
+    const ps = [0.01, 0.1, 0.1, 0.1, 0.05];
+    const qs = sequentialProbabilities(ps);
+    let notYet = 1;
+    const overall = qs.map((q) => {
+      const p = notYet * q;
+      notYet *= 1 - q;
+      return p;
+    });
+    overall.forEach((p, i) => assert.ok(Math.abs(p - ps[i]) < 1e-12, `rule ${i}: ${p}, asked ${ps[i]}`));
+    assert.deepEqual(sequentialProbabilities([0.5, 0.5]), [0.5, 1]);
+  });
+});
+
+/** An event at t ms with the given attributes. */
+function ev(id: number, t: number, attrs: Partial<HistoryEvent>): HistoryEvent {
+  return {
+    eventId: id,
+    eventTime: { seconds: Math.floor(t / 1000), nanos: (t % 1000) * 1e6 },
+    ...attrs,
+  } as HistoryEvent;
+}
+
+describe('chaos: where a create waited', () => {
+  test('queue waits, runs and a lost workflow task are charged to what was pending', () => {
+    const events = [
+      ev(1, 0, { workflowExecutionStartedEventAttributes: {} }),
+      ev(2, 0, { workflowTaskScheduledEventAttributes: {} }),
+      ev(3, 100, { workflowTaskStartedEventAttributes: {} }),
+      ev(4, 300, { workflowTaskCompletedEventAttributes: {} }),
+      ev(5, 300, { activityTaskScheduledEventAttributes: { activityType: { name: 'createVolumeFromSpec' } } }),
+      ev(6, 5300, { activityTaskStartedEventAttributes: { scheduledEventId: 5 as never } }),
+      ev(7, 5500, { activityTaskCompletedEventAttributes: { scheduledEventId: 5 as never } }),
+      ev(8, 5500, { workflowTaskScheduledEventAttributes: {} }),
+      ev(9, 5600, { workflowTaskStartedEventAttributes: {} }),
+      ev(10, 15600, { workflowTaskTimedOutEventAttributes: {} }),
+      ev(11, 15600, { workflowTaskScheduledEventAttributes: {} }),
+      ev(12, 15700, { workflowTaskStartedEventAttributes: {} }),
+      ev(13, 15800, { workflowTaskCompletedEventAttributes: {} }),
+      ev(14, 15800, { workflowExecutionCompletedEventAttributes: {} }),
+    ];
+    const w = createWaits([{ runId: 'r1', events }]);
+    assert.equal(w.totalMs, 15800);
+    assert.equal(w.workflowTaskTimeouts, 1);
+    assert.deepEqual(w.waits, [
+      { on: 'workflow task timed out (worker or server lost)', ms: 10000 },
+      { on: 'createVolumeFromSpec queued or retrying', ms: 5000 },
+      { on: 'workflow task queued', ms: 300 },
+      { on: 'workflow task', ms: 300 },
+      { on: 'createVolumeFromSpec running', ms: 200 },
+    ]);
+  });
+});
