@@ -1,15 +1,13 @@
 /**
- * A throw-away PostgreSQL server for tests: initdb into a temp dir (on /dev/shm when it has room),
+ * A throw-away PostgreSQL server (for the tests and the local cluster): initdb into a temp dir (on /dev/shm when it has room),
  * started with pg_ctl on a free loopback port (unix socket in the temp dir too), fsync off; stopped
- * and deleted by stop().
+ * and deleted by stop(). test/support/postgres.ts wraps it for the tests.
  *
  * - The binaries come from /usr/lib/postgresql/<version>/bin (Debian, newest first) or
  *   `pg_config --bindir`. Without them this throws, saying to run scripts/ensure-postgres.sh:
  *   tests that need PostgreSQL fail rather than skip.
  * - initdb and postgres refuse to run as root: as root they run as the `postgres` system user (which
  *   Debian's package creates), owning the temp dir.
- * - With CINDER_TEST_POSTGRES_URL set (a superuser, or a role with CREATEDB), no server is started:
- *   each database is created on that server with a random name and dropped by stop().
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 
-export interface TestPostgres {
+export interface PostgresDatabases {
   /** An empty database of its own: postgres://user:password@127.0.0.1:port/name. */
   url: string;
   /** Another empty database on the same server (for test isolation); dropped by stop(). With
@@ -46,15 +44,31 @@ export interface DatabaseOptions {
   icuLocale?: string;
 }
 
-const ENSURE_HINT =
-  'Run scripts/ensure-postgres.sh (as root) to install them, or set CINDER_TEST_POSTGRES_URL to a server to use.';
-
-export async function startTestPostgres(): Promise<TestPostgres> {
-  const external = process.env.CINDER_TEST_POSTGRES_URL;
-  return external ? useExternalServer(external) : startLocalServer();
+/** A server of our own: where it listens, its superuser, and its processes. */
+export interface LocalPostgres extends PostgresDatabases {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  dir: string;
+  /** The postmaster's PID. */
+  pid(): number;
+  /** SIGSTOP every process of the server (a database failover's pause, as clients see it);
+   *  resume() sends SIGCONT. */
+  pause(): void;
+  resume(): void;
+  /** stop(), synchronously (for exit and signal hooks). */
+  stopSync(): void;
 }
 
-// ---- a server of our own ----
+export interface LocalPostgresOptions {
+  /** Stop the server synchronously on SIGINT/SIGTERM of this process, then die of the signal
+   *  (default true). A caller with its own signal handling passes false. */
+  signalHooks?: boolean;
+}
+
+const ENSURE_HINT =
+  'Run scripts/ensure-postgres.sh (as root) to install them, or set CINDER_TEST_POSTGRES_URL to a server to use.';
 
 /** The directory holding initdb, pg_ctl and postgres, or null. */
 export function findPostgresBinDir(): string | null {
@@ -153,11 +167,12 @@ function scratchRoot(): string {
 /** Servers still running, stopped synchronously if the process exits without stop(). */
 const running = new Map<string, () => void>();
 let exitHookInstalled = false;
+let signalHooksInstalled = false;
 function stopAllAtExit(): void {
   for (const stop of running.values()) stop();
 }
 
-async function startLocalServer(): Promise<TestPostgres> {
+export async function startLocalPostgres(options: LocalPostgresOptions = {}): Promise<LocalPostgres> {
   const binDir = findPostgresBinDir();
   if (!binDir) {
     throw new Error(
@@ -191,6 +206,9 @@ async function startLocalServer(): Promise<TestPostgres> {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', stopAllAtExit);
+  }
+  if (options.signalHooks !== false && !signalHooksInstalled) {
+    signalHooksInstalled = true;
     // pg_ctl runs the server in a session of its own: a Ctrl-C or SIGTERM of the tests does not
     // reach it, and a process killed by a signal runs no 'exit' hook. Stop it, then die of the signal.
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -241,9 +259,25 @@ async function startLocalServer(): Promise<TestPostgres> {
     const serverUrl = (db: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${db}`;
     const admin = adminOf(serverUrl('postgres'));
     const url = await admin.createDatabase();
+    const pid = () => Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const signalAll = (signal: NodeJS.Signals) => {
+      const main = pid();
+      // The postmaster first on SIGSTOP (no new backends), last on SIGCONT.
+      const procs = [main, ...childrenOf(main)];
+      for (const p of signal === 'SIGCONT' ? procs.reverse() : procs) process.kill(p, signal);
+    };
     return {
       url,
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      password,
+      dir,
+      pid,
+      pause: () => signalAll('SIGSTOP'),
+      resume: () => signalAll('SIGCONT'),
       createDatabase: admin.createDatabase,
+      stopSync,
       stop: async () => stopSync(), // dropping the databases is moot: the whole cluster goes
     };
   } catch (err) {
@@ -252,10 +286,27 @@ async function startLocalServer(): Promise<TestPostgres> {
   }
 }
 
+/** The PIDs whose parent is pid (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  const kids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command (in parentheses, which may hold spaces): state, ppid, ...
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) kids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return kids;
+}
+
 // ---- databases on a server ----
 
 /** Creates databases with random names through the maintenance url; drops them again. */
-function adminOf(maintenanceUrl: string) {
+export function adminOf(maintenanceUrl: string) {
   const created: string[] = [];
   const withClient = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
     const client = new Client({ connectionString: maintenanceUrl });
@@ -291,10 +342,4 @@ function adminOf(maintenanceUrl: string) {
     });
   };
   return { createDatabase, dropAll };
-}
-
-async function useExternalServer(serverUrl: string): Promise<TestPostgres> {
-  const admin = adminOf(serverUrl);
-  const url = await admin.createDatabase();
-  return { url, createDatabase: admin.createDatabase, stop: admin.dropAll };
 }
