@@ -28,6 +28,10 @@ import { WorkerProcess } from '../../src/dev-server/worker-process';
 import { openVolumeStore } from '../../src/store';
 import type { VolumeStore } from '../../src/store/volume-store';
 import type { BackendConfig, PoolConfig } from '../../src/drivers/backend-config';
+import { leakedFiles, type AuditPool } from './invariants';
+
+/** Rows that own their file between tests: all but an error or deleted volume. */
+const LIVE_OWNERS = ['creating', 'available', 'deleting', 'error_deleting'] as const;
 
 export interface BackendSpec {
   /** Short name, e.g. 'A': the host becomes `hostA-<cluster id>@lvm`. */
@@ -271,23 +275,15 @@ export class Cluster {
     return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
   }
 
-  /** Every file in every pool that the database does not list as an existing volume there. */
-  async leakedFiles(): Promise<string[]> {
-    const leaks: string[] = [];
-    const volumes = await this.store.listVolumes();
-    for (const b of this.backends) {
-      for (const p of b.pools) {
-        for (const f of this.files(b.name, p.name)) {
-          // An error or deleted volume owns no file: one left behind is a leak.
-          const owner = volumes.find(
-            (v) => f === `volume-${v.id}` && v.host === p.backend_id && v.status !== 'error' && v.status !== 'deleted',
-          );
-          const snapshot = f.startsWith('snapshot-') && (await this.store.getSnapshot(f.slice('snapshot-'.length)));
-          if (!owner && !snapshot) leaks.push(`${p.backend_id}/${f}`);
-        }
-      }
-    }
-    return leaks;
+  /** Every pool directory, as the batch audit (invariants.ts) reads them. */
+  get auditPools(): AuditPool[] {
+    return this.backends.flatMap((b) => b.pools.map((p) => ({ backend_id: p.backend_id, path: p.path })));
+  }
+
+  /** Every file in every pool that the database does not list as an existing volume there (a
+   *  `creating` one too: this runs between tests, not only at rest). */
+  leakedFiles(): Promise<string[]> {
+    return leakedFiles(this.store, this.auditPools, LIVE_OWNERS);
   }
 
   /** The workflow's recorded history as JSON (for replay fixtures and assertions). */
