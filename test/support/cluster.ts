@@ -302,7 +302,12 @@ export class Cluster {
     }
   }
 
+  private stopped = false;
+
+  /** Stops the workers, then the server or cluster it started; repeating it is a no-op. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     await Promise.all([...this.workers.values()].map((w) => w.stop('SIGTERM', 10_000)));
     await this.connection?.close();
     for (const c of this.extraConnections.splice(0)) await c.close();
