@@ -120,3 +120,41 @@ export function postgresSchemaDir(env: NodeJS.ProcessEnv = process.env): string 
   }
   return dir;
 }
+
+/** The Temporal UI server the pinned CLI embeds (`go version -m temporal | grep ui-server`); its
+ *  go.mod has no `replace` either and the module carries the built UI, so it builds the same way. */
+export const TEMPORAL_UI_MODULE = 'github.com/temporalio/ui-server/v2';
+export const TEMPORAL_UI_VERSION = 'v2.42.1';
+
+export function cachedUiServerPath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(cacheDir(env), `temporal-ui-server-${TEMPORAL_UI_VERSION}`, 'temporal-ui-server');
+}
+
+/** TEMPORAL_UI_SERVER_PATH, temporal-ui-server on PATH, the cache, then go install. */
+export async function resolveTemporalUiServer(
+  progress?: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  if (env.TEMPORAL_UI_SERVER_PATH) {
+    if (!isExecutable(env.TEMPORAL_UI_SERVER_PATH))
+      throw new Error(`TEMPORAL_UI_SERVER_PATH=${env.TEMPORAL_UI_SERVER_PATH} is not an executable file`);
+    return env.TEMPORAL_UI_SERVER_PATH;
+  }
+  const found =
+    onPath('temporal-ui-server', env) ?? (isExecutable(cachedUiServerPath(env)) ? cachedUiServerPath(env) : null);
+  if (found) return found;
+  if (!goAvailable(env))
+    throw new Error(
+      `no Temporal UI server ${TEMPORAL_UI_VERSION} (TEMPORAL_UI_SERVER_PATH, PATH, cache) and no Go toolchain`,
+    );
+  const dir = await goInstallIntoCache(
+    {
+      what: `the Temporal UI server ${TEMPORAL_UI_VERSION}`,
+      dir: path.dirname(cachedUiServerPath(env)),
+      packages: [{ pkg: `${TEMPORAL_UI_MODULE}/cmd/server@${TEMPORAL_UI_VERSION}`, file: 'temporal-ui-server' }],
+    },
+    progress,
+    env,
+  );
+  return path.join(dir, 'temporal-ui-server');
+}
