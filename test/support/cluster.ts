@@ -1,6 +1,6 @@
 /**
  * A real deployment for one integration test file: the shared Temporal dev server (started by
- * test/run.ts, or here when a file runs alone), a scheduler worker process and one volume worker
+ * test/run.ts, or here when a file runs alone) or a multi-node cluster of its own, a scheduler worker process and one volume worker
  * process per backend, a temp SQLite database and file pools. Names are unique per cluster so test
  * files can run side by side on one server.
  */
@@ -19,6 +19,11 @@ import {
 } from '../../src/client/volumes';
 import type { CreateOptions } from '../../src/domain/create-options';
 import { freePort, startDevServer, type RunningDevServer } from '../../src/dev-server/dev-server';
+import {
+  startTemporalCluster,
+  type TemporalCluster,
+  type TemporalClusterOptions,
+} from '../../src/dev-server/temporal-cluster';
 import { WorkerProcess } from '../../src/dev-server/worker-process';
 import { openVolumeStore } from '../../src/store';
 import type { VolumeStore } from '../../src/store/volume-store';
@@ -52,6 +57,10 @@ export interface ClusterOptions {
   /** Own dev server keeping its state in a file of the cluster's folder, so restartServer() loses
    *  no workflow (the shared server of `npm test` is in memory and is never restarted). */
   persistentServer?: boolean;
+  /** Run on a multi-node Temporal cluster of its own (src/dev-server/temporal-cluster.ts) instead
+   *  of the dev server: the volume database goes on the cluster's PostgreSQL, two scheduler workers
+   *  connect through nodes 1 and 2, and the volume workers through the nodes in turn. */
+  temporalCluster?: TemporalClusterOptions | true;
 }
 
 /** Fast timeouts so failure paths take seconds, not minutes. */
@@ -74,7 +83,11 @@ export class Cluster {
   store!: VolumeStore;
   client!: Client;
   address!: string;
+  /** The multi-node cluster, with options.temporalCluster. */
+  temporal: TemporalCluster | null = null;
   private server: RunningDevServer | null = null;
+  private clusterDatabaseUrl: string | null = null;
+  private readonly extraConnections: Connection[] = [];
   private connection!: Connection;
   readonly backends: Array<{
     name: string;
@@ -97,7 +110,20 @@ export class Cluster {
   }
 
   get databaseUrl(): string {
-    return this.options.databaseUrl ?? `sqlite:${this.dbPath}`;
+    return this.options.databaseUrl ?? this.clusterDatabaseUrl ?? `sqlite:${this.dbPath}`;
+  }
+
+  /** The Temporal node a worker connects through: with a multi-node cluster, the nodes in turn. */
+  private nodeAddress(turn: number): string {
+    if (!this.temporal) return this.address;
+    return this.temporal.address((turn % this.temporal.nodes.length) + 1);
+  }
+
+  /** A client connected through Temporal node n (multi-node cluster only); closed by stop(). */
+  async clientOf(node: number): Promise<Client> {
+    const connection = await Connection.connect({ address: this.temporal!.address(node) });
+    this.extraConnections.push(connection);
+    return new Client({ connection });
   }
 
   host(name: string): string {
@@ -119,7 +145,16 @@ export class Cluster {
   }
 
   async start(): Promise<this> {
-    if (this.options.dynamicConfig || this.options.persistentServer || !process.env.TEMPORAL_ADDRESS) {
+    if (this.options.temporalCluster) {
+      const opts = this.options.temporalCluster === true ? {} : this.options.temporalCluster;
+      this.temporal = await startTemporalCluster({
+        dir: fs.mkdtempSync(path.join(this.dir, 'temporal-')),
+        dynamicConfig: this.options.dynamicConfig,
+        ...opts,
+      });
+      this.address = this.temporal.address(1);
+      this.clusterDatabaseUrl = await this.temporal.postgres.createDatabase();
+    } else if (this.options.dynamicConfig || this.options.persistentServer || !process.env.TEMPORAL_ADDRESS) {
       this.server = await this.startServer(await freePort());
       this.address = this.server.address;
     } else {
@@ -142,6 +177,9 @@ export class Cluster {
     this.connection = await Connection.connect({ address: this.address });
     this.client = new Client({ connection: this.connection });
     const starting = [this.startWorker('scheduler', ['scheduler'])];
+    // A second scheduler on the same task queue, through the other node.
+    if (this.temporal)
+      starting.push(this.startWorker('scheduler2', ['scheduler'], { TEMPORAL_ADDRESS: this.nodeAddress(1) }));
     if (this.options.startVolumeWorkers !== false) {
       for (const b of this.backends) starting.push(this.startVolumeWorker(b.name));
     }
@@ -181,7 +219,10 @@ export class Cluster {
   }
 
   startVolumeWorker(name: string): Promise<WorkerProcess> {
-    return this.startWorker(name, ['volume', '--backend', this.host(name)]);
+    const turn = this.backends.findIndex((b) => b.name === name);
+    return this.startWorker(name, ['volume', '--backend', this.host(name)], {
+      TEMPORAL_ADDRESS: this.nodeAddress(turn),
+    });
   }
 
   worker(key: string): WorkerProcess {
@@ -283,11 +324,18 @@ export class Cluster {
     }
   }
 
+  private stopped = false;
+
+  /** Stops the workers, then the server or cluster it started; repeating it is a no-op. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     await Promise.all([...this.workers.values()].map((w) => w.stop('SIGTERM', 10_000)));
     await this.connection?.close();
+    for (const c of this.extraConnections.splice(0)) await c.close();
     await this.store?.close();
     await this.server?.stop();
+    await this.temporal?.stop();
     if (!process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
