@@ -1,7 +1,7 @@
 /**
  * `npm run chaos -- --creates 1000 --rate 10 --create-fail 0.3 --kill-every 10 --server-restarts 1`:
- * the project's soak tool (test/support/chaos.ts) on a deployment of its own, the local dev server
- * (`--target dev`). Prints a table, writes JSON with --json, exits 1 on any violation, 2 on bad flags.
+ * the project's soak tool (test/support/chaos.ts) on a deployment of its own: the local dev server
+ * (`--target dev`) or the two-node Temporal cluster on PostgreSQL (`--target cluster`). Prints a table, writes JSON with --json, exits 1 on any violation, 2 on bad flags.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildWorkflowBundle } from '../src/build-bundle';
 import { DEFAULT_CHAOS, formatChaosReport, runChaos, type ChaosOptions } from '../test/support/chaos';
-import { DevChaosTarget, type ChaosTarget } from '../test/support/chaos-target';
+import { HarnessChaosTarget, type ChaosTarget } from '../test/support/chaos-target';
 
 const HELP = `usage: npm run chaos -- [flags]
 
@@ -25,14 +25,21 @@ const HELP = `usage: npm run chaos -- [flags]
   --finish-timeout S     how long the creates may take to end after the last start (default ${DEFAULT_CHAOS.finishTimeoutSeconds})
   --seed N               seed of the kills and sizes (default ${DEFAULT_CHAOS.seed})
   --slowest N            slowest creates to show (default ${DEFAULT_CHAOS.slowest})
-  --target dev           what to run against (default dev: a dev server of its own, 2 schedulers, 2 backends)
+  --target dev|cluster   dev (default): a dev server of its own in a file, restarted whole;
+                         cluster: two Temporal nodes on PostgreSQL, a restart kills one node in turn
+                         (both: 2 scheduler workers, 2 backends with a volume worker each)
   --json FILE            also write the full report as JSON
   --keep                 keep the run's folder (logs, databases)
 `;
 
 class UsageError extends Error {}
 
-function parse(argv: string[]): { chaos: Partial<ChaosOptions>; json?: string; target: string; keep: boolean } {
+function parse(argv: string[]): {
+  chaos: Partial<ChaosOptions>;
+  json?: string;
+  target: 'dev' | 'cluster';
+  keep: boolean;
+} {
   const flags = {
     creates: ['creates', 'int'],
     rate: ['rate', 'positive'],
@@ -83,8 +90,9 @@ function parse(argv: string[]): { chaos: Partial<ChaosOptions>; json?: string; t
     chaos[key] = x;
   }
   if (chaos.creates === 0) throw new UsageError('--creates: must be at least 1');
-  if (values.target !== 'dev') throw new UsageError(`--target: must be dev, got ${JSON.stringify(values.target)}`);
-  return { chaos, json: values.json as string | undefined, target: values.target as string, keep: !!values.keep };
+  if (values.target !== 'dev' && values.target !== 'cluster')
+    throw new UsageError(`--target: must be dev or cluster, got ${JSON.stringify(values.target)}`);
+  return { chaos, json: values.json as string | undefined, target: values.target, keep: !!values.keep };
 }
 
 async function main(): Promise<number> {
@@ -102,7 +110,7 @@ async function main(): Promise<number> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cinder-chaos-'));
   process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
   process.env.CINDER_WORKFLOW_BUNDLE ??= (await buildWorkflowBundle(path.join(work, 'workflow-bundle.js'))).file;
-  const target: ChaosTarget = await DevChaosTarget.start();
+  const target: ChaosTarget = await HarnessChaosTarget.start(args.target);
   let stopping = false;
   const stop = () => {
     if (stopping) return;

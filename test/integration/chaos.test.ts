@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { formatChaosReport, runChaos } from '../support/chaos';
-import { DevChaosTarget } from '../support/chaos-target';
+import { HarnessChaosTarget } from '../support/chaos-target';
 
 describe('chaos: 100 creates through faults, kills and a server restart', { timeout: 600_000 }, () => {
-  let target: DevChaosTarget;
+  let target: HarnessChaosTarget;
 
   before(async () => {
-    target = await DevChaosTarget.start();
+    target = await HarnessChaosTarget.start('dev');
   });
 
   after(() => target?.stop());

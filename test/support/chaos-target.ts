@@ -1,6 +1,6 @@
 /**
  * What the chaos tool runs against: a deployment it can start, hurt and stop. One interface for the
- * local dev server (DevChaosTarget, on the tests' Cluster) and a multi-node Temporal cluster: the
+ * local dev server and the two-node Temporal cluster (HarnessChaosTarget, on the tests' Cluster): the
  * tool only creates volumes through `client`, adds fault rules through `store`, kills and restarts
  * workers by key, restarts the server (or one node of it), and audits through `store` and `pools`.
  */
@@ -42,36 +42,44 @@ export interface ChaosTarget {
   stop(): Promise<void>;
 }
 
-export interface DevTargetOptions {
-  /** Scheduler worker processes (default 2: one may die while the other works). */
-  schedulers?: number;
+export interface HarnessTargetOptions {
   /** Pools of each backend (A and B), GiB. */
   poolGb?: number;
+  /** How long a killed Temporal node stays down before its restart (cluster only). */
+  nodeDownMs?: number;
 }
 
-/** The dev server in a file of its own, two scheduler workers, volume workers for backends A and B,
- *  fault injection on: test/support/cluster.ts with `persistentServer`. */
-export class DevChaosTarget implements ChaosTarget {
-  readonly kind = 'dev';
-  private constructor(readonly cluster: Cluster) {}
+/**
+ * The tests' Cluster (test/support/cluster.ts) as a chaos target, two scheduler workers and volume
+ * workers for backends A and B, fault injection on; `dev`: a dev server of its own in a file
+ * (`persistentServer`), restarted whole; `cluster`: the two-node Temporal cluster on PostgreSQL
+ * (`temporalCluster`), one node SIGKILLed and restarted per server restart, in turn.
+ */
+export class HarnessChaosTarget implements ChaosTarget {
+  private restarts = 0;
+  private constructor(
+    readonly kind: 'dev' | 'cluster',
+    readonly cluster: Cluster,
+    private readonly nodeDownMs: number,
+  ) {}
 
-  static async start(options: DevTargetOptions = {}): Promise<DevChaosTarget> {
+  static async start(kind: 'dev' | 'cluster', options: HarnessTargetOptions = {}): Promise<HarnessChaosTarget> {
     const total_capacity_gb = options.poolGb ?? 5000;
     const c = await startCluster({
       backends: [
         { name: 'A', pools: [{ name: 'pool1', total_capacity_gb }] },
         { name: 'B', pools: [{ name: 'pool1', total_capacity_gb }] },
       ],
-      persistentServer: true,
+      ...(kind === 'cluster' ? { temporalCluster: true } : { persistentServer: true }),
     });
-    const target = new DevChaosTarget(c);
     try {
-      for (let i = 2; i <= (options.schedulers ?? 2); i++) await c.startWorker(`scheduler${i}`, ['scheduler']);
+      // The multi-node Cluster starts its second scheduler itself (through the other node).
+      if (!c.workers.has('scheduler2')) await c.startWorker('scheduler2', ['scheduler']);
     } catch (err) {
       await c.stop();
       throw err;
     }
-    return target;
+    return new HarnessChaosTarget(kind, c, options.nodeDownMs ?? 2000);
   }
 
   get store(): VolumeStore {
@@ -89,8 +97,12 @@ export class DevChaosTarget implements ChaosTarget {
   get pools(): AuditPool[] {
     return this.cluster.auditPools;
   }
+  get dir(): string {
+    return this.cluster.dir;
+  }
   addresses(): string[] {
-    return [this.cluster.address];
+    const t = this.cluster.temporal;
+    return t ? t.nodes.map((_, i) => t.address(i + 1)) : [this.cluster.address];
   }
   workers(): string[] {
     return [...this.cluster.workers.keys()];
@@ -105,13 +117,20 @@ export class DevChaosTarget implements ChaosTarget {
     await this.cluster.worker(key).stop('SIGKILL');
   }
   async restartWorker(key: string): Promise<void> {
-    await this.cluster.startWorker(key, this.cluster.worker(key).options.roles);
+    const w = this.cluster.worker(key);
+    // Through the same node as before (the multi-node Cluster spreads the workers over its nodes).
+    const address = w.options.env.TEMPORAL_ADDRESS;
+    await this.cluster.startWorker(key, w.options.roles, address ? { TEMPORAL_ADDRESS: address } : {});
   }
   async restartServer(): Promise<{ what: string; downMs: number }> {
-    return { what: `dev server ${this.cluster.address}`, downMs: await this.cluster.restartServer() };
-  }
-  get dir(): string {
-    return this.cluster.dir;
+    const t = this.cluster.temporal;
+    if (!t) return { what: `dev server ${this.cluster.address}`, downMs: await this.cluster.restartServer() };
+    const n = (this.restarts++ % t.nodes.length) + 1;
+    const t0 = Date.now();
+    await t.kill(n);
+    await new Promise((r) => setTimeout(r, this.nodeDownMs));
+    await t.restart(n);
+    return { what: `Temporal node ${n} (${t.address(n)})`, downMs: Date.now() - t0 };
   }
   stop(): Promise<void> {
     return this.cluster.stop();
