@@ -1,12 +1,14 @@
 /**
  * The chaos tool's own arithmetic: fault rules tried in order still fire at the asked rates, and a
- * create's history is charged to what it waited on.
+ * create's history is charged to what it waited on; and `npm run chaos` refuses a bad flag, naming
+ * it, before it starts anything.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { HistoryEvent } from '../../src/client/history';
 import { sequentialProbabilities } from '../support/chaos';
 import { createWaits } from '../support/chaos-waits';
+import { runProcess } from '../support/run-process';
 
 describe('chaos: fault probabilities', () => {
   test('each rule of an op fires at its own overall rate, though the store tries them in order', () => {
@@ -60,5 +62,36 @@ describe('chaos: where a create waited', () => {
       { on: 'workflow task', ms: 300 },
       { on: 'createVolumeFromSpec running', ms: 200 },
     ]);
+  });
+});
+
+describe('chaos: the command refuses bad flags before it starts anything', () => {
+  const chaos = (args: string[]) =>
+    runProcess(
+      process.execPath,
+      ['--import', require.resolve('tsx'), 'scripts/chaos.ts', ...args],
+      process.env,
+      60_000,
+    );
+
+  for (const [args, names] of [
+    [['--create-fail', '1.5'], /^chaos: --create-fail: must be a probability within 0\.\.1, got "1\.5"/],
+    [['--creates', '10.5'], /^chaos: --creates: must be a whole number >= 0, got "10\.5"/],
+    [['--target', 'k8s'], /^chaos: --target: must be dev or cluster, got "k8s"/],
+    [['--kill-every'], /^chaos: .*--kill-every/],
+  ] as const) {
+    test(`${args.join(' ')}: exit 2, naming the flag`, async () => {
+      const r = await chaos([...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, names);
+      assert.match(r.stderr, /usage: npm run chaos/);
+      assert.equal(r.stdout, '');
+    });
+  }
+
+  test('--help: the usage, exit 0', async () => {
+    const r = await chaos(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /--kill-every S/);
   });
 });
