@@ -47,33 +47,55 @@ function workflowTaskLabel(events: HistoryEvent[], started: number): string {
   return 'workflow task';
 }
 
-/** What was pending during each stretch of one run, charged to `add`. */
+/** What was pending during each stretch of one run, charged to `add`: the latest thing still
+ *  pending (a create runs its steps one after another; where a compensation overlaps the next
+ *  attempt, the later one is charged until it ends, then the earlier one again). */
 function chargeRun(events: HistoryEvent[], add: (on: string, ms: number) => void): { wft: number; act: number } {
-  const activities = new Map<string, string>();
+  const pending: Array<{ key: string; on: string }> = [];
+  const names = new Map<string, string>();
   const counts = { wft: 0, act: 0 };
-  let open: { on: string; at: number } | null = null;
-  const close = (at: number) => {
-    if (open && Number.isFinite(at)) add(open.on, Math.max(0, at - open.at));
-    open = null;
+  const set = (key: string, on: string) => {
+    const i = pending.findIndex((p) => p.key === key);
+    if (i >= 0) pending.splice(i, 1);
+    pending.push({ key, on });
   };
-  // One thing at a time is enough: a create runs its steps one after another (a compensation and
-  // the next attempt may overlap; the stretch then goes to the later one).
+  const end = (key: string) => {
+    const i = pending.findIndex((p) => p.key === key);
+    if (i >= 0) pending.splice(i, 1);
+  };
+  let last = NaN;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     const at = ms(e.eventTime);
-    close(at);
-    if (e.workflowTaskScheduledEventAttributes) open = { on: 'workflow task queued', at };
-    else if (e.workflowTaskStartedEventAttributes) open = { on: workflowTaskLabel(events, i), at };
-    else if (e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes) counts.wft++;
-    else if (e.activityTaskScheduledEventAttributes) {
+    if (pending.length > 0 && Number.isFinite(last) && Number.isFinite(at))
+      add(pending[pending.length - 1].on, Math.max(0, at - last));
+    last = at;
+    const act =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes ??
+      e.activityTaskCanceledEventAttributes;
+    if (e.workflowTaskScheduledEventAttributes) set('wft', 'workflow task queued');
+    else if (e.workflowTaskStartedEventAttributes) set('wft', workflowTaskLabel(events, i));
+    else if (e.workflowTaskCompletedEventAttributes) end('wft');
+    else if (e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes) {
+      counts.wft++;
+      end('wft');
+    } else if (e.activityTaskScheduledEventAttributes) {
       const name = e.activityTaskScheduledEventAttributes.activityType?.name ?? '?';
-      activities.set(String(e.eventId), name);
-      open = { on: `${name} queued or retrying`, at };
+      names.set(String(e.eventId), name);
+      set(String(e.eventId), `${name} queued or retrying`);
     } else if (e.activityTaskStartedEventAttributes) {
-      const name = activities.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? '?';
-      open = { on: `${name} running`, at };
-    } else if (e.activityTaskTimedOutEventAttributes) counts.act++;
-    else if (e.timerStartedEventAttributes) open = { on: 'timer', at };
+      const id = String(e.activityTaskStartedEventAttributes.scheduledEventId);
+      set(id, `${names.get(id) ?? '?'} running`);
+    } else if (act) {
+      if (e.activityTaskTimedOutEventAttributes) counts.act++;
+      end(String(act.scheduledEventId));
+    } else if (e.timerStartedEventAttributes) set(`timer ${e.timerStartedEventAttributes.timerId}`, 'timer');
+    else if (e.timerFiredEventAttributes ?? e.timerCanceledEventAttributes) {
+      const t = e.timerFiredEventAttributes ?? e.timerCanceledEventAttributes;
+      end(`timer ${t!.timerId}`);
+    }
   }
   return counts;
 }
@@ -93,6 +115,9 @@ export function createWaits(runs: RunHistory[]): CreateWaits {
   const lastRun = runs[runs.length - 1]?.events ?? [];
   const last = lastRun[lastRun.length - 1];
   const totalMs = first && last ? ms(last.eventTime) - ms(first.eventTime) : 0;
-  const waits = [...by].map(([on, d]) => ({ on, ms: d })).sort((a, b) => b.ms - a.ms);
+  const waits = [...by]
+    .filter(([, d]) => d > 0)
+    .map(([on, d]) => ({ on, ms: d }))
+    .sort((a, b) => b.ms - a.ms);
   return { totalMs, waits, workflowTaskTimeouts: wft, activityTimeouts: act };
 }

@@ -63,6 +63,32 @@ describe('chaos: where a create waited', () => {
       { on: 'createVolumeFromSpec running', ms: 200 },
     ]);
   });
+  test('a compensation overlapping the next attempt: each is charged while it is the latest pending', () => {
+    const sched = (id: number, t: number, name: string) =>
+      ev(id, t, { activityTaskScheduledEventAttributes: { activityType: { name } } });
+    const closed = (id: number, t: number, of: number) =>
+      ev(id, t, { activityTaskCompletedEventAttributes: { scheduledEventId: of as never } });
+    const events = [
+      sched(1, 0, 'deleteVolumeOnBackend'),
+      sched(2, 0, 'createVolumeFromSpec'),
+      ev(3, 1000, { activityTaskStartedEventAttributes: { scheduledEventId: 1 as never } }),
+      closed(4, 1500, 1),
+      ev(5, 4000, { activityTaskStartedEventAttributes: { scheduledEventId: 2 as never } }),
+      closed(6, 4200, 2),
+    ];
+    const w = createWaits([{ runId: 'r1', events }]);
+    // 0-1000: the later one (the create) queued; 1000-1500 the delete running; 1500-4000 the create queued again.
+    assert.deepEqual(w.waits, [
+      { on: 'createVolumeFromSpec queued or retrying', ms: 3500 },
+      { on: 'deleteVolumeOnBackend running', ms: 500 },
+      { on: 'createVolumeFromSpec running', ms: 200 },
+    ]);
+    assert.equal(
+      w.waits.reduce((s, x) => s + x.ms, 0),
+      w.totalMs,
+      'every stretch is charged',
+    );
+  });
 });
 
 describe('chaos: the command refuses bad flags before it starts anything', () => {
