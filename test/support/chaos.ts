@@ -5,9 +5,8 @@
  * create awaited (bounded) and the batch audited (invariants.ts), with where the slowest waited.
  */
 import { fetchRuns } from '../../src/client/history';
-import { createVolume } from '../../src/client/volumes';
+import { createVolume, volumeIdForRequest } from '../../src/client/volumes';
 import { createVolumeWorkflowId } from '../../src/domain/names';
-import { volumeIdForRequest } from '../../src/client/volumes';
 import type { FaultRule } from '../../src/domain/faults';
 import type { ChaosTarget } from './chaos-target';
 import { createWaits, type CreateWaits } from './chaos-waits';
