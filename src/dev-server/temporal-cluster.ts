@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
+import { Client as PgClient } from 'pg';
 import YAML from 'yaml';
 import { ensureSearchAttributes } from '../client/search-attributes-admin';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -289,7 +290,9 @@ export class TemporalCluster {
         );
       });
       try {
-        return await Promise.race([fn(), timeout]);
+        const work = fn();
+        work.catch(() => undefined); // when the time is up first, its later failure is moot
+        return await Promise.race([work, timeout]);
       } finally {
         clearTimeout(timer);
       }
@@ -410,7 +413,30 @@ export class TemporalCluster {
     await this.waitForNode(n);
   }
 
-  /** Every PID the cluster runs (nodes and PostgreSQL's processes). */
+  /** The members that heartbeat in the cluster_membership table (the list ringpop bootstraps from;
+   *  healthy: a heartbeat in the last 20 s, the server's own cutoff), each as `node<n>/<service>`
+   *  where its membership port is one of ours; sorted, without repeats. */
+  async members(): Promise<string[]> {
+    const url = `postgres://${this.postgres.user}:${encodeURIComponent(this.postgres.password)}@${this.postgres.host}:${this.postgres.port}/temporal`;
+    const client = new PgClient({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ rpc_port: number }>(
+        "SELECT DISTINCT rpc_port FROM cluster_membership WHERE last_heartbeat > (now() AT TIME ZONE 'utc') - interval '20 seconds'",
+      );
+      return rows
+        .map((r) => {
+          for (const n of this.nodes)
+            for (const s of TEMPORAL_SERVICES) if (n.ports[s].membership === r.rpc_port) return `node${n.index}/${s}`;
+          return `port ${r.rpc_port}`;
+        })
+        .sort();
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** The PIDs of the running Temporal nodes. */
   pids(): number[] {
     return this.nodes.flatMap((n) => (n.running && n.pid ? [n.pid] : []));
   }

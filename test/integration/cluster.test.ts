@@ -52,6 +52,13 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
   });
   after(() => c?.stop());
 
+  const everyMember = () =>
+    [1, 2].flatMap((n) => ['frontend', 'history', 'matching', 'worker'].map((s) => `node${n}/${s}`)).sort();
+
+  it('both nodes are members of one cluster: every service of each heartbeats in cluster_membership', async () => {
+    assert.deepEqual(await c.temporal!.members(), everyMember());
+  });
+
   /** Faults on both backends: some creates fail once and are rescheduled, a few fail everywhere;
    *  every create waits a moment on its backend, so a batch is in flight when the fault comes. */
   async function injectFaults(): Promise<void> {
@@ -131,6 +138,7 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
       await sleep(3000);
       await c.temporal!.restart(1);
     });
+    assert.deepEqual(await c.temporal!.members(), everyMember(), 'node 1 is back in the cluster');
   });
 
   it('SIGKILL of Temporal node 2 mid-batch, then restarted: nothing lost, leaked or doubled', async () => {
@@ -140,6 +148,7 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
       await sleep(3000);
       await c.temporal!.restart(2);
     });
+    assert.deepEqual(await c.temporal!.members(), everyMember(), 'node 2 is back in the cluster');
   });
 
   it('PostgreSQL paused (SIGSTOP) for 5 s mid-batch, then SIGCONT: nothing lost, leaked or doubled', async () => {
