@@ -18,6 +18,7 @@ import { ensureSearchAttributes } from '../client/search-attributes-admin';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { freePort, LOCAL_DYNAMIC_CONFIG } from './dev-server';
 import { startLocalPostgres, type LocalPostgres } from './postgres';
+import { descendantsOf } from './procfs';
 import { postgresSchemaDir, resolveTemporalServer, type ResolvedServer } from './temporal-server';
 
 export const TEMPORAL_SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
@@ -35,6 +36,8 @@ export interface TemporalClusterOptions {
   dir?: string;
   /** Everything (PostgreSQL, schemas, every node ready, namespace, search attributes) within this. */
   startTimeoutMs?: number;
+  /** How long each node may take to answer once started (default 120 s, within startTimeoutMs). */
+  nodeReadyTimeoutMs?: number;
   /** Stop everything synchronously when this process gets SIGINT/SIGTERM (default true; a command
    *  that handles the signals itself passes false). */
   signalHooks?: boolean;
@@ -61,8 +64,15 @@ export class TemporalNode {
     return `127.0.0.1:${this.ports.frontend.grpc}`;
   }
 
+  /** The PID of the node's process group (the shell holding the lifeline). */
   get pid(): number | null {
     return this.child?.pid ?? null;
+  }
+
+  /** The node's processes: the shell, the server it runs and the lifeline's watcher. */
+  pids(): number[] {
+    const pid = this.running ? this.pid : null;
+    return pid ? descendantsOf(pid) : [];
   }
 
   get running(): boolean {
@@ -77,19 +87,28 @@ export class TemporalNode {
   start(): void {
     if (this.running) throw new Error(`Temporal node ${this.index} is already running (pid ${this.pid})`);
     const log = fs.openSync(this.logFile, 'a');
-    // A process group of its own: stop() and kill() reach it (and anything it starts) by PID.
+    // A process group of its own (the shell and the server): stop() and kill() reach it by PID.
     const child = spawn(
-      this.server,
-      ['--root', this.configDir, '--config', '.', '--env', `node${this.index}`, '--allow-no-auth', 'start'],
-      { stdio: ['ignore', log, log], detached: true, cwd: this.configDir },
+      'sh',
+      [
+        '-c',
+        NODE_WRAPPER,
+        'temporal-node',
+        this.server,
+        ...['--root', this.configDir, '--config', '.', '--env', `node${this.index}`, '--allow-no-auth', 'start'],
+      ],
+      { stdio: ['ignore', log, log, 'pipe'], detached: true, cwd: this.configDir },
     );
     fs.closeSync(log);
+    const lifeline = child.stdio[3] as net.Socket;
+    lifeline.unref();
     this.exitInfo = null;
     this.child = child;
     live.add(child);
     child.once('exit', (code, signal) => {
       live.delete(child);
-      this.exitInfo = `node ${this.index} exited (${signal ?? code}; log ${this.logFile})`;
+      lifeline.destroy();
+      this.exitInfo = `node ${this.index} exited (${describeExit(code, signal)}; log ${this.logFile})`;
     });
     child.once('error', (err) => {
       this.exitInfo = `node ${this.index}: ${err.message}`;
@@ -108,6 +127,27 @@ export class TemporalNode {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * Runs the server ("$@") under a shell that holds fd 3, a pipe from this process: when the pipe
+ * ends (this process is gone, even by SIGKILL, so no exit hook ran) the server is SIGKILLed too.
+ * The shell ignores SIGINT/SIGTERM after starting the server, so a group SIGTERM reaches the server
+ * and the shell exits when the server has, with its status (128 + signal when killed).
+ */
+const NODE_WRAPPER = [
+  '"$@" 3<&- &',
+  'pid=$!',
+  '{ cat <&3 >/dev/null; kill -KILL "$pid" 2>/dev/null; } &',
+  "trap '' INT TERM HUP",
+  'wait "$pid"',
+].join('\n');
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return signal;
+  const name =
+    code !== null && code > 128 ? Object.entries(os.constants.signals).find(([, n]) => n === code - 128) : null;
+  return name ? name[0] : String(code);
 }
 
 const live = new Set<ChildProcess>();
@@ -328,12 +368,14 @@ export class TemporalCluster {
     }
     // Node 1 first: it writes the cluster metadata the others then read.
     this.nodes[0]!.start();
-    await step('Temporal node 1 (frontend answering)', () => this.waitForNode(1, 'temporal-system'));
+    await step('Temporal node 1 (frontend answering)', () =>
+      this.waitForNode(1, 'temporal-system', this.options.nodeReadyTimeoutMs),
+    );
     await step('the namespace and search attributes', () => this.registerNamespace());
     for (const node of this.nodes.slice(1)) node.start();
     for (const node of this.nodes.slice(1)) {
       await step(`Temporal node ${node.index} (frontend answering)`, () =>
-        this.waitForNode(node.index, this.namespace),
+        this.waitForNode(node.index, this.namespace, this.options.nodeReadyTimeoutMs),
       );
     }
     this.startMs = Date.now() - started;
@@ -436,9 +478,9 @@ export class TemporalCluster {
     }
   }
 
-  /** The PIDs of the running Temporal nodes. */
+  /** The PIDs of the running Temporal nodes (each its shell and its server). */
   pids(): number[] {
-    return this.nodes.flatMap((n) => (n.running && n.pid ? [n.pid] : []));
+    return this.nodes.flatMap((n) => n.pids());
   }
 
   async stop(): Promise<void> {

@@ -10,15 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TemporalCluster } from '../../src/dev-server/temporal-cluster';
 import { resolveTemporalServer } from '../../src/dev-server/temporal-server';
-
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+import { processRunning } from '../../src/dev-server/procfs';
 
 describe('cluster harness: a node that does not come up', { timeout: 120_000 }, () => {
   let dir: string;
@@ -30,11 +22,11 @@ describe('cluster harness: a node that does not come up', { timeout: 120_000 }, 
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   /** Starts a cluster whose server binary is `script`; returns the error, the PIDs it had and its folder. */
-  async function failedStart(script: string, startTimeoutMs?: number) {
+  async function failedStart(script: string, nodeReadyTimeoutMs?: number) {
     const server = path.join(dir, `server-${Math.random().toString(16).slice(2)}`);
     fs.writeFileSync(server, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
     const cluster = new TemporalCluster({
-      startTimeoutMs,
+      nodeReadyTimeoutMs,
       env: { ...process.env, TEMPORAL_SERVER_PATH: server, TEMPORAL_SQL_TOOL_PATH: sqlTool },
     });
     let error: Error | null = null;
@@ -55,21 +47,21 @@ describe('cluster harness: a node that does not come up', { timeout: 120_000 }, 
     assert.match(r.error.message, /Temporal node 1 exited \(3; log .*node1\.log\)/);
     assert.match(r.error.message, /config is broken/, 'with the end of its log');
     assert.deepEqual(
-      r.pids.filter((p) => alive(p)),
+      r.pids.filter((p) => processRunning(p)),
       [],
     );
     assert.equal(fs.existsSync(r.dir), false, 'its folder is removed');
   });
 
-  it('a node that never answers: the start gives up in the time given, naming it; its process group is killed', async () => {
+  it('a node that never answers: the start gives up after the time given, naming it; its process group is killed', async () => {
     const marker = path.join(dir, 'child.pid');
     // A server that starts a child of its own, then hangs: stop() must reach both by process group.
-    const r = await failedStart(`sleep 600 & echo $! > ${marker}; exec sleep 600`, 8000);
+    const r = await failedStart(`sleep 600 & echo $! > ${marker}; exec sleep 600`, 4000);
     assert.ok(r.error, 'start fails');
-    assert.match(r.error.message, /Temporal node 1 \(frontend answering\) did not finish within 8000 ms/);
+    assert.match(r.error.message, /Temporal node 1 at 127\.0\.0\.1:\d+ not ready after 4000 ms/);
     const child = Number(fs.readFileSync(marker, 'utf8'));
     assert.deepEqual(
-      [...r.pids, child].filter((p) => alive(p)),
+      [...r.pids, child].filter((p) => processRunning(p)),
       [],
       'node, its child and PostgreSQL are gone',
     );
