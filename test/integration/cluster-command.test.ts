@@ -22,6 +22,19 @@ describe('cinder-temporal cluster', { timeout: 240_000 }, () => {
     clearTimeout(timer);
   });
 
+  it('refuses a bad option before starting anything, naming it', async () => {
+    for (const [args, message] of [
+      [['--bogus'], /unknown option --bogus/],
+      [['--ui-port', '0'], /--ui-port: must be a port number \(1-65535\), got 0/],
+      [['--ui-port'], /--ui-port: must be a port number \(1-65535\), got nothing/],
+    ] as const) {
+      const r = await runCli(['cluster', ...args], process.env, 30_000);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stdout + r.stderr, /PostgreSQL on/, 'nothing started');
+    }
+  });
+
   it('starts two nodes and the workers, serves a create, and Ctrl-C stops every process it printed', async () => {
     child = spawn(process.execPath, [BIN, 'cluster'], {
       cwd: ROOT,
