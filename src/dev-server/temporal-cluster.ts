@@ -309,6 +309,8 @@ export class TemporalCluster {
   }
 
   async start(): Promise<this> {
+    // A first build of the server (minutes, once per machine) is not part of the start's time.
+    this.binaries = await resolveTemporalServer(this.progress, this.env);
     const started = Date.now();
     const timeoutMs = this.options.startTimeoutMs ?? 180_000;
     if (this.options.signalHooks !== false) {
@@ -337,35 +339,13 @@ export class TemporalCluster {
         clearTimeout(timer);
       }
     };
-    this.binaries = await resolveTemporalServer(this.progress, this.env);
     this.postgres = await step('PostgreSQL', () => startLocalPostgres({ signalHooks: false }));
     this.progress(`PostgreSQL on ${this.postgres.host}:${this.postgres.port} (pid ${this.postgres.pid()})`);
     await step('the Temporal schemas (temporal-sql-tool)', () =>
       setupTemporalSchemas(this.postgres, this.binaries.sqlTool, this.env),
     );
-    const dynamicConfigFile = path.join(this.dir, 'dynamicconfig.yaml');
-    const dynamic = { ...LOCAL_DYNAMIC_CONFIG, ...this.options.dynamicConfig };
-    fs.writeFileSync(
-      dynamicConfigFile,
-      YAML.stringify(Object.fromEntries(Object.entries(dynamic).map(([k, value]) => [k, [{ value }]]))),
-    );
     const count = this.options.nodes ?? 2;
-    const ports: Ports[] = [];
-    const taken = new Set<number>();
-    for (let i = 0; i < count; i++) ports.push(await allocatePorts(taken));
-    for (let i = 1; i <= count; i++) {
-      const config = nodeConfig(
-        this.postgres,
-        ports[i - 1]!,
-        this.options.numHistoryShards ?? 4,
-        dynamicConfigFile,
-        ports[0]!,
-      );
-      fs.writeFileSync(path.join(this.dir, `node${i}.yaml`), YAML.stringify(config), { mode: 0o600 });
-      this.nodes.push(
-        new TemporalNode(i, ports[i - 1]!, this.binaries.server, this.dir, path.join(this.dir, `node${i}.log`)),
-      );
-    }
+    await this.writeNodeConfigs(count);
     // Node 1 first: it writes the cluster metadata the others then read.
     this.nodes[0]!.start();
     await step('Temporal node 1 (frontend answering)', () =>
@@ -383,6 +363,33 @@ export class TemporalCluster {
       `Temporal cluster of ${count} nodes up in ${(this.startMs / 1000).toFixed(1)}s: ${this.nodes.map((n) => n.address).join(', ')}`,
     );
     return this;
+  }
+
+  /** The dynamic config file, and each node's config (its ports, the shared persistence) and
+   *  TemporalNode. */
+  private async writeNodeConfigs(count: number): Promise<void> {
+    const dynamicConfigFile = path.join(this.dir, 'dynamicconfig.yaml');
+    const dynamic = { ...LOCAL_DYNAMIC_CONFIG, ...this.options.dynamicConfig };
+    fs.writeFileSync(
+      dynamicConfigFile,
+      YAML.stringify(Object.fromEntries(Object.entries(dynamic).map(([k, value]) => [k, [{ value }]]))),
+    );
+    const ports: Ports[] = [];
+    const taken = new Set<number>();
+    for (let i = 0; i < count; i++) ports.push(await allocatePorts(taken));
+    for (let i = 1; i <= count; i++) {
+      const config = nodeConfig(
+        this.postgres,
+        ports[i - 1]!,
+        this.options.numHistoryShards ?? 4,
+        dynamicConfigFile,
+        ports[0]!,
+      );
+      fs.writeFileSync(path.join(this.dir, `node${i}.yaml`), YAML.stringify(config), { mode: 0o600 });
+      this.nodes.push(
+        new TemporalNode(i, ports[i - 1]!, this.binaries.server, this.dir, path.join(this.dir, `node${i}.log`)),
+      );
+    }
   }
 
   /** Until node n's frontend answers for namespace (and, for the project's namespace, lists the
