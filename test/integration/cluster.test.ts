@@ -42,11 +42,23 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
   });
   after(() => c?.stop());
 
-  const everyMember = () =>
-    [1, 2].flatMap((n) => ['frontend', 'history', 'matching', 'worker'].map((s) => `node${n}/${s}`)).sort();
+  const everyMember = [1, 2]
+    .flatMap((n) => ['frontend', 'history', 'matching', 'worker'].map((s) => `node${n}/${s}`))
+    .sort();
+
+  /** Every service of both nodes heartbeats in cluster_membership (each service joins on its own,
+   *  so within a bounded wait). */
+  async function expectEveryMember(what: string): Promise<void> {
+    let seen: string[] = [];
+    try {
+      await eventually(async () => (seen = await c.temporal!.members()).join() === everyMember.join(), 30_000, what);
+    } finally {
+      assert.deepEqual(seen, everyMember, what);
+    }
+  }
 
   it('both nodes are members of one cluster: every service of each heartbeats in cluster_membership', async () => {
-    assert.deepEqual(await c.temporal!.members(), everyMember());
+    await expectEveryMember('every service of both nodes in cluster_membership');
   });
 
   /** Faults on both backends: some creates fail once and are rescheduled, a few fail everywhere;
@@ -128,7 +140,7 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
       await sleep(3000);
       await c.temporal!.restart(1);
     });
-    assert.deepEqual(await c.temporal!.members(), everyMember(), 'node 1 is back in the cluster');
+    await expectEveryMember('node 1 back in the cluster');
   });
 
   it('SIGKILL of Temporal node 2 mid-batch, then restarted: nothing lost, leaked or doubled', async () => {
@@ -138,7 +150,7 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
       await sleep(3000);
       await c.temporal!.restart(2);
     });
-    assert.deepEqual(await c.temporal!.members(), everyMember(), 'node 2 is back in the cluster');
+    await expectEveryMember('node 2 back in the cluster');
   });
 
   it('PostgreSQL paused (SIGSTOP) for 5 s mid-batch, then SIGCONT: nothing lost, leaked or doubled', async () => {
