@@ -19,7 +19,8 @@ export interface DevServerOptions {
   /** Dynamic config overrides, e.g. { 'limit.historyCount.suggestContinueAsNew': 40 }, merged over
    *  LOCAL_DYNAMIC_CONFIG. */
   dynamicConfig?: Record<string, unknown>;
-  /** Leave out LOCAL_DYNAMIC_CONFIG (the server's stock settings): to measure what it buys. */
+  /** Leave out LOCAL_DYNAMIC_CONFIG and LOCAL_SQLITE_PRAGMAS (the server's stock settings): to
+   *  measure what they buy. */
   stockDynamicConfig?: boolean;
   /** Where the server's own log goes; default: discarded. */
   logFile?: string;
@@ -56,6 +57,22 @@ export const LOCAL_DYNAMIC_CONFIG: Readonly<Record<string, unknown>> = {
   'matching.numTaskqueueReadPartitions': 1,
   'matching.numTaskqueueWritePartitions': 1,
 };
+
+/**
+ * The dev server keeps its SQLite file (npm start's) with SQLite's own defaults: a rollback journal
+ * and synchronous=FULL, several fsyncs per commit, and every workflow task, activity start and
+ * completion is a commit. Measured with bench/create.bench.ts, that was most of a create's latency
+ * and of an empty workflow's. WAL with synchronous=NORMAL survives a crash of the server process (a
+ * restart finds every commit); only a crash of the machine may lose the last ones, which a local
+ * server can afford. A cluster's database has its own durability settings (docs/deploy.md).
+ */
+export const LOCAL_SQLITE_PRAGMAS: Readonly<Record<string, string>> = { journal_mode: 'wal', synchronous: 'normal' };
+
+/** The `--sqlite-pragma` arguments of a server with a file: none in memory, or on stock settings. */
+export function sqlitePragmaArgs(opts: Pick<DevServerOptions, 'dbFilename' | 'stockDynamicConfig'>): string[] {
+  if (!opts.dbFilename || opts.stockDynamicConfig) return [];
+  return Object.entries(LOCAL_SQLITE_PRAGMAS).flatMap(([k, v]) => ['--sqlite-pragma', `${k}=${v}`]);
+}
 
 export const DEFAULT_PORT = 7233;
 export const DEFAULT_UI_PORT = 8233;
@@ -182,7 +199,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
         namespace,
         dbFilename: opts.dbFilename,
         searchAttributes: [...SEARCH_ATTRIBUTES],
-        extraArgs: dynamicArgs,
+        extraArgs: [...dynamicArgs, ...sqlitePragmaArgs(opts)],
       },
     });
     return { address, namespace, uiUrl, origin: 'sdk download', pid: null, stop: () => env.teardown() };
@@ -201,6 +218,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<Runni
     'warn',
     ...(ui ? ['--ui-port', String(uiPort)] : ['--headless']),
     ...(opts.dbFilename ? ['--db-filename', opts.dbFilename] : []),
+    ...sqlitePragmaArgs(opts),
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${searchAttributeCliType(k.type)}`]),
     ...dynamicArgs,
   ];
