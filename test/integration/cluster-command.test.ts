@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { BIN, ROOT, runCli } from '../support/run-process';
+import { TEMPORAL_SERVER_VERSION } from '../../src/dev-server/temporal-server';
+import { BIN, ROOT, runCli, runProcess } from '../support/run-process';
 import { processRunning } from '../../src/dev-server/procfs';
 
 describe('cinder-temporal cluster', { timeout: 240_000 }, () => {
@@ -20,6 +21,17 @@ describe('cinder-temporal cluster', { timeout: 240_000 }, () => {
     const timer = setTimeout(() => child!.kill('SIGKILL'), 30_000);
     await gone;
     clearTimeout(timer);
+  });
+
+  it('ensure-temporal-server prints the server and SQL tool it found, each runnable at the pinned version', async () => {
+    const r = await runCli(['ensure-temporal-server'], process.env, 600_000);
+    assert.equal(r.code, 0, r.stderr);
+    const m = /^(\S+) (\S+) \((TEMPORAL_SERVER_PATH|PATH|cache|go install)\)$/.exec(r.stdout.trim());
+    assert.ok(m, r.stdout);
+    for (const bin of [m[1]!, m[2]!]) {
+      const v = await runProcess(bin, ['--version'], process.env, 30_000);
+      assert.match(v.stdout, new RegExp(`version ${TEMPORAL_SERVER_VERSION.slice(1).replace(/\./g, '\\.')}`), bin);
+    }
   });
 
   it('refuses a bad option before starting anything, naming it', async () => {
