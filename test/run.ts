@@ -45,7 +45,7 @@ async function main(): Promise<number> {
     }
     // Files on a multi-node cluster need the Temporal server binary: found or built here, once,
     // with progress lines, rather than inside a test's time limit.
-    if (!env.TEMPORAL_SERVER_PATH && files.some((f) => fs.readFileSync(f, 'utf8').includes('temporalCluster'))) {
+    if (!env.TEMPORAL_SERVER_PATH && files.some((f) => /temporalcluster/i.test(fs.readFileSync(f, 'utf8')))) {
       const found = await resolveTemporalServer((line) => process.stderr.write(`[test] ${line}\n`), env);
       env.TEMPORAL_SERVER_PATH = found.server;
       env.TEMPORAL_SQL_TOOL_PATH = found.sqlTool;

@@ -37,7 +37,7 @@ export async function runCluster(args: string[], out: (l: string) => void, err: 
   try {
     out(`cluster up in ${((Date.now() - started) / 1000).toFixed(1)}s (folder ${cluster.dir})`);
     for (const n of cluster.temporal.nodes)
-      out(`  Temporal node ${n.index}: ${n.address} (pid ${n.pid}, log ${n.logFile})`);
+      out(`  Temporal node ${n.index}: ${n.address} (pids ${n.pids().join(' ')}, log ${n.logFile})`);
     const pg = cluster.temporal.postgres;
     out(
       `  PostgreSQL: ${pg.host}:${pg.port} (pid ${pg.pid()}; databases temporal, temporal_visibility, the volume database)`,

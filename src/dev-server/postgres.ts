@@ -9,7 +9,7 @@
  * - initdb and postgres refuse to run as root: as root they run as the `postgres` system user (which
  *   Debian's package creates), owning the temp dir.
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   accessSync,
@@ -23,10 +23,11 @@ import {
   statfsSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { childrenOf } from './procfs';
 
 export interface PostgresDatabases {
   /** An empty database of its own: postgres://user:password@127.0.0.1:port/name. */
@@ -164,6 +165,36 @@ function scratchRoot(): string {
   return tmpdir();
 }
 
+/**
+ * pg_ctl runs the server in a session of its own, so it outlives this process when no exit or
+ * signal hook can run (SIGKILL). A watcher shell holds fd 3, a pipe from this process: when the pipe
+ * ends it stops the server and deletes its folder. cancel() kills the watcher (stop() does the work).
+ */
+function startLifeline(user: RunAs | null, pgCtl: string, dataDir: string, dir: string): { cancel(): void } {
+  const [cmd, argv] = asServerUser(user, pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+  const watcher = spawn(
+    'sh',
+    ['-c', 'cat <&3 >/dev/null; "$@" >/dev/null 2>&1; rm -rf "$PG_SCRATCH_DIR"', 'pg-lifeline', cmd, ...argv],
+    {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      detached: true,
+      cwd: '/',
+      env: { ...process.env, PG_SCRATCH_DIR: dir },
+    },
+  );
+  watcher.unref();
+  (watcher.stdio[3] as Socket).unref();
+  return {
+    cancel: () => {
+      try {
+        process.kill(-watcher.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
 /** Servers still running, stopped synchronously if the process exits without stop(). */
 const running = new Map<string, () => void>();
 let exitHookInstalled = false;
@@ -192,7 +223,9 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
   }
   const pgCtl = join(binDir, 'pg_ctl');
   let started = false;
+  const lifeline = startLifeline(user, pgCtl, dataDir, dir);
   const stopSync = () => {
+    lifeline.cancel();
     if (started)
       spawnSync(...asServerUser(user, pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']), {
         cwd: dir,
@@ -284,23 +317,6 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
     stopSync();
     throw err;
   }
-}
-
-/** The PIDs whose parent is pid (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  const kids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Fields after the command (in parentheses, which may hold spaces): state, ppid, ...
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) kids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return kids;
 }
 
 // ---- databases on a server ----

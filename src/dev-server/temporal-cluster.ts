@@ -12,11 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
+import { Client as PgClient } from 'pg';
 import YAML from 'yaml';
 import { ensureSearchAttributes } from '../client/search-attributes-admin';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { freePort, LOCAL_DYNAMIC_CONFIG } from './dev-server';
 import { startLocalPostgres, type LocalPostgres } from './postgres';
+import { descendantsOf } from './procfs';
 import { postgresSchemaDir, resolveTemporalServer, type ResolvedServer } from './temporal-server';
 
 export const TEMPORAL_SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
@@ -34,6 +36,8 @@ export interface TemporalClusterOptions {
   dir?: string;
   /** Everything (PostgreSQL, schemas, every node ready, namespace, search attributes) within this. */
   startTimeoutMs?: number;
+  /** How long each node may take to answer once started (default 120 s, within startTimeoutMs). */
+  nodeReadyTimeoutMs?: number;
   /** Stop everything synchronously when this process gets SIGINT/SIGTERM (default true; a command
    *  that handles the signals itself passes false). */
   signalHooks?: boolean;
@@ -60,8 +64,15 @@ export class TemporalNode {
     return `127.0.0.1:${this.ports.frontend.grpc}`;
   }
 
+  /** The PID of the node's process group (the shell holding the lifeline). */
   get pid(): number | null {
     return this.child?.pid ?? null;
+  }
+
+  /** The node's processes: the shell, the server it runs and the lifeline's watcher. */
+  pids(): number[] {
+    const pid = this.running ? this.pid : null;
+    return pid ? descendantsOf(pid) : [];
   }
 
   get running(): boolean {
@@ -76,19 +87,28 @@ export class TemporalNode {
   start(): void {
     if (this.running) throw new Error(`Temporal node ${this.index} is already running (pid ${this.pid})`);
     const log = fs.openSync(this.logFile, 'a');
-    // A process group of its own: stop() and kill() reach it (and anything it starts) by PID.
+    // A process group of its own (the shell and the server): stop() and kill() reach it by PID.
     const child = spawn(
-      this.server,
-      ['--root', this.configDir, '--config', '.', '--env', `node${this.index}`, '--allow-no-auth', 'start'],
-      { stdio: ['ignore', log, log], detached: true, cwd: this.configDir },
+      'sh',
+      [
+        '-c',
+        NODE_WRAPPER,
+        'temporal-node',
+        this.server,
+        ...['--root', this.configDir, '--config', '.', '--env', `node${this.index}`, '--allow-no-auth', 'start'],
+      ],
+      { stdio: ['ignore', log, log, 'pipe'], detached: true, cwd: this.configDir },
     );
     fs.closeSync(log);
+    const lifeline = child.stdio[3] as net.Socket;
+    lifeline.unref();
     this.exitInfo = null;
     this.child = child;
     live.add(child);
     child.once('exit', (code, signal) => {
       live.delete(child);
-      this.exitInfo = `node ${this.index} exited (${signal ?? code}; log ${this.logFile})`;
+      lifeline.destroy();
+      this.exitInfo = `node ${this.index} exited (${describeExit(code, signal)}; log ${this.logFile})`;
     });
     child.once('error', (err) => {
       this.exitInfo = `node ${this.index}: ${err.message}`;
@@ -107,6 +127,27 @@ export class TemporalNode {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * Runs the server ("$@") under a shell that holds fd 3, a pipe from this process: when the pipe
+ * ends (this process is gone, even by SIGKILL, so no exit hook ran) the server is SIGKILLed too.
+ * The shell ignores SIGINT/SIGTERM after starting the server, so a group SIGTERM reaches the server
+ * and the shell exits when the server has, with its status (128 + signal when killed).
+ */
+const NODE_WRAPPER = [
+  '"$@" 3<&- &',
+  'pid=$!',
+  '{ cat <&3 >/dev/null; kill -KILL "$pid" 2>/dev/null; } &',
+  "trap '' INT TERM HUP",
+  'wait "$pid"',
+].join('\n');
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return signal;
+  const name =
+    code !== null && code > 128 ? Object.entries(os.constants.signals).find(([, n]) => n === code - 128) : null;
+  return name ? name[0] : String(code);
 }
 
 const live = new Set<ChildProcess>();
@@ -268,6 +309,8 @@ export class TemporalCluster {
   }
 
   async start(): Promise<this> {
+    // A first build of the server (minutes, once per machine) is not part of the start's time.
+    this.binaries = await resolveTemporalServer(this.progress, this.env);
     const started = Date.now();
     const timeoutMs = this.options.startTimeoutMs ?? 180_000;
     if (this.options.signalHooks !== false) {
@@ -289,24 +332,48 @@ export class TemporalCluster {
         );
       });
       try {
-        return await Promise.race([fn(), timeout]);
+        const work = fn();
+        work.catch(() => undefined); // when the time is up first, its later failure is moot
+        return await Promise.race([work, timeout]);
       } finally {
         clearTimeout(timer);
       }
     };
-    this.binaries = await resolveTemporalServer(this.progress, this.env);
     this.postgres = await step('PostgreSQL', () => startLocalPostgres({ signalHooks: false }));
     this.progress(`PostgreSQL on ${this.postgres.host}:${this.postgres.port} (pid ${this.postgres.pid()})`);
     await step('the Temporal schemas (temporal-sql-tool)', () =>
       setupTemporalSchemas(this.postgres, this.binaries.sqlTool, this.env),
     );
+    const count = this.options.nodes ?? 2;
+    await this.writeNodeConfigs(count);
+    // Node 1 first: it writes the cluster metadata the others then read.
+    this.nodes[0]!.start();
+    await step('Temporal node 1 (frontend answering)', () =>
+      this.waitForNode(1, 'temporal-system', this.options.nodeReadyTimeoutMs),
+    );
+    await step('the namespace and search attributes', () => this.registerNamespace());
+    for (const node of this.nodes.slice(1)) node.start();
+    for (const node of this.nodes.slice(1)) {
+      await step(`Temporal node ${node.index} (frontend answering)`, () =>
+        this.waitForNode(node.index, this.namespace, this.options.nodeReadyTimeoutMs),
+      );
+    }
+    this.startMs = Date.now() - started;
+    this.progress(
+      `Temporal cluster of ${count} nodes up in ${(this.startMs / 1000).toFixed(1)}s: ${this.nodes.map((n) => n.address).join(', ')}`,
+    );
+    return this;
+  }
+
+  /** The dynamic config file, and each node's config (its ports, the shared persistence) and
+   *  TemporalNode. */
+  private async writeNodeConfigs(count: number): Promise<void> {
     const dynamicConfigFile = path.join(this.dir, 'dynamicconfig.yaml');
     const dynamic = { ...LOCAL_DYNAMIC_CONFIG, ...this.options.dynamicConfig };
     fs.writeFileSync(
       dynamicConfigFile,
       YAML.stringify(Object.fromEntries(Object.entries(dynamic).map(([k, value]) => [k, [{ value }]]))),
     );
-    const count = this.options.nodes ?? 2;
     const ports: Ports[] = [];
     const taken = new Set<number>();
     for (let i = 0; i < count; i++) ports.push(await allocatePorts(taken));
@@ -323,21 +390,6 @@ export class TemporalCluster {
         new TemporalNode(i, ports[i - 1]!, this.binaries.server, this.dir, path.join(this.dir, `node${i}.log`)),
       );
     }
-    // Node 1 first: it writes the cluster metadata the others then read.
-    this.nodes[0]!.start();
-    await step('Temporal node 1 (frontend answering)', () => this.waitForNode(1, 'temporal-system'));
-    await step('the namespace and search attributes', () => this.registerNamespace());
-    for (const node of this.nodes.slice(1)) node.start();
-    for (const node of this.nodes.slice(1)) {
-      await step(`Temporal node ${node.index} (frontend answering)`, () =>
-        this.waitForNode(node.index, this.namespace),
-      );
-    }
-    this.startMs = Date.now() - started;
-    this.progress(
-      `Temporal cluster of ${count} nodes up in ${(this.startMs / 1000).toFixed(1)}s: ${this.nodes.map((n) => n.address).join(', ')}`,
-    );
-    return this;
   }
 
   /** Until node n's frontend answers for namespace (and, for the project's namespace, lists the
@@ -410,9 +462,32 @@ export class TemporalCluster {
     await this.waitForNode(n);
   }
 
-  /** Every PID the cluster runs (nodes and PostgreSQL's processes). */
+  /** The members that heartbeat in the cluster_membership table (the list ringpop bootstraps from;
+   *  healthy: a heartbeat in the last 20 s, the server's own cutoff), each as `node<n>/<service>`
+   *  where its membership port is one of ours; sorted, without repeats. */
+  async members(): Promise<string[]> {
+    const url = `postgres://${this.postgres.user}:${encodeURIComponent(this.postgres.password)}@${this.postgres.host}:${this.postgres.port}/temporal`;
+    const client = new PgClient({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ rpc_port: number }>(
+        "SELECT DISTINCT rpc_port FROM cluster_membership WHERE last_heartbeat > (now() AT TIME ZONE 'utc') - interval '20 seconds'",
+      );
+      return rows
+        .map((r) => {
+          for (const n of this.nodes)
+            for (const s of TEMPORAL_SERVICES) if (n.ports[s].membership === r.rpc_port) return `node${n.index}/${s}`;
+          return `port ${r.rpc_port}`;
+        })
+        .sort();
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** The PIDs of the running Temporal nodes (each its shell and its server). */
   pids(): number[] {
-    return this.nodes.flatMap((n) => (n.running && n.pid ? [n.pid] : []));
+    return this.nodes.flatMap((n) => n.pids());
   }
 
   async stop(): Promise<void> {

@@ -6,26 +6,16 @@
  * of the cluster fails, then audits the batch (test/support/invariants.ts).
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { createVolumeWorkflowId } from '../../src/domain/names';
 import { eventually, startCluster, type Cluster } from '../support/cluster';
 import { auditBatch, describeViolations, temporalCreates } from '../support/invariants';
+import { processRunning } from '../../src/dev-server/procfs';
 
 const BATCH = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Running (a zombie awaiting its reaper, e.g. a daemonized postmaster, has stopped). */
-function processAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 function portInUse(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -51,6 +41,25 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
     );
   });
   after(() => c?.stop());
+
+  const everyMember = [1, 2]
+    .flatMap((n) => ['frontend', 'history', 'matching', 'worker'].map((s) => `node${n}/${s}`))
+    .sort();
+
+  /** Every service of both nodes heartbeats in cluster_membership (each service joins on its own,
+   *  so within a bounded wait). */
+  async function expectEveryMember(what: string): Promise<void> {
+    let seen: string[] = [];
+    try {
+      await eventually(async () => (seen = await c.temporal!.members()).join() === everyMember.join(), 30_000, what);
+    } finally {
+      assert.deepEqual(seen, everyMember, what);
+    }
+  }
+
+  it('both nodes are members of one cluster: every service of each heartbeats in cluster_membership', async () => {
+    await expectEveryMember('every service of both nodes in cluster_membership');
+  });
 
   /** Faults on both backends: some creates fail once and are rescheduled, a few fail everywhere;
    *  every create waits a moment on its backend, so a batch is in flight when the fault comes. */
@@ -131,6 +140,7 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
       await sleep(3000);
       await c.temporal!.restart(1);
     });
+    await expectEveryMember('node 1 back in the cluster');
   });
 
   it('SIGKILL of Temporal node 2 mid-batch, then restarted: nothing lost, leaked or doubled', async () => {
@@ -140,6 +150,7 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
       await sleep(3000);
       await c.temporal!.restart(2);
     });
+    await expectEveryMember('node 2 back in the cluster');
   });
 
   it('PostgreSQL paused (SIGSTOP) for 5 s mid-batch, then SIGCONT: nothing lost, leaked or doubled', async () => {
@@ -157,7 +168,7 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
   it('stop() leaves no process and no port behind', async () => {
     const t = c.temporal!;
     const pids = new Map<number, string>([
-      ...t.nodes.map((n) => [n.pid!, `Temporal node ${n.index}`] as const),
+      ...t.nodes.flatMap((n) => n.pids().map((pid) => [pid, `Temporal node ${n.index}`] as const)),
       [t.postgres.pid(), 'PostgreSQL'],
       ...[...c.workers.entries()].map(([key, w]) => [w.pid!, `worker ${key}`] as const),
     ]);
@@ -171,16 +182,17 @@ describe('two-node Temporal cluster on PostgreSQL', { timeout: 300_000 }, () => 
         ]),
       ]),
     ];
-    assert.equal(pids.size, 2 + 1 + 4, 'two nodes, PostgreSQL, four workers');
+    // Each node: its shell, the server and the lifeline's watcher; PostgreSQL; four workers.
+    assert.ok(pids.size >= 2 * 3 + 1 + 4, `every process: ${[...pids.values()].join(', ')}`);
     assert.deepEqual(
-      [...pids.keys()].filter((p) => !processAlive(p)).map((p) => pids.get(p)),
+      [...pids.keys()].filter((p) => !processRunning(p)).map((p) => pids.get(p)),
       [],
       'all running before stop()',
     );
     assert.deepEqual(await c.leakedFiles(), []);
     await c.stop();
     assert.deepEqual(
-      [...pids.keys()].filter((p) => processAlive(p)).map((p) => `${pids.get(p)} (pid ${p})`),
+      [...pids.keys()].filter((p) => processRunning(p)).map((p) => `${pids.get(p)} (pid ${p})`),
       [],
       'no process left',
     );
