@@ -32,6 +32,16 @@ function markersAfter(events: HistoryEvent[], i: number): string[] {
   return names;
 }
 
+/** A scheduled workflow task: queued, or left on a dead worker's sticky queue until it timed out
+ *  (a killed scheduler worker's cached workflows; Temporal then schedules it on the normal queue). */
+function queuedTaskLabel(events: HistoryEvent[], scheduled: number): string {
+  for (let j = scheduled + 1; j < events.length; j++) {
+    if (events[j].workflowTaskStartedEventAttributes) return 'workflow task queued';
+    if (events[j].workflowTaskTimedOutEventAttributes) return 'workflow task on a lost worker (sticky) timed out';
+  }
+  return 'workflow task queued';
+}
+
 /** A started workflow task: the local activities it ran, or that it was lost (its worker died or
  *  the server restarted: it timed out) or failed. */
 function workflowTaskLabel(events: HistoryEvent[], started: number): string {
@@ -75,7 +85,7 @@ function chargeRun(events: HistoryEvent[], add: (on: string, ms: number) => void
       e.activityTaskFailedEventAttributes ??
       e.activityTaskTimedOutEventAttributes ??
       e.activityTaskCanceledEventAttributes;
-    if (e.workflowTaskScheduledEventAttributes) set('wft', 'workflow task queued');
+    if (e.workflowTaskScheduledEventAttributes) set('wft', queuedTaskLabel(events, i));
     else if (e.workflowTaskStartedEventAttributes) set('wft', workflowTaskLabel(events, i));
     else if (e.workflowTaskCompletedEventAttributes) end('wft');
     else if (e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes) {

@@ -50,16 +50,23 @@ describe('chaos: where a create waited', () => {
       ev(11, 15600, { workflowTaskScheduledEventAttributes: {} }),
       ev(12, 15700, { workflowTaskStartedEventAttributes: {} }),
       ev(13, 15800, { workflowTaskCompletedEventAttributes: {} }),
-      ev(14, 15800, { workflowExecutionCompletedEventAttributes: {} }),
+      // A task left on a killed worker's sticky queue: it times out unstarted.
+      ev(14, 15800, { workflowTaskScheduledEventAttributes: {} }),
+      ev(15, 20800, { workflowTaskTimedOutEventAttributes: {} }),
+      ev(16, 20800, { workflowTaskScheduledEventAttributes: {} }),
+      ev(17, 20900, { workflowTaskStartedEventAttributes: {} }),
+      ev(18, 21000, { workflowTaskCompletedEventAttributes: {} }),
+      ev(19, 21000, { workflowExecutionCompletedEventAttributes: {} }),
     ];
     const w = createWaits([{ runId: 'r1', events }]);
-    assert.equal(w.totalMs, 15800);
-    assert.equal(w.workflowTaskTimeouts, 1);
+    assert.equal(w.totalMs, 21000);
+    assert.equal(w.workflowTaskTimeouts, 2);
     assert.deepEqual(w.waits, [
       { on: 'workflow task timed out (worker or server lost)', ms: 10000 },
       { on: 'createVolumeFromSpec queued or retrying', ms: 5000 },
-      { on: 'workflow task queued', ms: 300 },
-      { on: 'workflow task', ms: 300 },
+      { on: 'workflow task on a lost worker (sticky) timed out', ms: 5000 },
+      { on: 'workflow task queued', ms: 400 },
+      { on: 'workflow task', ms: 400 },
       { on: 'createVolumeFromSpec running', ms: 200 },
     ]);
   });
