@@ -77,8 +77,8 @@ function chargeRun(events: HistoryEvent[], add: (on: string, ms: number) => void
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     const at = ms(e.eventTime);
-    if (pending.length > 0 && Number.isFinite(last) && Number.isFinite(at))
-      add(pending[pending.length - 1].on, Math.max(0, at - last));
+    if (Number.isFinite(last) && Number.isFinite(at))
+      add(pending.length > 0 ? pending[pending.length - 1].on : 'nothing pending', Math.max(0, at - last));
     last = at;
     const act =
       e.activityTaskCompletedEventAttributes ??
@@ -90,7 +90,8 @@ function chargeRun(events: HistoryEvent[], add: (on: string, ms: number) => void
     else if (e.workflowTaskCompletedEventAttributes) end('wft');
     else if (e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes) {
       counts.wft++;
-      end('wft');
+      // Its retries are transient (in the history only once one completes): the stretch until then.
+      set('wft', 'workflow task retried after a timeout or failure');
     } else if (e.activityTaskScheduledEventAttributes) {
       const name = e.activityTaskScheduledEventAttributes.activityType?.name ?? '?';
       names.set(String(e.eventId), name);
