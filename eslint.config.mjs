@@ -70,6 +70,17 @@ const WORKFLOW_PATTERNS = [
     allowTypeImports: true,
   },
   {
+    // The schemas' types are welcome (import type); the schema library would only weigh the bundle.
+    regex: '^zod(/|$)',
+    message: 'Workflow code takes only types from zod (import type): the bundle stays free of the schema library.',
+    allowTypeImports: true,
+  },
+  {
+    regex: relativeTo('domain/(validation|create-options|schema-errors)'),
+    message: 'Workflow code takes only types from the zod schemas (import type): the bundle stays free of zod.',
+    allowTypeImports: true,
+  },
+  {
     regex: relativeTo('(activities|store|drivers)'),
     message:
       'Workflow code imports only types from activities (proxyActivities<typeof ...>), nothing from the store or drivers.',

@@ -7,8 +7,9 @@
  *
  * Files are named by the workflow shape that recorded them: `create-volume-<scenario>.json` were
  * recorded before the three flows on local activities (they replay through the frozen body,
- * src/workflows/create-volume-v1.ts) and are kept as they are; this script writes the current
- * shape, `create-volume-three-flows-<scenario>.json`, next to them. After a deliberate, versioned
+ * src/workflows/create-volume-v1.ts), `create-volume-three-flows-<scenario>.json` before the API
+ * flow became one step (PATCH_ONE_STEP_API_FLOW); both are kept as they are. This script writes the
+ * current shape, `create-volume-one-step-<scenario>.json`, next to them. After a deliberate, versioned
  * change (patched(), or a new workflow type), give the new shape its own names and keep the old
  * files. A replay failure after an unversioned edit means running creates would break: fix the
  * code, not the histories.
@@ -41,7 +42,7 @@ interface Scenario {
 }
 
 /** The current workflow shape's file names (see the header). */
-const SHAPE = 'three-flows';
+const SHAPE = 'one-step';
 
 const SCENARIOS: Scenario[] = [
   {

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { resolveRequestOptions, type CreateOptions } from '../domain/create-options';
 import { CinderError } from '../domain/cinder-errors';
 import { validateCreateRequest, volumeSourceOf } from '../domain/validation';
@@ -17,9 +18,61 @@ export interface VolumeSpec {
   options: CreateOptions;
 }
 
-/** Cinder's api flow (cinder/volume/flows/api/create_volume.py), one activity per task. */
+/** What createVolumeApiFlow takes: the request, its option overrides, and whose create it is. */
+export interface ApiFlowArgs {
+  request: unknown;
+  options?: unknown;
+  workflow_id: string;
+  /** The create's first run id (from the workflow, never from its input). */
+  owner: string;
+}
+
+/** Cinder's api-flow tasks and reverts, as createApiActivities makes them (and test fakes). */
+export interface ApiFlowTasks {
+  extractVolumeRequest(request: unknown, overrides?: unknown): Promise<VolumeSpec>;
+  reserveQuota(spec: Pick<VolumeSpec, 'request' | 'quota_deltas'>, owner?: string): Promise<void>;
+  rollbackQuota(volumeId: string, owner?: string): Promise<void>;
+  createVolumeEntry(
+    spec: Pick<VolumeSpec, 'request' | 'volume_type' | 'source'>,
+    workflowId: string,
+    owner?: string,
+  ): Promise<void>;
+  destroyVolumeEntry(volumeId: string, owner?: string): Promise<void>;
+  commitQuota(volumeId: string, owner?: string): Promise<void>;
+}
+
+/**
+ * Cinder's api flow as one step: its tasks in order, each revert registered before its task runs (a
+ * task may do its work and still fail). A refusal (a failure no retry can fix: over quota, the volume
+ * id taken) runs the reverts newest first, then fails the step with the refusal; any other failure
+ * fails it as is, and the retry runs the whole flow again, which every task is safe for. One local
+ * activity instead of four: each local activity costs a round trip between the SDK core and the
+ * workflow thread, more than the database work of a task (measured in docs/deploy.md).
+ */
+export function apiFlowOf(tasks: ApiFlowTasks): (args: ApiFlowArgs) => Promise<VolumeSpec> {
+  return async (args) => {
+    const spec = await tasks.extractVolumeRequest(args.request, args.options);
+    const volumeId = spec.request.volume_id;
+    const reverts: Array<() => Promise<void>> = [];
+    try {
+      reverts.push(() => tasks.rollbackQuota(volumeId, args.owner));
+      await tasks.reserveQuota({ request: spec.request, quota_deltas: spec.quota_deltas }, args.owner);
+      reverts.push(() => tasks.destroyVolumeEntry(volumeId, args.owner));
+      const entry = { request: spec.request, volume_type: spec.volume_type, source: spec.source };
+      await tasks.createVolumeEntry(entry, args.workflow_id, args.owner);
+      await tasks.commitQuota(volumeId, args.owner);
+      return spec;
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.nonRetryable) for (const revert of reverts.reverse()) await revert();
+      throw err;
+    }
+  };
+}
+
+/** Cinder's api flow (cinder/volume/flows/api/create_volume.py): one activity per task, and the flow
+ *  of them as one (createVolumeApiFlow). */
 export function createApiActivities(deps: ApiDeps) {
-  return {
+  const tasks: ApiFlowTasks = {
     /** ExtractVolumeRequestTask: validates the request against its shape and the database. */
     async extractVolumeRequest(request: unknown, overrides?: unknown): Promise<VolumeSpec> {
       return wrap(async () => {
@@ -157,6 +210,7 @@ export function createApiActivities(deps: ApiDeps) {
       return wrap(() => deps.store.commitQuota(volumeId, deps.now().toISOString(), owner));
     },
   };
+  return { ...tasks, createVolumeApiFlow: apiFlowOf(tasks) };
 }
 
 export type ApiActivities = ReturnType<typeof createApiActivities>;

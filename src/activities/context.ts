@@ -44,3 +44,19 @@ export async function emitEvent(
   });
   volumeLogger(deps, volumeId)[level]({ event_type: eventType, ...payload }, eventType);
 }
+
+/** Cinder's CreateVolumeOnFinishTask("create.end"): status 'available', launched_at, the host. Run by
+ *  the volume worker that made the volume, or by the scheduler pool when that worker is older. */
+export async function finishVolumeCreate(
+  deps: ActivityDeps,
+  req: { volume_id: string; backend_id: string; attempt: number; owner?: string },
+): Promise<void> {
+  const now = deps.now().toISOString();
+  await deps.store.updateVolume(
+    req.volume_id,
+    { status: 'available', launched_at: now, host: req.backend_id, error_reason: null },
+    now,
+    req.owner,
+  );
+  await emitEvent(deps, 'volume.create.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt });
+}

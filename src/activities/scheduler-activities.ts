@@ -12,7 +12,7 @@ import {
   type ScheduleResult,
 } from '../scheduler';
 import type { ActivityDeps } from './deps';
-import { emitEvent, volumeLogger } from './context';
+import { emitEvent, finishVolumeCreate, volumeLogger } from './context';
 import { asActivity } from './failures';
 
 export interface ScheduleRequest {
@@ -182,20 +182,10 @@ export function createSchedulerActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Cinder's CreateVolumeOnFinishTask("create.end"): status 'available', launched_at. Cinder runs it
-     *  in c-vol; here it runs on the scheduler pool because it needs only the database: a volume
-     *  worker that stops right after its create must not strand a finished volume. */
+    /** Cinder's CreateVolumeOnFinishTask("create.end") on the scheduler pool: for creates from before
+     *  PATCH_ONE_STEP_API_FLOW, and for a volume worker too old to finish its own create. */
     async createVolumeOnFinish(req: AttemptRef): Promise<void> {
-      return asActivity(async () => {
-        const now = deps.now().toISOString();
-        await deps.store.updateVolume(
-          req.volume_id,
-          { status: 'available', launched_at: now, host: req.backend_id, error_reason: null },
-          now,
-          req.owner,
-        );
-        await emitEvent(deps, 'volume.create.end', req.volume_id, { backend_id: req.backend_id, attempt: req.attempt });
-      });
+      return asActivity(() => finishVolumeCreate(deps, req));
     },
 
     /** Gives back the capacity an attempt claimed (no-op if it claimed none or gave it back). */

@@ -4,7 +4,7 @@ import { CinderError } from '../domain/cinder-errors';
 import { splitBackendId, volumeObjectName, type Volume } from '../domain/volume';
 import type { DriverVolume } from '../drivers/driver';
 import type { VolumeDeps } from './deps';
-import { emitEvent, volumeLogger } from './context';
+import { emitEvent, finishVolumeCreate, volumeLogger } from './context';
 import { asActivity } from './failures';
 
 export interface BackendCreateRequest {
@@ -14,6 +14,15 @@ export interface BackendCreateRequest {
   attempt: number;
   /** The create's first run id; absent from creates started before owners. */
   owner?: string;
+  /** Finish the create here once the volume is made (since PATCH_ONE_STEP_API_FLOW), as Cinder's
+   *  c-vol does; absent, the scheduler pool finishes it. */
+  finish?: boolean;
+}
+
+/** What a backend create returns; `finished` says this worker also finished the create. */
+export interface BackendCreateResult {
+  object_name: string;
+  finished?: true;
 }
 
 /** Whether owner may act on the row (no owner given, the same owner, or a row made before owners). */
@@ -65,8 +74,9 @@ export function createVolumeActivities(deps: VolumeDeps) {
   }
 
   return {
-    /** ExtractVolumeRefTask + NotifyVolumeActionTask("create.start") + CreateVolumeFromSpecTask. */
-    async createVolumeFromSpec(req: BackendCreateRequest): Promise<{ object_name: string }> {
+    /** ExtractVolumeRefTask + NotifyVolumeActionTask("create.start") + CreateVolumeFromSpecTask, and
+     *  CreateVolumeOnFinishTask when asked. A retry after the finish makes and finishes nothing new. */
+    async createVolumeFromSpec(req: BackendCreateRequest): Promise<BackendCreateResult> {
       return asActivity(async () => {
         const volume = await loadVolume(req);
         const log = volumeLogger(deps, volume.id);
@@ -106,7 +116,9 @@ export function createVolumeActivities(deps: VolumeDeps) {
           { backend_id: req.backend_id, attempt: req.attempt, object_name: objectName },
           `created ${objectName} on ${req.backend_id}`,
         );
-        return { object_name: objectName };
+        if (!req.finish) return { object_name: objectName };
+        await finishVolumeCreate(deps, req);
+        return { object_name: objectName, finished: true };
       });
     },
 

@@ -319,9 +319,9 @@ export function parseVolumeHistory(
     const name = call.activity;
     if (API_STEPS.has(name)) out.api.steps.push(call);
     else if (API_COMPENSATIONS.has(name)) out.api.compensations.push(call);
-    if (name === ACTIVITY.extractVolumeRequest || name === ACTIVITY.scheduleCreateVolume) {
-      const options =
-        name === ACTIVITY.extractVolumeRequest ? field(call.result, 'options') : field(args[0], 'options');
+    const specStep = name === ACTIVITY.extractVolumeRequest || name === ACTIVITY.createVolumeApiFlow;
+    if (specStep || name === ACTIVITY.scheduleCreateVolume) {
+      const options = specStep ? field(call.result, 'options') : field(args[0], 'options');
       const max = field(options, 'scheduler_max_attempts');
       if (typeof max === 'number') out.max_attempts = max;
     }
@@ -495,7 +495,11 @@ export function parseVolumeHistory(
         }
         break;
       case 'createVolumeFromSpec':
-        if (call.status !== 'completed' && call.error) fail(call.error);
+        if (call.status === 'completed' && field(call.result, 'finished') === true) {
+          // Since PATCH_ONE_STEP_API_FLOW the volume worker finishes the create it made.
+          a.outcome = 'succeeded';
+          a.ended_at = call.closed_at;
+        } else if (call.status !== 'completed' && call.error) fail(call.error);
         break;
       case 'createVolumeOnFinish':
         if (call.status === 'completed') {

@@ -15,6 +15,9 @@ import {
   type ClientConfigTLS,
   type ConfigDataSource,
 } from '@temporalio/envconfig';
+import { z } from 'zod';
+import { mustBe, settingsObject } from '../domain/schema-errors';
+import { setting } from '../domain/settings';
 
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
@@ -41,18 +44,88 @@ export class TemporalSettingError extends Error {
   }
 }
 
-// The keys of a temporal.toml profile, as the `temporal:` section of CINDER_CONFIG takes them too.
-const SECTION_KEYS = ['address', 'namespace', 'api_key', 'tls', 'grpc_meta', 'profile', 'config_file'];
-const TLS_KEYS = [
-  'disabled',
-  'server_name',
-  'client_cert_path',
-  'client_cert_data',
-  'client_key_path',
-  'client_key_data',
-  'server_ca_cert_path',
-  'server_ca_cert_data',
-];
+const text = () => z.string({ error: mustBe('a string') });
+
+/** The keys of a temporal.toml profile, as the `temporal:` section of CINDER_CONFIG takes them too,
+ *  each with the TEMPORAL_* variable envconfig reads for it. Unknown keys are refused with their path. */
+export const temporalSectionSchema = settingsObject({
+  address: setting(text().optional(), {
+    env: 'TEMPORAL_ADDRESS',
+    envconfig: true,
+    help: 'host:port of the Temporal frontend',
+    default: `\`${DEFAULT_TEMPORAL_ADDRESS}\``,
+  }),
+  namespace: setting(text().optional(), {
+    env: 'TEMPORAL_NAMESPACE',
+    envconfig: true,
+    help: 'namespace',
+    default: `\`${DEFAULT_TEMPORAL_NAMESPACE}\``,
+  }),
+  profile: setting(text().optional(), {
+    env: 'TEMPORAL_PROFILE',
+    envconfig: true,
+    help: 'profile of the `temporal.toml` file to start from',
+    default: '`default`',
+  }),
+  config_file: setting(text().optional(), {
+    env: 'TEMPORAL_CONFIG_FILE',
+    envconfig: true,
+    help: 'the `temporal.toml` file',
+    default: '`~/.config/temporalio/temporal.toml`, when it exists',
+  }),
+  api_key: setting(text().optional(), {
+    env: 'TEMPORAL_API_KEY',
+    envconfig: true,
+    help: 'API key (Temporal Cloud); implies TLS',
+  }),
+  tls: settingsObject({
+    disabled: setting(z.boolean({ error: mustBe('true or false') }).optional(), {
+      env: 'TEMPORAL_TLS',
+      envconfig: true,
+      help: '`true`: TLS on, `false`: TLS off (the file key says the opposite: `disabled`)',
+    }),
+    server_name: setting(text().optional(), {
+      env: 'TEMPORAL_TLS_SERVER_NAME',
+      envconfig: true,
+      help: 'server name to verify (SNI)',
+    }),
+    client_cert_path: setting(text().optional(), {
+      env: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      envconfig: true,
+      help: 'mTLS client certificate (PEM)',
+    }),
+    client_cert_data: setting(text().optional(), {
+      env: 'TEMPORAL_TLS_CLIENT_CERT_DATA',
+      envconfig: true,
+      help: 'mTLS client certificate, inline PEM',
+    }),
+    client_key_path: setting(text().optional(), {
+      env: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+      envconfig: true,
+      help: 'mTLS client key (PEM)',
+    }),
+    client_key_data: setting(text().optional(), {
+      env: 'TEMPORAL_TLS_CLIENT_KEY_DATA',
+      envconfig: true,
+      help: 'mTLS client key, inline PEM',
+    }),
+    server_ca_cert_path: setting(text().optional(), {
+      env: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+      envconfig: true,
+      help: 'CA that signed the server certificate',
+    }),
+    server_ca_cert_data: setting(text().optional(), {
+      env: 'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
+      envconfig: true,
+      help: 'CA that signed the server certificate, inline PEM',
+    }),
+  }).optional(),
+  grpc_meta: setting(z.record(z.string(), text(), { error: mustBe('a mapping of header to value') }).optional(), {
+    help: 'gRPC metadata sent with every call (`TEMPORAL_GRPC_META_<NAME>` for one header)',
+  }),
+});
+export type TemporalSection = z.output<typeof temporalSectionSchema>;
+
 const TLS_ENV: Record<string, string> = {
   client_cert_path: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
   client_cert_data: 'TEMPORAL_TLS_CLIENT_CERT_DATA',
@@ -61,27 +134,6 @@ const TLS_ENV: Record<string, string> = {
   server_ca_cert_path: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
   server_ca_cert_data: 'TEMPORAL_TLS_SERVER_CA_CERT_DATA',
 };
-
-function checkSection(raw: unknown): Record<string, unknown> {
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new TemporalSettingError('temporal', 'must be a mapping');
-  const section = raw as Record<string, unknown>;
-  for (const key of Object.keys(section)) {
-    if (!SECTION_KEYS.includes(key)) {
-      throw new TemporalSettingError(`temporal.${key}`, `is not a known setting (known: ${SECTION_KEYS.join(', ')})`);
-    }
-  }
-  const tls = section.tls;
-  if (tls !== undefined && (typeof tls !== 'object' || tls === null || Array.isArray(tls))) {
-    throw new TemporalSettingError('temporal.tls', 'must be a mapping');
-  }
-  for (const key of Object.keys((tls ?? {}) as object)) {
-    if (!TLS_KEYS.includes(key)) {
-      throw new TemporalSettingError(`temporal.tls.${key}`, `is not a known setting (known: ${TLS_KEYS.join(', ')})`);
-    }
-  }
-  return section;
-}
 
 /** Profile fields set later win; TLS and gRPC metadata merge key by key. */
 function overlay(base: ClientConfigProfile, top: ClientConfigProfile): ClientConfigProfile {
@@ -112,19 +164,22 @@ function resolveSource(source: ConfigDataSource | undefined, cwd: string): Confi
  * The connection settings from a temporal.toml profile, the config file's `temporal:` section and
  * the environment, in that order. Empty variables count as unset (as for every other setting).
  */
-export function loadTemporalSettings(env: NodeJS.ProcessEnv, section: unknown, cwd: string): TemporalSettings {
-  const own = checkSection(section);
+export function loadTemporalSettings(
+  env: NodeJS.ProcessEnv,
+  section: TemporalSection | undefined,
+  cwd: string,
+): TemporalSettings {
+  const own = section ?? {};
   const vars: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') vars[k] = v;
 
   const fileSetting = vars.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : 'temporal.config_file';
-  const explicitFile =
-    vars.TEMPORAL_CONFIG_FILE ?? (own.config_file === undefined ? undefined : String(own.config_file));
+  const explicitFile = vars.TEMPORAL_CONFIG_FILE ?? own.config_file;
   const file = explicitFile ? path.resolve(cwd, explicitFile) : undefined;
   // envconfig quietly ignores a missing file; one named on purpose must exist.
   if (file && !fs.existsSync(file)) throw new TemporalSettingError(fileSetting, `no Temporal config file at ${file}`);
   const profileSetting = vars.TEMPORAL_PROFILE ? 'TEMPORAL_PROFILE' : 'temporal.profile';
-  const profileName = vars.TEMPORAL_PROFILE ?? (own.profile === undefined ? undefined : String(own.profile));
+  const profileName = vars.TEMPORAL_PROFILE ?? own.profile;
 
   // The file, strictly: a typo such as client_cert_pth is refused, not ignored.
   const fileConfig = wrap(file ? fileSetting : 'temporal.toml', () =>

@@ -1,44 +1,8 @@
 import { z } from 'zod';
-import type { FilterName, WeigherSpec } from './pools';
+import type { FilterName } from './pools';
 import { CinderError } from './cinder-errors';
 import { mustBe, parseOrInvalid } from './schema-errors';
 import { isPlainObject } from './text';
-
-/**
- * How one create behaves: Cinder's scheduler settings plus the timeouts that make a down backend
- * cost bounded time. The scheduler worker's configuration gives the defaults; a request may
- * override them (tests, the CLI). The effective options are returned by the first activity, so
- * they sit in the workflow history and replay never depends on a worker's current config.
- */
-export interface CreateOptions {
-  /** Cinder's scheduler_max_attempts: attempts in total, the first included; 1 disables rescheduling. */
-  scheduler_max_attempts: number;
-  /** IgnoreAttemptedHostsFilter on (our default) or off (stock Cinder). */
-  ignore_attempted_hosts: boolean;
-  /** Filters in order; IgnoreAttemptedHostsFilter is added or removed by ignore_attempted_hosts. */
-  scheduler_default_filters: FilterName[];
-  scheduler_default_weighers: WeigherSpec[];
-  /** A volume service is up when it reported within this many seconds (Cinder's service_down_time). */
-  service_down_time_s: number;
-  /** How long a backend create may wait for its volume worker before it counts as a backend failure. */
-  backend_schedule_to_start_timeout_ms: number;
-  /** A backend create or delete that stops heartbeating this long is retried (the worker died). */
-  create_heartbeat_timeout_ms: number;
-  create_start_to_close_timeout_ms: number;
-  /** Temporal retries of one activity for non-Cinder errors before the create counts as failed. */
-  create_max_activity_attempts: number;
-  /** First backoff of retried activities and compensations (doubles up to 100x). */
-  retry_initial_interval_ms: number;
-  /** How long a compensation delete waits for a down backend before it is handed to a cleanup
-   *  workflow that waits as long as it takes. */
-  compensation_schedule_to_start_timeout_ms: number;
-  /** Upsert VolumeStatus, BackendHost... (off when the namespace lacks them). */
-  upsert_search_attributes: boolean;
-  /** Alternates mode (Nova's idea), off at 0: a full scheduling pass also returns this many
-   *  runner-up pools, and after a reschedulable failure those are tried, in order, before a new
-   *  full pass. Absent in creates started before the option existed: read it as 0. */
-  scheduler_alternates: number;
-}
 
 export const DEFAULT_CREATE_OPTIONS: CreateOptions = {
   scheduler_max_attempts: 3,
@@ -80,7 +44,7 @@ export const OPTION_BOUNDS = {
   retry_initial_interval_ms: [10, 600_000],
   compensation_schedule_to_start_timeout_ms: [100, 86_400_000],
   scheduler_alternates: [0, 10],
-} as const satisfies Partial<Record<keyof CreateOptions, readonly [number, number]>>;
+} as const;
 
 const whole = (key: keyof typeof OPTION_BOUNDS) => {
   const [min, max] = OPTION_BOUNDS[key];
@@ -95,11 +59,15 @@ const flag = () => z.boolean({ error: mustBe('true or false') });
 
 /**
  * Every option's rule, once: the configuration's create_defaults and a request's options are both
- * checked against it. Bounds keep a create finite: no zero or astronomically long timeouts.
+ * checked against it, and CreateOptions is inferred from it. Bounds keep a create finite: no zero or
+ * astronomically long timeouts.
  */
 const OPTION_RULES = {
+  /** Cinder's scheduler_max_attempts: attempts in total, the first included; 1 disables rescheduling. */
   scheduler_max_attempts: whole('scheduler_max_attempts'),
+  /** IgnoreAttemptedHostsFilter on (our default) or off (stock Cinder). */
   ignore_attempted_hosts: flag(),
+  /** Filters in order; IgnoreAttemptedHostsFilter is added or removed by ignore_attempted_hosts. */
   scheduler_default_filters: z
     .array(z.enum(FILTER_NAMES, { error: mustBe(`one of ${FILTER_NAMES.join(', ')}`) }), {
       error: mustBe(`a list of ${FILTER_NAMES.join(', ')}`),
@@ -118,16 +86,38 @@ const OPTION_RULES = {
     ),
     { error: mustBe(`a list of { name: ${WEIGHER_NAMES.join(' | ')}, multiplier? }`) },
   ),
+  /** A volume service is up when it reported within this many seconds (Cinder's service_down_time). */
   service_down_time_s: whole('service_down_time_s'),
+  /** How long a backend create may wait for its volume worker before it counts as a backend failure. */
   backend_schedule_to_start_timeout_ms: whole('backend_schedule_to_start_timeout_ms'),
+  /** A backend create or delete that stops heartbeating this long is retried (the worker died). */
   create_heartbeat_timeout_ms: whole('create_heartbeat_timeout_ms'),
   create_start_to_close_timeout_ms: whole('create_start_to_close_timeout_ms'),
+  /** Temporal retries of one activity for non-Cinder errors before the create counts as failed. */
   create_max_activity_attempts: whole('create_max_activity_attempts'),
+  /** First backoff of retried activities and compensations (doubles up to 100x). */
   retry_initial_interval_ms: whole('retry_initial_interval_ms'),
+  /** How long a compensation delete waits for a down backend before it is handed to a cleanup
+   *  workflow that waits as long as it takes. */
   compensation_schedule_to_start_timeout_ms: whole('compensation_schedule_to_start_timeout_ms'),
+  /** Upsert VolumeStatus, BackendHost... (off when the namespace lacks them). */
   upsert_search_attributes: flag(),
+  /** Alternates mode (Nova's idea), off at 0: a full scheduling pass also returns this many
+   *  runner-up pools, and after a reschedulable failure those are tried, in order, before a new
+   *  full pass. Absent in creates started before the option existed: read it as 0. */
   scheduler_alternates: whole('scheduler_alternates'),
-} satisfies Record<keyof CreateOptions, z.ZodType>;
+};
+
+/** Every option, as the configuration's create_defaults (all optional) and a resolved create hold them. */
+export const createOptionsSchema = z.strictObject(OPTION_RULES);
+
+/**
+ * How one create behaves: Cinder's scheduler settings plus the timeouts that make a down backend
+ * cost bounded time. The scheduler worker's configuration gives the defaults; a request may
+ * override them (tests, the CLI). The effective options are returned by the first activity, so
+ * they sit in the workflow history and replay never depends on a worker's current config.
+ */
+export type CreateOptions = z.output<typeof createOptionsSchema>;
 
 /**
  * Options only an operator may set (configuration, not a request): they change what the scheduler
@@ -140,9 +130,8 @@ export const OPERATOR_ONLY_OPTIONS: readonly (keyof CreateOptions)[] = [
   'service_down_time_s',
 ];
 
-const operatorSchema = z.strictObject(OPTION_RULES).partial();
-const requestSchema = z
-  .strictObject(OPTION_RULES)
+const operatorSchema = createOptionsSchema.partial();
+const requestSchema = createOptionsSchema
   .omit(
     Object.fromEntries(OPERATOR_ONLY_OPTIONS.map((k) => [k, true])) as {
       [K in (typeof OPERATOR_ONLY_OPTIONS)[number]]: true;

@@ -40,6 +40,8 @@ export function volumeIdOfWorkflow(workflowId: string): string | undefined {
  *  scheduler worker (since the three-flows change; normal activities on its queue before), backend
  *  steps are normal activities on that backend's own task queue. */
 export const ACTIVITY = {
+  /** The whole API flow in one local activity (since PATCH_ONE_STEP_API_FLOW). */
+  createVolumeApiFlow: 'createVolumeApiFlow',
   extractVolumeRequest: 'extractVolumeRequest',
   reserveQuota: 'reserveQuota',
   rollbackQuota: 'rollbackQuota',
@@ -67,8 +69,9 @@ export const ACTIVITY = {
 export type ActivityName = (typeof ACTIVITY)[keyof typeof ACTIVITY];
 
 const A = ACTIVITY;
-/** Cinder's API flow, in order. */
+/** Cinder's API flow, in order: its tasks, or (since PATCH_ONE_STEP_API_FLOW) the one step running them. */
 export const API_FLOW_STEPS: readonly ActivityName[] = [
+  A.createVolumeApiFlow,
   A.extractVolumeRequest,
   A.reserveQuota,
   A.createVolumeEntry,
@@ -76,7 +79,8 @@ export const API_FLOW_STEPS: readonly ActivityName[] = [
 ];
 /** The API flow's reverts. */
 export const API_FLOW_COMPENSATIONS: readonly ActivityName[] = [A.rollbackQuota, A.destroyVolumeEntry];
-/** One attempt's steps: the scheduling pass, the backend create, the finish. */
+/** One attempt's steps: the scheduling pass, the backend create, the finish (since
+ *  PATCH_ONE_STEP_API_FLOW run by the backend create itself, unless its volume worker is older). */
 export const ATTEMPT_STEPS: readonly ActivityName[] = [
   A.scheduleCreateVolume,
   A.createVolumeFromSpec,
@@ -144,3 +148,11 @@ export const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 /** The patch that moved createVolume to the three flows on local activities; histories recorded
  *  before it take the frozen path (src/workflows/create-volume-v1.ts). */
 export const PATCH_THREE_FLOWS = 'three-flows-local-activities';
+
+/**
+ * The patch after it: the API flow is one local activity (createVolumeApiFlow, which runs Cinder's
+ * four tasks and, on a refusal, their reverts), and the volume worker finishes the create it made
+ * (Cinder's CreateVolumeOnFinishTask runs in c-vol too). Three local activities and one workflow
+ * activation fewer per create; histories recorded before it keep the step-per-task shape.
+ */
+export const PATCH_ONE_STEP_API_FLOW = 'api-flow-one-step-finish-on-backend';

@@ -1,5 +1,5 @@
 /** Turns a schema failure into Cinder's `Invalid input for field '<path>': <why>`. */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { CinderError } from './cinder-errors';
 
 /** ", got <value>" for a message, short and printable; nothing for an absent value. */
@@ -49,4 +49,28 @@ export function parseOrInvalid<S extends z.ZodType>(
   if (r.success) return r.data;
   const { field, message } = firstIssue(r.error, root, depth);
   throw new CinderError('InvalidInput', `Invalid input for field '${field}': ${message}`, field);
+}
+
+/** The dotted path of a configuration setting under `root`: list items as `[i]`, keys as `.key`. */
+export function settingPath(root: string, path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (at, p) => (typeof p === 'number' ? `${at}[${p}]` : at ? `${at}.${String(p)}` : String(p)),
+    root,
+  );
+}
+
+/** A configuration schema's first issue as the setting it names (an unknown key's own path) and
+ *  the problem, e.g. `backends[0].pools[1].nmae` and `is not a known setting (known: ...)`. */
+export function settingIssue(error: z.ZodError, root: string): { setting: string; problem: string } {
+  const issue = error.issues[0];
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  return { setting: settingPath(root, path), problem: issue.message };
+}
+
+/** A mapping that refuses unknown keys, naming the known ones (settingIssue gives the key's path). */
+export function settingsObject<S extends z.core.$ZodLooseShape>(shape: S, notObject = 'must be a mapping') {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `is not a known setting (known: ${known})` : notObject),
+  });
 }

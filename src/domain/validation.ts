@@ -7,17 +7,7 @@ import { z } from 'zod';
 import { CinderError } from './cinder-errors';
 import { mustBe, parseOrInvalid, requiredAs } from './schema-errors';
 import { hasControlCharacter } from './text';
-import type { CreateVolumeRequest, VolumeSource } from './volume';
-
-/** Limits on a create request; operators may tighten them. */
-export interface RequestLimits {
-  /** Largest volume in GiB (Cinder's per-volume gigabytes quota). */
-  maxSizeGb: number;
-  maxMetadataItems: number;
-  /** Cinder limits metadata keys and values to 255 characters. */
-  maxMetadataLength: number;
-  maxNameLength: number;
-}
+import type { VolumeSource } from './volume';
 
 export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   maxSizeGb: 1000,
@@ -26,8 +16,9 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
   maxNameLength: 255,
 };
 
-/** request_limits in the configuration: each a whole number >= 1, no other keys. */
+/** Limits on a create request (request_limits in the configuration); operators may tighten them. */
 export const requestLimitsSchema = z.strictObject({
+  /** Largest volume in GiB (Cinder's per-volume gigabytes quota). */
   maxSizeGb: z
     .number({ error: mustBe('a whole number >= 1') })
     .int({ error: mustBe('a whole number >= 1') })
@@ -36,6 +27,7 @@ export const requestLimitsSchema = z.strictObject({
     .number({ error: mustBe('a whole number >= 0') })
     .int({ error: mustBe('a whole number >= 0') })
     .min(0, { error: mustBe('a whole number >= 0') }),
+  /** Cinder limits metadata keys and values to 255 characters. */
   maxMetadataLength: z
     .number({ error: mustBe('a whole number >= 1') })
     .int({ error: mustBe('a whole number >= 1') })
@@ -46,12 +38,18 @@ export const requestLimitsSchema = z.strictObject({
     .min(1, { error: mustBe('a whole number >= 1') }),
 });
 
+export type RequestLimits = z.output<typeof requestLimitsSchema>;
+
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_TEXT = 'an id of letters, digits, ".", "_" or "-" (at most 64 characters)';
 
 const id = () => z.string({ error: requiredAs(ID_TEXT) }).regex(ID, { error: mustBe(ID_TEXT) });
 /** Optional fields take null as absent (Cinder's API does); the parsed request leaves them out. */
-const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
+const optional = <T extends z.ZodType>(schema: T) =>
+  schema
+    .nullish()
+    .transform((v) => v ?? undefined)
+    .optional();
 
 /** Text a person reads back: bounded, and without control characters (but tab/newline if allowed). */
 function text(max: number, allowTabNewline = false) {
@@ -90,7 +88,8 @@ function metadataSchema(limits: RequestLimits) {
         else continue;
         return;
       }
-    });
+    })
+    .transform((md) => md as Record<string, string>); // every value was checked to be a string above
 }
 
 const SOURCE_FIELDS = ['snapshot_id', 'source_volid', 'image_id'] as const;
@@ -131,11 +130,13 @@ function buildRequestSchema(limits: RequestLimits) {
         });
       }
     })
-    .transform(
-      (req) =>
-        Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as CreateVolumeRequest,
-    );
+    .transform((req) => Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as typeof req);
 }
+
+/** What a user asks for: Cinder's create-volume request body, plus the ids the client assigns
+ *  (volume_id before the workflow starts: its id is `create-volume-<volume_id>`; request_id is the
+ *  caller's idempotency key: one request id, one volume). Absent optional fields are left out. */
+export type CreateVolumeRequest = z.output<ReturnType<typeof buildRequestSchema>>;
 
 const schemas = new WeakMap<RequestLimits, ReturnType<typeof buildRequestSchema>>();
 

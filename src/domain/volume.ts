@@ -15,25 +15,9 @@ export function invalidVolumeForDelete(status: VolumeStatus): string {
   );
 }
 
-/** What a user asks for: Cinder's create-volume request body, plus the ids the client assigns. */
-export interface CreateVolumeRequest {
-  /** Assigned by the client before the workflow starts (workflow id `create-volume-<volume_id>`). */
-  volume_id: string;
-  /** Caller's idempotency key: one request id, one volume. */
-  request_id?: string;
-  project_id: string;
-  /** Whole GiB, > 0. */
-  size: number;
-  name?: string;
-  description?: string;
-  /** Volume type name; the default type when absent. */
-  volume_type?: string;
-  availability_zone?: string;
-  snapshot_id?: string;
-  source_volid?: string;
-  image_id?: string;
-  metadata?: Record<string, string>;
-}
+/** The create request's type is inferred from its schema (validation.ts); a type-only export, so
+ *  workflow code that imports it never loads zod. */
+export type { CreateVolumeRequest } from './validation';
 
 /** How the backend builds the volume (Cinder's ExtractVolumeSpecTask kinds). */
 export type VolumeSource =

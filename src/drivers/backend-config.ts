@@ -1,47 +1,15 @@
-/** One volume backend's configuration (Cinder's per-backend section of cinder.conf), validated. */
+/** One volume backend's configuration (Cinder's per-backend section of cinder.conf), as a schema:
+ *  the types are inferred from it, and every mistake names its setting path. */
 import { resolve as resolvePath } from 'node:path';
+import { z } from 'zod';
+import { settingIssue, settingsObject } from '../domain/schema-errors';
+import { setting } from '../domain/settings';
 
-export interface PoolConfig {
-  /** Pool name: the part after '#' in host@backend#pool. */
-  name: string;
-  /** Directory holding the pool's volume files (created if missing). */
-  path: string;
-  total_capacity_gb: number;
-  /** Default true. */
-  thin_provisioning?: boolean;
-  /** Default: the opposite of thin_provisioning. */
-  thick_provisioning?: boolean;
-  /** Whole percent 0..100, default 0. */
-  reserved_percentage?: number;
-  /** Default 20.0 (Cinder's default). */
-  max_over_subscription_ratio?: number;
-  /** Default: the backend's zone. */
-  availability_zone?: string;
-  /** Extra capabilities reported for the pool (matched by the CapabilitiesFilter). */
-  capabilities?: Record<string, unknown>;
-}
-
-export interface BackendConfig {
-  /** host@backend */
-  host: string;
-  /** Default: the part of host after '@'. */
-  volume_backend_name?: string;
-  /** Default 'nova'. */
-  availability_zone?: string;
-  /** Default 'file'. */
-  storage_protocol?: string;
-  /** Default 'cinder-temporal'. */
-  vendor_name?: string;
-  pools: PoolConfig[];
-}
-
-/** A pool with every default filled in. */
-export type ResolvedPoolConfig = Required<PoolConfig>;
-
-/** A backend with every default filled in (what parseBackendConfig returns). */
-export interface ResolvedBackendConfig extends Required<Omit<BackendConfig, 'pools'>> {
-  pools: ResolvedPoolConfig[];
-}
+export const HOST_PATTERN = /^[^@#\s]+@[^@#\s]+$/;
+export const DEFAULT_AVAILABILITY_ZONE = 'nova';
+export const DEFAULT_STORAGE_PROTOCOL = 'file';
+export const DEFAULT_VENDOR_NAME = 'cinder-temporal';
+export const DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO = 20.0;
 
 /** A configuration mistake; `setting` is the path of the offending setting. */
 export class BackendConfigError extends Error {
@@ -54,126 +22,130 @@ export class BackendConfigError extends Error {
   }
 }
 
-export const HOST_PATTERN = /^[^@#\s]+@[^@#\s]+$/;
-export const DEFAULT_AVAILABILITY_ZONE = 'nova';
-export const DEFAULT_STORAGE_PROTOCOL = 'file';
-export const DEFAULT_VENDOR_NAME = 'cinder-temporal';
-export const DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO = 20.0;
+const absent = (iss: { input?: unknown }) => iss.input === undefined || iss.input === null;
+const NON_EMPTY = 'must be a non-empty string';
+const nonEmpty = () =>
+  z
+    .string({ error: (iss) => (absent(iss) ? 'is required' : NON_EMPTY) })
+    .refine((s) => s.trim() !== '', { error: NON_EMPTY });
+const flag = () => z.boolean({ error: 'must be true or false' }).nullish();
+const POSITIVE = 'must be a positive number';
 
-const BACKEND_KEYS = new Set([
-  'host',
-  'volume_backend_name',
-  'availability_zone',
-  'storage_protocol',
-  'vendor_name',
-  'pools',
-]);
-const POOL_KEYS = new Set([
-  'name',
-  'path',
-  'total_capacity_gb',
-  'thin_provisioning',
-  'thick_provisioning',
-  'reserved_percentage',
-  'max_over_subscription_ratio',
-  'availability_zone',
-  'capabilities',
-]);
+const poolSchema = settingsObject(
+  {
+    name: setting(
+      nonEmpty()
+        .refine((n) => !n.includes('#'), { error: (iss) => `must not contain '#' (got '${String(iss.input)}')` })
+        .refine((n) => !/\s/.test(n), { error: (iss) => `must not contain whitespace (got '${String(iss.input)}')` }),
+      { help: "pool name: the part after '#' in `host@backend#pool`; required" },
+    ),
+    path: setting(nonEmpty(), {
+      help: "directory holding the pool's volume files (created if missing), one per pool; required",
+    }),
+    total_capacity_gb: setting(z.number({ error: POSITIVE }).positive({ error: POSITIVE }), {
+      help: 'capacity the pool reports, GiB; required',
+    }),
+    thin_provisioning: setting(flag(), { help: 'thin provisioning supported', default: 'true' }),
+    thick_provisioning: setting(flag(), {
+      help: 'thick provisioning supported (at least one of the two)',
+      default: 'the opposite of `thin_provisioning`',
+    }),
+    reserved_percentage: setting(
+      z
+        .number({ error: 'must be a whole number from 0 to 100' })
+        .int({ error: 'must be a whole number from 0 to 100' })
+        .min(0, { error: 'must be a whole number from 0 to 100' })
+        .max(100, { error: 'must be a whole number from 0 to 100' })
+        .nullish(),
+      { help: "Cinder's reserved_percentage: capacity kept free, whole percent 0..100", default: '0' },
+    ),
+    // Values below 1 are allowed on purpose: the CapacityFilter then fails the pool for thin requests.
+    max_over_subscription_ratio: setting(z.number({ error: POSITIVE }).positive({ error: POSITIVE }).nullish(), {
+      help: "Cinder's max_over_subscription_ratio for thin provisioning",
+      default: String(DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO),
+    }),
+    availability_zone: setting(nonEmpty().nullish(), { help: "the pool's zone", default: "the backend's" }),
+    capabilities: setting(
+      z.record(z.string(), z.unknown(), { error: 'must be an object of capability names to values' }).nullish(),
+      { help: 'extra capabilities the pool reports (matched by the CapabilitiesFilter against extra specs)' },
+    ),
+  },
+  'must be an object',
+).superRefine((p, ctx) => {
+  if (p.thin_provisioning === false && p.thick_provisioning === false)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['thick_provisioning'],
+      message: 'must be true when thin_provisioning is false (a pool supports at least one)',
+    });
+});
+
+/** One backend: every optional setting filled in from its default (the pools' zone from the backend's). */
+export const backendConfigSchema = settingsObject(
+  {
+    host: setting(
+      nonEmpty().refine((h) => HOST_PATTERN.test(h), {
+        error: (iss) =>
+          `must look like 'host@backend' (no '#', no whitespace, exactly one '@'), got '${String(iss.input)}'`,
+      }),
+      { help: '`host@backend`: the volume service, served by exactly one volume worker; required' },
+    ),
+    volume_backend_name: setting(nonEmpty().nullish(), {
+      help: "Cinder's volume_backend_name (matched by extra specs)",
+      default: 'the part of `host` after `@`',
+    }),
+    availability_zone: setting(nonEmpty().nullish(), {
+      help: "the backend's zone",
+      default: `\`${DEFAULT_AVAILABILITY_ZONE}\``,
+    }),
+    storage_protocol: setting(nonEmpty().nullish(), {
+      help: 'reported capability',
+      default: `\`${DEFAULT_STORAGE_PROTOCOL}\``,
+    }),
+    vendor_name: setting(nonEmpty().nullish(), { help: 'reported capability', default: `\`${DEFAULT_VENDOR_NAME}\`` }),
+    pools: setting(
+      z
+        .array(poolSchema, { error: (iss) => (absent(iss) ? 'is required' : 'must be a non-empty list') })
+        .min(1, { error: 'must be a non-empty list' }),
+      { help: "the backend's pools, at least one" },
+    ),
+  },
+  'must be an object',
+).transform((b) => {
+  const zone = b.availability_zone ?? DEFAULT_AVAILABILITY_ZONE;
+  return {
+    host: b.host,
+    volume_backend_name: b.volume_backend_name ?? b.host.slice(b.host.indexOf('@') + 1),
+    availability_zone: zone,
+    storage_protocol: b.storage_protocol ?? DEFAULT_STORAGE_PROTOCOL,
+    vendor_name: b.vendor_name ?? DEFAULT_VENDOR_NAME,
+    pools: b.pools.map((p) => {
+      const thin = p.thin_provisioning ?? true;
+      return {
+        name: p.name,
+        path: p.path,
+        total_capacity_gb: p.total_capacity_gb,
+        thin_provisioning: thin,
+        thick_provisioning: p.thick_provisioning ?? !thin,
+        reserved_percentage: p.reserved_percentage ?? 0,
+        max_over_subscription_ratio: p.max_over_subscription_ratio ?? DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO,
+        availability_zone: p.availability_zone ?? zone,
+        capabilities: { ...p.capabilities },
+      };
+    }),
+  };
+});
+
+/** A backend as written in the configuration (optional settings may be left out). */
+export type BackendConfig = z.input<typeof backendConfigSchema>;
+export type PoolConfig = BackendConfig['pools'][number];
+/** A backend with every default filled in (what parseBackendConfig returns). */
+export type ResolvedBackendConfig = z.output<typeof backendConfigSchema>;
+/** A pool with every default filled in. */
+export type ResolvedPoolConfig = ResolvedBackendConfig['pools'][number];
 
 function fail(setting: string, problem: string): never {
   throw new BackendConfigError(setting, `${setting} ${problem}`);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function objectAt(v: unknown, setting: string, known: Set<string>): Record<string, unknown> {
-  if (!isPlainObject(v)) fail(setting, 'must be an object');
-  // Unknown keys are almost always typos of an optional setting that would otherwise silently default.
-  for (const key of Object.keys(v)) {
-    if (!known.has(key)) fail(`${setting}.${key}`, `is not a known setting (known: ${[...known].join(', ')})`);
-  }
-  return v;
-}
-
-function requiredString(o: Record<string, unknown>, key: string, at: string): string {
-  const v = o[key];
-  if (v === undefined || v === null) fail(`${at}.${key}`, 'is required');
-  if (typeof v !== 'string' || v.trim() === '') fail(`${at}.${key}`, 'must be a non-empty string');
-  return v;
-}
-
-function optionalString(o: Record<string, unknown>, key: string, at: string, dflt: string): string {
-  const v = o[key];
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'string' || v.trim() === '') fail(`${at}.${key}`, 'must be a non-empty string');
-  return v;
-}
-
-function optionalBoolean(o: Record<string, unknown>, key: string, at: string, dflt: boolean): boolean {
-  const v = o[key];
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'boolean') fail(`${at}.${key}`, 'must be true or false');
-  return v;
-}
-
-function isFiniteNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
-function parsePool(raw: unknown, at: string, backendZone: string): ResolvedPoolConfig {
-  const o = objectAt(raw, at, POOL_KEYS);
-  const name = requiredString(o, 'name', at);
-  if (name.includes('#')) fail(`${at}.name`, `must not contain '#' (got '${name}')`);
-  if (/\s/.test(name)) fail(`${at}.name`, `must not contain whitespace (got '${name}')`);
-  const path = requiredString(o, 'path', at);
-
-  const total = o.total_capacity_gb;
-  if (!isFiniteNumber(total) || total <= 0) fail(`${at}.total_capacity_gb`, 'must be a positive number');
-
-  const thin = optionalBoolean(o, 'thin_provisioning', at, true);
-  const thick = optionalBoolean(o, 'thick_provisioning', at, !thin);
-  if (!thin && !thick)
-    fail(`${at}.thick_provisioning`, 'must be true when thin_provisioning is false (a pool supports at least one)');
-
-  let reserved = 0;
-  if (o.reserved_percentage !== undefined && o.reserved_percentage !== null) {
-    const r = o.reserved_percentage;
-    // Cinder's reserved_percentage is an integer option in 0..100.
-    if (!isFiniteNumber(r) || !Number.isInteger(r) || r < 0 || r > 100) {
-      fail(`${at}.reserved_percentage`, 'must be a whole number from 0 to 100');
-    }
-    reserved = r;
-  }
-
-  let ratio = DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO;
-  if (o.max_over_subscription_ratio !== undefined && o.max_over_subscription_ratio !== null) {
-    const m = o.max_over_subscription_ratio;
-    // Values below 1 are allowed on purpose: the CapacityFilter then fails the pool for thin requests.
-    if (!isFiniteNumber(m) || m <= 0) fail(`${at}.max_over_subscription_ratio`, 'must be a positive number');
-    ratio = m;
-  }
-
-  const zone = optionalString(o, 'availability_zone', at, backendZone);
-
-  let capabilities: Record<string, unknown> = {};
-  if (o.capabilities !== undefined && o.capabilities !== null) {
-    if (!isPlainObject(o.capabilities)) fail(`${at}.capabilities`, 'must be an object of capability names to values');
-    capabilities = { ...o.capabilities };
-  }
-
-  return {
-    name,
-    path,
-    total_capacity_gb: total,
-    thin_provisioning: thin,
-    thick_provisioning: thick,
-    reserved_percentage: reserved,
-    max_over_subscription_ratio: ratio,
-    availability_zone: zone,
-    capabilities,
-  };
 }
 
 /**
@@ -182,52 +154,50 @@ function parsePool(raw: unknown, at: string, backendZone: string): ResolvedPoolC
  * positive number`. Throws BackendConfigError.
  */
 export function parseBackendConfig(raw: unknown, where = 'backend'): ResolvedBackendConfig {
-  const o = objectAt(raw, where, BACKEND_KEYS);
-  const host = requiredString(o, 'host', where);
-  if (!HOST_PATTERN.test(host)) {
-    fail(`${where}.host`, `must look like 'host@backend' (no '#', no whitespace, exactly one '@'), got '${host}'`);
+  const r = backendConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const { setting, problem } = settingIssue(r.error, where);
+    fail(setting, problem);
   }
-  const backendName = host.slice(host.indexOf('@') + 1);
-  const volume_backend_name = optionalString(o, 'volume_backend_name', where, backendName);
-  const availability_zone = optionalString(o, 'availability_zone', where, DEFAULT_AVAILABILITY_ZONE);
-  const storage_protocol = optionalString(o, 'storage_protocol', where, DEFAULT_STORAGE_PROTOCOL);
-  const vendor_name = optionalString(o, 'vendor_name', where, DEFAULT_VENDOR_NAME);
+  checkPools(r.data, where);
+  return r.data;
+}
 
-  if (o.pools === undefined || o.pools === null) fail(`${where}.pools`, 'is required');
-  if (!Array.isArray(o.pools) || o.pools.length === 0) fail(`${where}.pools`, 'must be a non-empty list');
-
-  const pools: ResolvedPoolConfig[] = [];
+/** What one pool's schema cannot see: a name or a directory used twice in a backend (two pools on
+ *  one directory would each count the other's volumes). */
+function checkPools(config: ResolvedBackendConfig, where: string): void {
   const names = new Map<string, number>();
   const paths = new Map<string, number>();
-  o.pools.forEach((p: unknown, i: number) => {
+  config.pools.forEach((pool, i) => {
     const at = `${where}.pools[${i}]`;
-    const pool = parsePool(p, at, availability_zone);
     const sameName = names.get(pool.name);
     if (sameName !== undefined) fail(`${at}.name`, `'${pool.name}' is already used by ${where}.pools[${sameName}]`);
     names.set(pool.name, i);
-    // Two pools on one directory would each count the other's volumes.
-    const samePath = paths.get(normalizeDir(pool.path));
+    const dir = resolvePath(pool.path);
+    const samePath = paths.get(dir);
     if (samePath !== undefined) fail(`${at}.path`, `'${pool.path}' is already used by ${where}.pools[${samePath}]`);
-    paths.set(normalizeDir(pool.path), i);
-    pools.push(pool);
+    paths.set(dir, i);
   });
+}
 
-  return { host, volume_backend_name, availability_zone, storage_protocol, vendor_name, pools };
+/** Backends the schema has checked one by one (the configuration's), checked as a list: pools and
+ *  hosts each used once. */
+export function checkBackendList(backends: ResolvedBackendConfig[], where = 'backends'): ResolvedBackendConfig[] {
+  const hosts = new Map<string, number>();
+  backends.forEach((config, i) => {
+    checkPools(config, `${where}[${i}]`);
+    const same = hosts.get(config.host);
+    if (same !== undefined) fail(`${where}[${i}].host`, `'${config.host}' is already used by ${where}[${same}]`);
+    hosts.set(config.host, i);
+  });
+  return backends;
 }
 
 /** Validates a list of backends (`backends[i]`), each host served once. */
 export function parseBackendConfigs(raw: unknown, where = 'backends'): ResolvedBackendConfig[] {
   if (!Array.isArray(raw)) fail(where, 'must be a list of backends');
-  const hosts = new Map<string, number>();
-  return raw.map((b: unknown, i: number) => {
-    const config = parseBackendConfig(b, `${where}[${i}]`);
-    const same = hosts.get(config.host);
-    if (same !== undefined) fail(`${where}[${i}].host`, `'${config.host}' is already used by ${where}[${same}]`);
-    hosts.set(config.host, i);
-    return config;
-  });
-}
-
-function normalizeDir(p: string): string {
-  return resolvePath(p);
+  return checkBackendList(
+    raw.map((b: unknown, i: number) => parseBackendConfig(b, `${where}[${i}]`)),
+    where,
+  );
 }

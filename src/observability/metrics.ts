@@ -4,7 +4,8 @@
  *
  * Outcomes are observed from the worker side, without touching workflow or activity code: an
  * activity interceptor sees each activity's arguments and how it ended. The saga's decisions are
- * visible there because each ends in a distinctive activity: `createVolumeOnFinish` (available),
+ * visible there because each ends in a distinctive activity: `createVolumeOnFinish`, or a
+ * `createVolumeFromSpec` asked to finish (available),
  * `markVolumeError` (error, with Cinder's type), `prepareReschedule` (a reschedule), a non-retryable
  * failure of an API-flow activity (the request was rejected), and failed attempts of compensation
  * activities. Counts are per attempt that completed, so a process that dies between finishing an
@@ -137,6 +138,10 @@ export function recordActivityOutcome(
   const arg = (args[0] ?? {}) as Record<string, unknown>;
   if (outcome.ok) {
     switch (activityType) {
+      case ACTIVITY.createVolumeFromSpec:
+        // Since PATCH_ONE_STEP_API_FLOW the volume worker finishes the create it made.
+        if (arg.finish === true) metrics.creates.add(1, { outcome: 'available' });
+        return;
       case ACTIVITY.createVolumeOnFinish:
         metrics.creates.add(1, { outcome: 'available' });
         return;

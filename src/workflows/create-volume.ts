@@ -21,6 +21,7 @@ import type { CreateOptions } from '../domain/create-options';
 import {
   CANCELLED,
   CLEANUP,
+  PATCH_ONE_STEP_API_FLOW,
   PATCH_THREE_FLOWS,
   cleanupOfDelete,
   cleanupWorkflowId,
@@ -75,12 +76,15 @@ export async function createVolume(input: CreateVolumeInput): Promise<CreateVolu
   if (problem) rejectInput(input, problem.field, problem.message);
   // Histories recorded before this code take the frozen path, so running creates finish unchanged.
   if (!patched(PATCH_THREE_FLOWS)) return createVolumeV1(input);
+  // Creates recorded before it run the API flow task by task, and finish on the scheduler pool.
+  const oneStep = patched(PATCH_ONE_STEP_API_FLOW);
   // Ties the volume's row, quota and claims to this create (stable across continue-as-new); never
   // taken from the input, so a second start on the same volume id cannot act on it.
   const owner = info.firstExecutionRunId;
   const tracker = new VolumeCreateState(input);
-  const spec = input.resume?.spec ?? (await runApiFlow(input, tracker, owner));
-  const run = new CreateRun(input, spec, tracker, owner);
+  const apiFlow = oneStep ? runApiFlowInOneStep : runApiFlow;
+  const spec = input.resume?.spec ?? (await apiFlow(input, tracker, owner));
+  const run = new CreateRun(input, spec, tracker, owner, oneStep);
   try {
     for (;;) {
       if (workflowInfo().continueAsNewSuggested && tracker.state.attempts.length > 0) {
@@ -130,11 +134,36 @@ async function runApiFlow(input: CreateVolumeInput, tracker: VolumeCreateState, 
     return spec;
   } catch (err) {
     await saga.compensate();
-    const f = isCancellation(err) ? CANCELLED : failureInfo(err);
-    tracker.set({ status: 'error', phase: 'done', last_error: { type: f.type, message: f.message } });
-    if (isCancellation(err)) throw err;
-    throw ApplicationFailure.create({ type: f.type, message: f.message, nonRetryable: true, details: [tracker.state] });
+    return apiFlowFailed(err, tracker);
   }
+}
+
+/**
+ * The same flow as one local activity (createVolumeApiFlow runs the four tasks, and their reverts on
+ * a refusal). A cancel waits for it (milliseconds), so the flow is never cut between two tasks: the
+ * create then ends as any cancel after the API flow does, its volume in 'error'.
+ */
+async function runApiFlowInOneStep(
+  input: CreateVolumeInput,
+  tracker: VolumeCreateState,
+  owner: string,
+): Promise<VolumeSpec> {
+  const args = { request: input.request, options: input.options, workflow_id: workflowInfo().workflowId, owner };
+  try {
+    return await CancellationScope.nonCancellable(() =>
+      dbStep('api flow: validate, reserve quota, create entry, commit quota').createVolumeApiFlow(args),
+    );
+  } catch (err) {
+    return apiFlowFailed(err, tracker);
+  }
+}
+
+/** A refused (or cancelled) API flow: the create reads VolumeStatus="error" with the reason. */
+function apiFlowFailed(err: unknown, tracker: VolumeCreateState): never {
+  const f = isCancellation(err) ? CANCELLED : failureInfo(err);
+  tracker.set({ status: 'error', phase: 'done', last_error: { type: f.type, message: f.message } });
+  if (isCancellation(err)) throw err;
+  throw ApplicationFailure.create({ type: f.type, message: f.message, nonRetryable: true, details: [tracker.state] });
 }
 
 /** Cinder's scheduler flow: one filter-scheduler pass, its capacity claimed atomically. A pass that
@@ -193,11 +222,12 @@ async function runManagerFlow(run: CreateRun, decision: ScheduleDecision): Promi
   };
   const objectName = volumeObjectName(run.volumeId);
   let failure: FailureInfo | null = null;
+  const summary = `create ${objectName} on ${decision.backend_id}${run.oneStep ? ' and finish it' : ''}`;
   try {
-    await run.saga.run({
+    const created = await run.saga.run({
       name: 'CreateVolumeFromSpecTask',
       run: () =>
-        backendStep(decision.host, `create ${objectName} on ${decision.backend_id}`, {
+        backendStep(decision.host, summary, {
           scheduleToStartTimeout: options.backend_schedule_to_start_timeout_ms,
           startToCloseTimeout: options.create_start_to_close_timeout_ms,
           heartbeatTimeout: options.create_heartbeat_timeout_ms,
@@ -207,10 +237,11 @@ async function runManagerFlow(run: CreateRun, decision: ScheduleDecision): Promi
             initialInterval: options.retry_initial_interval_ms,
             maximumAttempts: options.create_max_activity_attempts,
           },
-        }).createVolumeFromSpec(req),
+        }).createVolumeFromSpec(run.oneStep ? { ...req, finish: true } : req),
       undo: () => run.cleanUp(record!, deleteOnFailedBackend(run, decision, req, failure)),
     });
-    await run.db(`finish ${objectName}: available`).createVolumeOnFinish(req);
+    // Cinder's c-vol finishes the create it made; a volume worker of an older build leaves it to us.
+    if (!created.finished) await run.db(`finish ${objectName}: available`).createVolumeOnFinish(req);
     return null;
   } catch (err) {
     if (isCancellation(err)) throw err;
@@ -288,6 +319,8 @@ class CreateRun {
     readonly tracker: VolumeCreateState,
     /** The create's first run id (see createVolume). */
     readonly owner: string,
+    /** Since PATCH_ONE_STEP_API_FLOW: the volume worker finishes the create it made. */
+    readonly oneStep = false,
   ) {
     const o = spec.options;
     this.volumeId = input.request.volume_id;

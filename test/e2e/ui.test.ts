@@ -175,14 +175,15 @@ describe('Temporal UI: a rescheduled create', { timeout: 600_000 }, () => {
       // The Event History timeline labels each backend activity "<activity type> • <summary>" and each
       // database step (a local activity, a marker) by its activity type; their summaries are listed
       // under User Metadata (next test).
+      // The volume worker that makes the volume also finishes the create (Cinder's c-vol does).
       const expected = [
+        'createVolumeApiFlow',
         'scheduleCreateVolume',
-        `createVolumeFromSpec • create ${obj} on ${A}`,
+        `createVolumeFromSpec • create ${obj} on ${A} and finish it`,
         `deleteVolumeOnBackend • compensate: delete ${obj} on ${A}`,
         'releaseCapacity',
         'prepareReschedule',
-        `createVolumeFromSpec • create ${obj} on ${B}`,
-        'createVolumeOnFinish',
+        `createVolumeFromSpec • create ${obj} on ${B} and finish it`,
       ];
       const labels = page.locator('svg text');
       await gotoUntilVisible(
@@ -251,15 +252,14 @@ describe('Temporal UI: a rescheduled create', { timeout: 600_000 }, () => {
       const section = page.getByRole('heading', { name: 'Events with Metadata', exact: true }).locator('xpath=../..');
       const row = (summary: string) => section.getByText(summary, { exact: true }).locator('xpath=../..');
       const steps = [
-        ['validate request', 'Local Activity', 'Unspecified'],
+        ['api flow: validate, reserve quota, create entry, commit quota', 'Local Activity', 'Unspecified'],
         ['schedule attempt 1/3', 'Local Activity', 'Unspecified'],
-        [`create ${obj} on ${A}`, 'Activity', 'Failed'],
+        [`create ${obj} on ${A} and finish it`, 'Activity', 'Failed'],
         [`compensate: delete ${obj} on ${A}`, 'Activity', 'Completed'],
         ['compensate: give back capacity of attempt 1', 'Local Activity', 'Unspecified'],
         ['reschedule after attempt 1', 'Local Activity', 'Unspecified'],
         ['schedule attempt 2/3', 'Local Activity', 'Unspecified'],
-        [`create ${obj} on ${B}`, 'Activity', 'Completed'],
-        [`finish ${obj}: available`, 'Local Activity', 'Unspecified'],
+        [`create ${obj} on ${B} and finish it`, 'Activity', 'Completed'],
       ] as const;
       for (const [summary, kind, status] of steps) {
         await row(summary).getByText(kind, { exact: true }).waitFor();

@@ -13,6 +13,7 @@ import type { CreateVolumeResult } from '../../src/workflows/create-volume';
 import { eventually, startCluster, type Cluster } from '../support/cluster';
 import { activityCalls } from '../../src/client/history';
 import { BIN, runProcess, type Run } from '../support/run-process';
+import { ACTIVITY } from '../../src/domain/names';
 
 const run = runProcess;
 
@@ -185,7 +186,7 @@ describe('cinder-temporal CLI on a real cluster', { timeout: 600_000 }, () => {
     await eventually(async () => (await countOf()) >= 1, 30_000, 'the create is visible');
     assert.equal(await countOf(), 1);
     const history = await c.client.workflow.getHandle(desc.workflowId).fetchHistory();
-    const entries = activityCalls(history.events ?? []).filter((a) => a.activity === 'createVolumeEntry');
+    const entries = activityCalls(history.events ?? []).filter((a) => a.activity === ACTIVITY.createVolumeApiFlow);
     assert.equal(entries.length, 1);
   });
 

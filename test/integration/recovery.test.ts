@@ -123,8 +123,8 @@ describe('recovery: killed workers cost seconds', { timeout: 300_000 }, () => {
     };
     try {
       const h = await c.create({ name: 'scheduler-killed', size: 1 });
-      // The API flow's steps are local activities: they run inside the scheduler worker's workflow
-      // task, which stays started while the first write (reserveQuota) waits for the lock.
+      // The API flow is a local activity: it runs inside the scheduler worker's workflow task, which
+      // stays started while its first write (reserveQuota's) waits for the lock.
       const taskStarted = async () =>
         (await h.handle.describe()).raw.pendingWorkflowTask?.state ===
         temporal.api.enums.v1.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED;
@@ -136,7 +136,7 @@ describe('recovery: killed workers cost seconds', { timeout: 300_000 }, () => {
         30_000,
         'an API-flow step to start and wait for the lock',
       );
-      const step = 'reserveQuota';
+      const step = 'createVolumeApiFlow';
       t.diagnostic(`killing the scheduler worker during ${step}`);
       await c.worker('scheduler').stop('SIGKILL');
       unlock();

@@ -16,6 +16,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TypedSearchAttributes } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { apiFlowOf, type ApiFlowTasks } from '../../src/activities/api-activities';
 import type { ScheduleDecision, ScheduleRequest } from '../../src/activities/scheduler-activities';
 import type { BackendCreateRequest } from '../../src/activities/volume-activities';
 import { toActivityFailure } from '../../src/activities/failures';
@@ -37,8 +38,11 @@ export interface FakeScript {
   pools: string[];
   /** The backend create's outcome by attempt (1-based); default 'ok'. */
   create?: (attempt: number, backendId: string, volumeId: string) => CreateOutcome;
-  /** The API flow refuses the request with this Cinder failure. */
+  /** The API flow refuses the request with this Cinder failure (in extractVolumeRequest, or the task named by refuseAt). */
   refuse?: { type: string; message: string };
+  refuseAt?: 'reserveQuota' | 'createVolumeEntry' | 'commitQuota';
+  /** The volume workers are of a build before PATCH_ONE_STEP_API_FLOW: they ignore `finish`. */
+  oldVolumeWorkers?: boolean;
 }
 
 /** A gate an activity waits at until the test opens it (or its activity is cancelled). */
@@ -143,11 +147,12 @@ export class FakeCinder {
           throw toActivityFailure(err);
         }
       };
-    return {
+    const tasks = {
       extractVolumeRequest: step(
         'extractVolumeRequest',
         (request: CreateVolumeRequest, overrides?: Partial<CreateOptions>) => {
-          if (this.script.refuse) throw ApplicationFailure.create({ ...this.script.refuse, nonRetryable: true });
+          if (this.script.refuse && !this.script.refuseAt)
+            throw ApplicationFailure.create({ ...this.script.refuse, nonRetryable: true });
           const options = resolveCreateOptions(
             {
               ...DEFAULT_CREATE_OPTIONS,
@@ -169,11 +174,16 @@ export class FakeCinder {
           };
         },
       ),
-      reserveQuota: step('reserveQuota', () => undefined),
+      reserveQuota: step('reserveQuota', () => this.refuseAt('reserveQuota')),
       rollbackQuota: step('rollbackQuota', () => undefined),
-      createVolumeEntry: step('createVolumeEntry', () => undefined),
+      createVolumeEntry: step('createVolumeEntry', () => this.refuseAt('createVolumeEntry')),
       destroyVolumeEntry: step('destroyVolumeEntry', () => undefined),
-      commitQuota: step('commitQuota', () => undefined),
+      commitQuota: step('commitQuota', () => this.refuseAt('commitQuota')),
+    };
+    return {
+      ...tasks,
+      // The real composition over the stub tasks: the calls show each task, as in the real worker.
+      createVolumeApiFlow: apiFlowOf(tasks as unknown as ApiFlowTasks) as Stub,
       scheduleCreateVolume: step('scheduleCreateVolume', (req: ScheduleRequest) => this.schedule(req)),
       releaseCapacity: step('releaseCapacity', () => true),
       createVolumeOnFinish: step('createVolumeOnFinish', () => undefined),
@@ -197,7 +207,8 @@ export class FakeCinder {
             message: outcome.message ?? `${outcome.type} on ${req.backend_id}`,
             nonRetryable: true,
           });
-        return { object_name: `volume-${req.volume_id}` };
+        if (!req.finish || this.script.oldVolumeWorkers) return { object_name: `volume-${req.volume_id}` };
+        return { object_name: `volume-${req.volume_id}`, finished: true };
       },
       deleteVolumeOnBackend: async (...args: unknown[]) => {
         const req = args[0] as BackendCreateRequest;
@@ -205,6 +216,11 @@ export class FakeCinder {
         return { deleted: false, skipped: false };
       },
     };
+  }
+
+  private refuseAt(task: NonNullable<FakeScript['refuseAt']>): void {
+    if (this.script.refuse && this.script.refuseAt === task)
+      throw ApplicationFailure.create({ ...this.script.refuse, nonRetryable: true });
   }
 
   private schedule(req: ScheduleRequest): ScheduleDecision {

@@ -78,6 +78,46 @@ describe('activities in a MockActivityEnvironment', () => {
     assert.deepEqual(usage.gigabytes, [2, 0]);
   });
 
+  it('the API flow as one step, run twice, leaves one row and one committed reservation', async () => {
+    const args = {
+      request: { volume_id: 'vol-one', project_id: 'p3', size: 3 },
+      workflow_id: 'create-volume-vol-one',
+      owner: OWNER,
+    };
+    for (let i = 0; i < 2; i++) {
+      const spec: VolumeSpec = await local('createVolumeApiFlow').run(api().createVolumeApiFlow, args);
+      assert.equal(spec.request.volume_id, 'vol-one');
+    }
+    assert.equal((await store.getVolume('vol-one'))?.status, 'creating');
+    const usage = Object.fromEntries(
+      (await store.getQuotaUsage('p3')).map((q) => [q.resource, [q.in_use, q.reserved]]),
+    );
+    assert.deepEqual(usage.gigabytes, [3, 0]);
+  });
+
+  it('the API flow as one step, refused after its entry: no row, no quota', async () => {
+    // Another create owns the volume id: the entry is refused, and the reservation is given back.
+    const request = { volume_id: 'vol-taken', project_id: 'p4', size: 2 };
+    await local('createVolumeApiFlow').run(api().createVolumeApiFlow, {
+      request,
+      workflow_id: 'create-volume-vol-taken',
+      owner: 'run-first',
+    });
+    const before = await store.getQuotaUsage('p4');
+    await assert.rejects(
+      local('createVolumeApiFlow').run(api().createVolumeApiFlow, {
+        request: { ...request, project_id: 'p5' },
+        workflow_id: 'create-volume-vol-taken',
+        owner: 'run-second',
+      }),
+      (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable && /already exists/.test(err.message),
+    );
+    assert.deepEqual(await store.getQuotaUsage('p4'), before, "the first create's quota is untouched");
+    const p5 = (await store.getQuotaUsage('p5')).filter((q) => q.in_use !== 0 || q.reserved !== 0);
+    assert.deepEqual(p5, [], 'the refused create holds no quota');
+    assert.equal((await store.getVolume('vol-taken'))?.project_id, 'p4');
+  });
+
   it('a bad request is refused as a non-retryable InvalidInput naming the field', async () => {
     await assert.rejects(
       local('extractVolumeRequest').run(
@@ -183,6 +223,18 @@ describe('activities in a MockActivityEnvironment', () => {
         new MockActivityEnvironment({ activityType: 'deleteVolumeOnBackend' }).run(v.deleteVolumeOnBackend, req);
       assert.deepEqual(await del(), { deleted: true, skipped: false });
       assert.deepEqual(await del(), { deleted: false, skipped: false });
+    });
+
+    it('asked to finish, makes the volume available; a retry finds it made and finished', async () => {
+      const v = await volume('vol-fin');
+      const req = { volume_id: 'vol-fin', backend_id: POOL, attempt: 1, owner: OWNER, finish: true };
+      for (let i = 0; i < 2; i++) {
+        const env = new MockActivityEnvironment({ activityType: 'createVolumeFromSpec', heartbeatTimeoutMs: 300 });
+        assert.deepEqual(await env.run(v.createVolumeFromSpec, req), { object_name: 'volume-vol-fin', finished: true });
+      }
+      const row = await store.getVolume('vol-fin');
+      assert.equal(row?.status, 'available');
+      assert.equal(row?.host, POOL);
     });
 
     it('stops when cancelled (a hung driver call is aborted)', async () => {

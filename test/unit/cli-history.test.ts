@@ -46,9 +46,10 @@ const pick = (a: { attempt: number; backend_id: string; outcome: string; error_t
   a.cleanup ?? null,
 ];
 
-// Both shapes: recorded before the three flows (normal activities) and after (local-activity markers).
-for (const shape of ['', 'three-flows-'])
-  describe(`volume history from recorded histories (test/histories, ${shape ? 'three flows' : 'before the three flows'})`, () => {
+// Every shape: before the three flows (normal activities), the three flows (local-activity markers),
+// and the one-step API flow with the finish on the volume worker.
+for (const shape of ['', 'three-flows-', 'one-step-'])
+  describe(`volume history from recorded histories (test/histories, ${shape || 'before the three flows'})`, () => {
     it('a failure names its type once (creates before the three flows repeated it in the message)', () => {
       const { h } = recorded(shape + 'no-reschedule');
       assert.equal(h.error?.type, 'ImageTooBig');
@@ -64,12 +65,14 @@ for (const shape of ['', 'three-flows-'])
       assert.equal(h.backend_id, own![0].backend_id);
       assert.deepEqual(
         h.api.steps.map((s) => [s.activity, s.status]),
-        [
-          ['extractVolumeRequest', 'completed'],
-          ['reserveQuota', 'completed'],
-          ['createVolumeEntry', 'completed'],
-          ['commitQuota', 'completed'],
-        ],
+        shape === 'one-step-'
+          ? [['createVolumeApiFlow', 'completed']]
+          : [
+              ['extractVolumeRequest', 'completed'],
+              ['reserveQuota', 'completed'],
+              ['createVolumeEntry', 'completed'],
+              ['commitQuota', 'completed'],
+            ],
       );
     });
 
@@ -140,14 +143,15 @@ for (const shape of ['', 'three-flows-'])
       const { h } = recorded(shape + 'rejected');
       assert.equal(h.status, 'error');
       assert.deepEqual(h.attempts, []);
+      const step = shape === 'one-step-' ? 'createVolumeApiFlow' : 'extractVolumeRequest';
       assert.deepEqual(
         h.api.steps.map((s) => [s.activity, s.status, s.error?.type]),
-        [['extractVolumeRequest', 'failed', 'InvalidInput']],
+        [[step, 'failed', 'InvalidInput']],
       );
       assert.equal(h.error?.type, 'InvalidInput');
       assert.match(
         historyText(h),
-        /API flow: extractVolumeRequest failed: InvalidInput: Invalid input for field 'size'/,
+        new RegExp(`API flow: ${step} failed: InvalidInput: Invalid input for field 'size'`),
       );
     });
   });

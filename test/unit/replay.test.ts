@@ -20,9 +20,10 @@ const DIR = path.resolve(__dirname, '..', 'histories');
 /** The scenarios the guard must always have (a missing file must not pass silently). */
 const SCENARIOS = ['success', 'reschedule', 'no-reschedule', 'cancel'];
 /** Creates recorded before the three flows on local activities (they replay through the frozen
- *  body) and in the current shape (scripts/record-histories.ts), and the deletes. */
+ *  body), before the one-step API flow, and in the current shape (scripts/record-histories.ts), and
+ *  the deletes. */
 const REQUIRED = [
-  ...SCENARIOS.flatMap((s) => [`create-volume-${s}`, `create-volume-three-flows-${s}`]),
+  ...SCENARIOS.flatMap((s) => [`create-volume-${s}`, `create-volume-three-flows-${s}`, `create-volume-one-step-${s}`]),
   'delete-volume',
   'delete-volume-force-creating',
 ];

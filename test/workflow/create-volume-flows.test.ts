@@ -103,12 +103,17 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
         'commitQuota',
         'scheduleCreateVolume',
         'createVolumeFromSpec',
-        'createVolumeOnFinish',
       ]);
+      // The volume worker finishes the create it made (Cinder's c-vol does).
+      assert.equal((fake.argsOf('createVolumeFromSpec')[0][0] as { finish?: boolean }).finish, true);
       const evs = await events(h);
       assert.ok(evs.length <= 25, `a first-try success takes ${evs.length} events`);
-      // Database steps are local activities (markers); only the backend create is a task.
+      // Database steps are local activities (markers): the API flow as one; only the backend create is a task.
       const calls = activityCalls(evs);
+      assert.deepEqual(
+        calls.filter((x) => x.local).map((x) => x.activity),
+        ['createVolumeApiFlow', 'scheduleCreateVolume'],
+      );
       assert.deepEqual(
         calls.filter((x) => !x.local).map((x) => x.activity),
         ['createVolumeFromSpec'],
@@ -239,7 +244,8 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       );
       assert.equal(s.attempts[0].outcome, 'failed');
       assert.ok(['running', 'succeeded'].includes(s.attempts[1].outcome), s.attempts[1].outcome);
-      await eventually(() => fake.argsOf('createVolumeOnFinish').length === 1);
+      // The second create (which also finishes) completed: the only completed task while A's delete is held.
+      await eventually(async () => (await events(h)).some((e) => e.activityTaskCompletedEventAttributes));
       assert.equal((await h.describe()).status.name, 'RUNNING', 'not done while a delete runs');
       assert.equal((await h.query<CreateVolumeState>('volumeState')).status, 'creating');
       held.release();
@@ -426,27 +432,70 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
     );
   });
 
-  it('cancelled while the entry is written: both API-flow compensations run, newest first', async () => {
+  it('cancelled while the API flow runs: the flow is not cut between tasks; it ends, then the create is cancelled', async () => {
     const pools = stubPools(1);
     const fake = new FakeCinder({ pools });
     const c = await startInProcess(fake);
     try {
-      const hold = fake.hang('createVolumeEntry');
+      const held = fake.hold('createVolumeEntry');
       const h = await c.start({}, {}, { workflowTaskTimeout: '2 seconds' });
-      await hold;
+      await held.reached;
       await h.cancel();
+      // The workflow hears of the cancel at the next workflow task (the local activity's task
+      // heartbeats): wait until one completed after the request, with the flow still held.
+      await eventually(async () => {
+        const evs = await events(h);
+        const asked = evs.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+        return asked >= 0 && evs.slice(asked).some((e) => e.workflowTaskCompletedEventAttributes);
+      });
+      assert.deepEqual(
+        fake.names(),
+        ['extractVolumeRequest', 'reserveQuota', 'createVolumeEntry'],
+        'nothing undone yet',
+      );
+      held.release();
       const f = await failureOf(h);
       assert.equal(f.cancelled, true);
+      // Committed, then marked 'error' as any cancel after the API flow: no attempt was scheduled.
       assert.deepEqual(fake.names(), [
         'extractVolumeRequest',
         'reserveQuota',
         'createVolumeEntry',
-        'destroyVolumeEntry',
-        'rollbackQuota',
+        'commitQuota',
+        'releaseCapacity',
+        'markVolumeError',
       ]);
+      const [[marked]] = fake.argsOf('markVolumeError') as Array<[{ error_type: string }]>;
+      assert.equal(marked.error_type, 'Cancelled');
     } finally {
       await c.stop();
     }
+  });
+
+  for (const at of ['reserveQuota', 'createVolumeEntry', 'commitQuota'] as const) {
+    it(`refused at ${at}: the API flow reverts what ran, newest first, and leaves the create in error`, async () => {
+      const pools = stubPools(1);
+      const refuse = { type: 'QuotaError', message: `refused at ${at}` };
+      await withFake({ pools, refuse, refuseAt: at }, async (c, fake) => {
+        const h = await c.start();
+        const f = await failureOf(h);
+        assert.equal(f.type, 'QuotaError');
+        assert.equal(f.state?.status, 'error');
+        const ran = ['extractVolumeRequest', 'reserveQuota', 'createVolumeEntry', 'commitQuota'];
+        const upTo = ran.slice(0, ran.indexOf(at) + 1);
+        const reverts = at === 'reserveQuota' ? ['rollbackQuota'] : ['destroyVolumeEntry', 'rollbackQuota'];
+        assert.deepEqual(fake.names(), [...upTo, ...reverts]);
+      });
+    });
+  }
+
+  it('a volume worker of an older build ignores finish: the scheduler pool finishes the create', async () => {
+    const [A] = stubPools(1);
+    await withFake({ pools: [A], oldVolumeWorkers: true }, async (c, fake) => {
+      const r = await (await c.start()).result();
+      assert.equal(r.status, 'available');
+      assert.deepEqual(fake.names().slice(-2), ['createVolumeFromSpec', 'createVolumeOnFinish']);
+    });
   });
 
   describe('cancellation in each phase compensates what ran and marks the volume', () => {
@@ -457,7 +506,6 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
       options?: Record<string, unknown>;
       expectTail: string[];
     }> = [
-      { phase: 'api', at: 'reserveQuota', expectTail: ['reserveQuota', 'rollbackQuota'] },
       {
         phase: 'scheduling',
         at: 'scheduleCreateVolume',
@@ -492,10 +540,8 @@ describe('createVolume in process: every branch', { timeout: 300_000 }, () => {
           assert.equal(f.cancelled, true, k.phase);
           const names = fake.names();
           assert.deepEqual(names.slice(-k.expectTail.length), k.expectTail, `${k.phase}: ${names.join(', ')}`);
-          if (k.phase !== 'api') {
-            const [[marked]] = fake.argsOf('markVolumeError') as Array<[{ error_type: string }]>;
-            assert.equal(marked.error_type, 'Cancelled');
-          }
+          const [[marked]] = fake.argsOf('markVolumeError') as Array<[{ error_type: string }]>;
+          assert.equal(marked.error_type, 'Cancelled');
         } finally {
           await c.stop();
         }
