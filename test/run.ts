@@ -1,5 +1,6 @@
 /**
  * `npm test`: one Temporal dev server for the whole run (or the cluster in TEMPORAL_ADDRESS), the
+ * Temporal server binary when a file starts a multi-node cluster of its own, the
  * workflow bundle built once for every worker process, then node's test runner over every
  * test file. Whatever happens, the server it started is stopped. It installs nothing: the system
  * packages the tests need (Chromium, PostgreSQL) are README's prerequisites, and .ci/run installs
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildWorkflowBundle } from '../src/build-bundle';
 import { freePort, startDevServer, type RunningDevServer } from '../src/dev-server/dev-server';
+import { resolveTemporalServer } from '../src/dev-server/temporal-server';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -40,6 +42,13 @@ async function main(): Promise<number> {
       });
       env.TEMPORAL_ADDRESS = server.address;
       if (server.uiUrl) env.TEMPORAL_UI_URL = server.uiUrl;
+    }
+    // Files on a multi-node cluster need the Temporal server binary: found or built here, once,
+    // with progress lines, rather than inside a test's time limit.
+    if (!env.TEMPORAL_SERVER_PATH && files.some((f) => /temporalcluster/i.test(fs.readFileSync(f, 'utf8')))) {
+      const found = await resolveTemporalServer((line) => process.stderr.write(`[test] ${line}\n`), env);
+      env.TEMPORAL_SERVER_PATH = found.server;
+      env.TEMPORAL_SQL_TOOL_PATH = found.sqlTool;
     }
     // The same bundle production workers load (npm run build:bundle), built once for every worker.
     env.CINDER_WORKFLOW_BUNDLE = (await buildWorkflowBundle(path.join(work, 'workflow-bundle.js'))).file;

@@ -5,6 +5,8 @@ import { escapeLines } from '../domain/text';
 import { startTracing, type Tracing } from '../observability/tracing';
 import { startDevServer } from '../dev-server/dev-server';
 import { cachedCliPath, resolveTemporalCli, TEMPORAL_CLI_VERSION } from '../dev-server/temporal-cli';
+import { resolveTemporalServer, TEMPORAL_SERVER_VERSION } from '../dev-server/temporal-server';
+import { runCluster } from './cluster-command';
 import { runDemo } from './demo';
 import { CliFailure, describeFailure, EXIT, UsageError, type Command } from './errors';
 import { faultCommands } from './fault-commands';
@@ -76,6 +78,28 @@ export const COMMANDS: Record<string, Command> = {
       out(`${cli.path} (${cli.source})`);
       return 0;
     },
+  },
+  'ensure-temporal-server': {
+    summary: `find or build the Temporal server ${TEMPORAL_SERVER_VERSION} and temporal-sql-tool (TEMPORAL_SERVER_PATH, PATH, cache, go install)`,
+    usage: 'cinder-temporal ensure-temporal-server',
+    run: async () => {
+      const found = await resolveTemporalServer(err);
+      out(`${found.server} ${found.sqlTool} (${found.source})`);
+      return 0;
+    },
+  },
+  cluster: {
+    summary:
+      'run a two-node Temporal cluster on a throw-away PostgreSQL with the workers on it (and the UI with --ui) until Ctrl-C',
+    usage: 'cinder-temporal cluster [--ui] [--ui-port <port>]',
+    help: [
+      "Everything is local and throw-away: PostgreSQL (Temporal's two databases and the volume database), two",
+      'temporal-server processes with every service, two scheduler workers and a volume worker per backend (the',
+      "configured ones, else the demo's two; their pool files go in the cluster's folder). It prints the node",
+      'addresses and a file to source in another shell so the other commands use the cluster. Ctrl-C stops it all.',
+      'The server is built with go install on first use (see ensure-temporal-server); --ui builds the UI server too.',
+    ].join('\n'),
+    run: (args) => runCluster(args, out, err),
   },
   worker: {
     summary: 'run worker roles: scheduler, volume --backend host@backend (default: all)',

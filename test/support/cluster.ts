@@ -1,6 +1,6 @@
 /**
  * A real deployment for one integration test file: the shared Temporal dev server (started by
- * test/run.ts, or here when a file runs alone), a scheduler worker process and one volume worker
+ * test/run.ts, or here when a file runs alone) or a multi-node cluster of its own, a scheduler worker process and one volume worker
  * process per backend, a temp SQLite database and file pools. Names are unique per cluster so test
  * files can run side by side on one server.
  */
@@ -19,10 +19,19 @@ import {
 } from '../../src/client/volumes';
 import type { CreateOptions } from '../../src/domain/create-options';
 import { freePort, startDevServer, type RunningDevServer } from '../../src/dev-server/dev-server';
+import {
+  startTemporalCluster,
+  type TemporalCluster,
+  type TemporalClusterOptions,
+} from '../../src/dev-server/temporal-cluster';
 import { WorkerProcess } from '../../src/dev-server/worker-process';
 import { openVolumeStore } from '../../src/store';
 import type { VolumeStore } from '../../src/store/volume-store';
 import type { BackendConfig, PoolConfig } from '../../src/drivers/backend-config';
+import { leakedFiles, type AuditPool } from './invariants';
+
+/** Rows that own their file between tests: all but an error or deleted volume. */
+const LIVE_OWNERS = ['creating', 'available', 'deleting', 'error_deleting'] as const;
 
 export interface BackendSpec {
   /** Short name, e.g. 'A': the host becomes `hostA-<cluster id>@lvm`. */
@@ -45,6 +54,13 @@ export interface ClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** fault_injection in the workers' configuration (default true: tests inject faults). */
   faultInjection?: boolean;
+  /** Own dev server keeping its state in a file of the cluster's folder, so restartServer() loses
+   *  no workflow (the shared server of `npm test` is in memory and is never restarted). */
+  persistentServer?: boolean;
+  /** Run on a multi-node Temporal cluster of its own (src/dev-server/temporal-cluster.ts) instead
+   *  of the dev server: the volume database goes on the cluster's PostgreSQL, two scheduler workers
+   *  connect through nodes 1 and 2, and the volume workers through the nodes in turn. */
+  temporalCluster?: TemporalClusterOptions | true;
 }
 
 /** Fast timeouts so failure paths take seconds, not minutes. */
@@ -67,7 +83,11 @@ export class Cluster {
   store!: VolumeStore;
   client!: Client;
   address!: string;
+  /** The multi-node cluster, with options.temporalCluster. */
+  temporal: TemporalCluster | null = null;
   private server: RunningDevServer | null = null;
+  private clusterDatabaseUrl: string | null = null;
+  private readonly extraConnections: Connection[] = [];
   private connection!: Connection;
   readonly backends: Array<{
     name: string;
@@ -90,7 +110,20 @@ export class Cluster {
   }
 
   get databaseUrl(): string {
-    return this.options.databaseUrl ?? `sqlite:${this.dbPath}`;
+    return this.options.databaseUrl ?? this.clusterDatabaseUrl ?? `sqlite:${this.dbPath}`;
+  }
+
+  /** The Temporal node a worker connects through: with a multi-node cluster, the nodes in turn. */
+  private nodeAddress(turn: number): string {
+    if (!this.temporal) return this.address;
+    return this.temporal.address((turn % this.temporal.nodes.length) + 1);
+  }
+
+  /** A client connected through Temporal node n (multi-node cluster only); closed by stop(). */
+  async clientOf(node: number): Promise<Client> {
+    const connection = await Connection.connect({ address: this.temporal!.address(node) });
+    this.extraConnections.push(connection);
+    return new Client({ connection });
   }
 
   host(name: string): string {
@@ -112,13 +145,17 @@ export class Cluster {
   }
 
   async start(): Promise<this> {
-    if (this.options.dynamicConfig || !process.env.TEMPORAL_ADDRESS) {
-      this.server = await startDevServer({
-        port: await freePort(),
-        ui: false,
+    if (this.options.temporalCluster) {
+      const opts = this.options.temporalCluster === true ? {} : this.options.temporalCluster;
+      this.temporal = await startTemporalCluster({
+        dir: fs.mkdtempSync(path.join(this.dir, 'temporal-')),
         dynamicConfig: this.options.dynamicConfig,
-        reuseExisting: false,
+        ...opts,
       });
+      this.address = this.temporal.address(1);
+      this.clusterDatabaseUrl = await this.temporal.postgres.createDatabase();
+    } else if (this.options.dynamicConfig || this.options.persistentServer || !process.env.TEMPORAL_ADDRESS) {
+      this.server = await this.startServer(await freePort());
       this.address = this.server.address;
     } else {
       this.address = process.env.TEMPORAL_ADDRESS;
@@ -140,11 +177,38 @@ export class Cluster {
     this.connection = await Connection.connect({ address: this.address });
     this.client = new Client({ connection: this.connection });
     const starting = [this.startWorker('scheduler', ['scheduler'])];
+    // A second scheduler on the same task queue, through the other node.
+    if (this.temporal)
+      starting.push(this.startWorker('scheduler2', ['scheduler'], { TEMPORAL_ADDRESS: this.nodeAddress(1) }));
     if (this.options.startVolumeWorkers !== false) {
       for (const b of this.backends) starting.push(this.startVolumeWorker(b.name));
     }
     await Promise.all(starting);
     return this;
+  }
+
+  private startServer(port: number): Promise<RunningDevServer> {
+    return startDevServer({
+      port,
+      ui: false,
+      dynamicConfig: this.options.dynamicConfig,
+      reuseExisting: false,
+      ...(this.options.persistentServer
+        ? { dbFilename: path.join(this.dir, 'temporal.db'), logFile: path.join(this.dir, 'temporal-server.log') }
+        : {}),
+    });
+  }
+
+  /** SIGKILLs the cluster's own dev server and starts it again on the same port and file: workers
+   *  and clients reconnect by themselves. Needs `persistentServer`. Returns how long it was down. */
+  async restartServer(): Promise<number> {
+    if (!this.server || !this.options.persistentServer)
+      throw new Error('restartServer needs a cluster started with persistentServer');
+    const t0 = Date.now();
+    if (this.server.pid) process.kill(this.server.pid, 'SIGKILL');
+    await this.server.stop();
+    this.server = await this.startServer(Number(this.address.slice(this.address.lastIndexOf(':') + 1)));
+    return Date.now() - t0;
   }
 
   async startWorker(key: string, roles: string[], env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
@@ -155,7 +219,10 @@ export class Cluster {
   }
 
   startVolumeWorker(name: string): Promise<WorkerProcess> {
-    return this.startWorker(name, ['volume', '--backend', this.host(name)]);
+    const turn = this.backends.findIndex((b) => b.name === name);
+    return this.startWorker(name, ['volume', '--backend', this.host(name)], {
+      TEMPORAL_ADDRESS: this.nodeAddress(turn),
+    });
   }
 
   worker(key: string): WorkerProcess {
@@ -230,23 +297,15 @@ export class Cluster {
     return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
   }
 
-  /** Every file in every pool that the database does not list as an existing volume there. */
-  async leakedFiles(): Promise<string[]> {
-    const leaks: string[] = [];
-    const volumes = await this.store.listVolumes();
-    for (const b of this.backends) {
-      for (const p of b.pools) {
-        for (const f of this.files(b.name, p.name)) {
-          // An error or deleted volume owns no file: one left behind is a leak.
-          const owner = volumes.find(
-            (v) => f === `volume-${v.id}` && v.host === p.backend_id && v.status !== 'error' && v.status !== 'deleted',
-          );
-          const snapshot = f.startsWith('snapshot-') && (await this.store.getSnapshot(f.slice('snapshot-'.length)));
-          if (!owner && !snapshot) leaks.push(`${p.backend_id}/${f}`);
-        }
-      }
-    }
-    return leaks;
+  /** Every pool directory, as the batch audit (invariants.ts) reads them. */
+  get auditPools(): AuditPool[] {
+    return this.backends.flatMap((b) => b.pools.map((p) => ({ backend_id: p.backend_id, path: p.path })));
+  }
+
+  /** Every file in every pool that the database does not list as an existing volume there (a
+   *  `creating` one too: this runs between tests, not only at rest). */
+  leakedFiles(): Promise<string[]> {
+    return leakedFiles(this.store, this.auditPools, LIVE_OWNERS);
   }
 
   /** The workflow's recorded history as JSON (for replay fixtures and assertions). */
@@ -265,11 +324,18 @@ export class Cluster {
     }
   }
 
+  private stopped = false;
+
+  /** Stops the workers, then the server or cluster it started; repeating it is a no-op. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     await Promise.all([...this.workers.values()].map((w) => w.stop('SIGTERM', 10_000)));
     await this.connection?.close();
+    for (const c of this.extraConnections.splice(0)) await c.close();
     await this.store?.close();
     await this.server?.stop();
+    await this.temporal?.stop();
     if (!process.env.KEEP_TEST_DIRS) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

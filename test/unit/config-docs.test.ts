@@ -18,6 +18,10 @@ const NOT_SETTINGS: Record<string, string> = {
   CINDER_PROJECT_ID: 'src/cli/args.ts',
   CINDER_TEST_POSTGRES_URL: 'test/support/postgres.ts',
   TEMPORAL_CLI_PATH: 'src/dev-server/temporal-cli.ts',
+  TEMPORAL_SERVER_PATH: 'src/dev-server/temporal-server.ts',
+  TEMPORAL_SQL_TOOL_PATH: 'src/dev-server/temporal-server.ts',
+  TEMPORAL_UI_SERVER_PATH: 'src/dev-server/temporal-server.ts',
+  TEMPORAL_SCHEMA_DIR: 'src/dev-server/temporal-server.ts',
   // Read by the OTLP exporter itself.
   OTEL_EXPORTER_OTLP_HEADERS:
     'node_modules/@opentelemetry/otlp-exporter-base/build/src/configuration/otlp-http-env-configuration.js',
