@@ -15,6 +15,7 @@ import { freePort } from './dev-server';
 import { TemporalCluster } from './temporal-cluster';
 import { resolveTemporalUiServer } from './temporal-server';
 import { WorkerProcess } from './worker-process';
+import { startOrStop } from './lifecycle';
 
 export interface LocalClusterOptions {
   /** The backends the volume workers serve (the demo's when none are configured). */
@@ -144,10 +145,5 @@ export class LocalCluster {
 
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const cluster = new LocalCluster(options);
-  try {
-    return await cluster.start();
-  } catch (err) {
-    await cluster.stop().catch(() => undefined);
-    throw err;
-  }
+  return startOrStop(cluster, () => cluster.start());
 }

@@ -20,6 +20,7 @@ import { freePort, LOCAL_DYNAMIC_CONFIG } from './dev-server';
 import { startLocalPostgres, type LocalPostgres } from './postgres';
 import { descendantsOf } from './procfs';
 import { postgresSchemaDir, resolveTemporalServer, type ResolvedServer } from './temporal-server';
+import { startOrStop } from './lifecycle';
 
 export const TEMPORAL_SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
 type Service = (typeof TEMPORAL_SERVICES)[number];
@@ -513,10 +514,5 @@ function tail(file: string): string {
 
 export async function startTemporalCluster(options: TemporalClusterOptions = {}): Promise<TemporalCluster> {
   const cluster = new TemporalCluster(options);
-  try {
-    return await cluster.start();
-  } catch (err) {
-    await cluster.stop().catch(() => undefined);
-    throw err;
-  }
+  return startOrStop(cluster, () => cluster.start());
 }

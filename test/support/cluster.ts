@@ -29,6 +29,7 @@ import { openVolumeStore } from '../../src/store';
 import type { VolumeStore } from '../../src/store/volume-store';
 import type { BackendConfig, PoolConfig } from '../../src/drivers/backend-config';
 import { leakedFiles, type AuditPool } from './invariants';
+import { startOrStop } from '../../src/dev-server/lifecycle';
 
 /** Rows that own their file between tests: all but an error or deleted volume. */
 const LIVE_OWNERS = ['creating', 'available', 'deleting', 'error_deleting'] as const;
@@ -342,12 +343,7 @@ export class Cluster {
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const cluster = new Cluster(options);
-  try {
-    return await cluster.start();
-  } catch (err) {
-    await cluster.stop().catch(() => undefined);
-    throw err;
-  }
+  return startOrStop(cluster, () => cluster.start());
 }
 
 /** Polls until fn returns a truthy value. */
