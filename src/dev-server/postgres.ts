@@ -23,10 +23,11 @@ import {
   statfsSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { freePort } from './dev-server';
 import { childrenOf } from './procfs';
 
 export interface PostgresDatabases {
@@ -132,19 +133,6 @@ function run(user: RunAs | null, cwd: string, bin: string, args: string[]): Prom
     execFile(cmd, argv, { cwd, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${[cmd, ...argv].join(' ')} failed: ${err.message}\n${stdout}${stderr}`));
       else resolve(stdout + stderr);
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
     });
   });
 }
