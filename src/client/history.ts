@@ -478,6 +478,10 @@ export function parseVolumeHistory(
     const name = call.activity;
     const a = attempt === undefined ? undefined : attempts.get(attempt);
     if (!a) return;
+    const succeed = () => {
+      a.outcome = 'succeeded';
+      a.ended_at = call.closed_at;
+    };
     const fail = (e: HistoryError) => {
       if (a.outcome === 'failed') return;
       a.outcome = 'failed';
@@ -495,17 +499,13 @@ export function parseVolumeHistory(
         }
         break;
       case 'createVolumeFromSpec':
-        if (call.status === 'completed' && field(call.result, 'finished') === true) {
-          // Since PATCH_ONE_STEP_API_FLOW the volume worker finishes the create it made.
-          a.outcome = 'succeeded';
-          a.ended_at = call.closed_at;
-        } else if (call.status !== 'completed' && call.error) fail(call.error);
+        // Since PATCH_ONE_STEP_API_FLOW the volume worker finishes the create it made.
+        if (call.status === 'completed' && field(call.result, 'finished') === true) succeed();
+        else if (call.status !== 'completed' && call.error) fail(call.error);
         break;
       case 'createVolumeOnFinish':
-        if (call.status === 'completed') {
-          a.outcome = 'succeeded';
-          a.ended_at = call.closed_at;
-        } else if (call.error) fail(call.error);
+        if (call.status === 'completed') succeed();
+        else if (call.error) fail(call.error);
         break;
       case 'deleteVolumeOnBackend':
         if (call.status === 'completed') {
